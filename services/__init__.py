@@ -1,0 +1,1 @@
+"""Andre's three services: api, web and player."""

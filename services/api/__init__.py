@@ -1,0 +1,1 @@
+"""The token-guarded REST API service."""

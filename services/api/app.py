@@ -1,0 +1,29 @@
+"""The api service's application factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from services.api.settings import ApiSettings
+from shared.asgi import RedisDep, make_lifespan
+from shared.redis_client import redis_ok
+
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    app = FastAPI(
+        title="Andre API",
+        lifespan=make_lifespan(settings),
+        openapi_url="/api/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+
+    @app.get("/api/health", tags=["health"])
+    async def health(redis: RedisDep) -> JSONResponse:
+        """Liveness and Redis reachability; public."""
+        if not await redis_ok(redis):
+            return JSONResponse({"status": "error", "error": "redis unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    return app

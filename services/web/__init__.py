@@ -1,0 +1,1 @@
+"""The web UI service: sign-in, pages, browser JSON actions and SSE."""

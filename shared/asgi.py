@@ -1,0 +1,61 @@
+"""Pieces every FastAPI service shares: lifespan-owned resources and their dependencies."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import httpx
+from fastapi import Depends, FastAPI, Request
+from redis.asyncio import Redis
+
+from shared.redis_client import create_redis
+from shared.settings import AndreSettings
+
+Hook = Callable[[FastAPI], Awaitable[None]]
+
+
+def make_lifespan(
+    settings: AndreSettings,
+    *,
+    on_startup: Hook | None = None,
+    on_shutdown: Hook | None = None,
+) -> Callable[[FastAPI], Any]:
+    """A lifespan that opens Redis and one httpx client, and closes both at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.redis = create_redis(settings)
+        app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
+        try:
+            if on_startup is not None:
+                await on_startup(app)
+            yield
+        finally:
+            try:
+                if on_shutdown is not None:
+                    await on_shutdown(app)
+            finally:
+                await app.state.http.aclose()
+                await app.state.redis.aclose()
+
+    return lifespan
+
+
+def get_redis(request: Request) -> Redis:
+    return request.app.state.redis  # type: ignore[no-any-return]
+
+
+def get_http(request: Request) -> httpx.AsyncClient:
+    return request.app.state.http  # type: ignore[no-any-return]
+
+
+def get_base_settings(request: Request) -> AndreSettings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+RedisDep = Annotated[Redis, Depends(get_redis)]
+HttpDep = Annotated[httpx.AsyncClient, Depends(get_http)]
+BaseSettingsDep = Annotated[AndreSettings, Depends(get_base_settings)]

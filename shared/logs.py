@@ -1,0 +1,108 @@
+"""Structured JSON logs on stdout, a redaction filter for secrets, and the audit helper."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterable
+from typing import Any
+
+AUDIT_LOGGER = "andre.audit"
+_RESERVED = frozenset(vars(logging.makeLogRecord({})).keys()) | {
+    "message",
+    "asctime",
+    "color_message",
+}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, service, message and any extras."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "service": self.service,
+            "msg": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _RESERVED and not key.startswith("_"):
+                payload[key] = value
+        if record.exc_info:
+            payload["exc"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            payload["exc"] = record.exc_text
+        return json.dumps(payload, default=str, ensure_ascii=False)
+
+
+class RedactSecrets(logging.Filter):
+    """Defence in depth: no configured secret value leaves the process through a log line."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        # Short values would redact ordinary words; real secrets are long.
+        self._secrets = sorted({s for s in secrets if len(s) >= 8}, key=len, reverse=True)
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, "[redacted]")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self._secrets:
+            return True
+        record.msg = self._scrub(record.getMessage())
+        record.args = None
+        for key, value in list(vars(record).items()):
+            if key not in _RESERVED and isinstance(value, str):
+                setattr(record, key, self._scrub(value))
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = self._scrub(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+def configure_logging(service: str, level: str = "INFO", secrets: Iterable[str] = ()) -> None:
+    """Route every logger (uvicorn's included) to one JSON handler on stdout."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter(service))
+    handler.addFilter(RedactSecrets(secrets))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        lg = logging.getLogger(name)
+        lg.handlers[:] = []
+        lg.propagate = True
+
+
+def audit(
+    action: str,
+    *,
+    identity: str | None,
+    client_ip: str | None,
+    path: str,
+    outcome: str,
+    **details: Any,
+) -> None:
+    """One structured audit line per action or auth failure. Never pass a token here."""
+    logging.getLogger(AUDIT_LOGGER).info(
+        "audit",
+        extra={
+            "action": action,
+            "identity": identity,
+            "client_ip": client_ip,
+            "path": path,
+            "outcome": outcome,
+            **details,
+        },
+    )

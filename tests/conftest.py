@@ -1,0 +1,32 @@
+"""Fixtures shared by the whole suite: one real Redis per session, wiped between tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from redis.asyncio import Redis
+
+from tests.support.redis_server import RedisServer
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def redis_clean(redis_server: RedisServer) -> AsyncIterator[RedisServer]:
+    """The session's Redis with no keys in it, before and after the test."""
+    await redis_server.wipe()
+    yield redis_server
+    await redis_server.wipe()
+
+
+@pytest.fixture
+async def redis_api(redis_clean: RedisServer) -> AsyncIterator[Redis]:
+    client = redis_clean.client("andre-api")
+    yield client
+    await client.aclose()

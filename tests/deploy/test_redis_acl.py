@@ -1,0 +1,111 @@
+import socket
+import time
+
+import pytest
+from redis.exceptions import AuthenticationError, NoPermissionError, ResponseError
+
+from tests.support.redis_server import SERVICE_USERS, RedisServer
+
+FORBIDDEN = [
+    ("FLUSHALL",),
+    ("FLUSHDB",),
+    ("CONFIG", "GET", "maxmemory-policy"),
+    ("CONFIG", "SET", "maxmemory-policy", "allkeys-lru"),
+    ("KEYS", "*"),
+    ("DEBUG", "SLEEP", "0"),
+    ("SHUTDOWN", "NOSAVE"),
+]
+
+
+def test_redis_no_credentials_noauth(redis_server: RedisServer) -> None:
+    # A raw client, so no library handshake hides what the server answers.
+    with socket.create_connection(("127.0.0.1", redis_server.port), timeout=5) as sock:
+        sock.sendall(b"GET andre:x\r\nPING\r\n")
+        time.sleep(0.2)
+        reply = sock.recv(4096).decode()
+    assert reply.count("-NOAUTH") == 2, reply
+
+
+async def test_redis_default_user_cannot_authenticate(redis_server: RedisServer) -> None:
+    client = redis_server.client("default", password="anything-at-all")
+    try:
+        with pytest.raises(AuthenticationError):
+            await client.ping()
+    finally:
+        await client.aclose()
+
+
+async def test_redis_wrong_password_refused(redis_server: RedisServer) -> None:
+    client = redis_server.client("andre-api", password="not-the-password")
+    try:
+        with pytest.raises(AuthenticationError):
+            await client.ping()
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize("user", SERVICE_USERS)
+@pytest.mark.parametrize("command", FORBIDDEN, ids=lambda c: " ".join(c[:2]))
+async def test_redis_service_user_dangerous_command_refused(
+    redis_clean: RedisServer, user: str, command: tuple[str, ...]
+) -> None:
+    client = redis_clean.client(user)
+    try:
+        # DEBUG is also disabled server-wide (enable-debug-command no), which answers first.
+        expected = ResponseError if command[0] == "DEBUG" else NoPermissionError
+        with pytest.raises(expected, match="no permissions|not allowed"):
+            await client.execute_command(*command)
+        assert await client.ping()  # the server is still up and we are still allowed in
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize("user", SERVICE_USERS)
+async def test_redis_service_user_keys_confined_to_prefix(
+    redis_clean: RedisServer, user: str
+) -> None:
+    client = redis_clean.client(user)
+    try:
+        assert await client.set("andre:acl-probe", "1")
+        assert await client.get("andre:acl-probe") == "1"
+        for key in ("other:key", "andre", "xandre:key", "ANDRE:key"):
+            with pytest.raises(NoPermissionError):
+                await client.set(key, "1")
+            with pytest.raises(NoPermissionError):
+                await client.get(key)
+        # Lua cannot be used to step outside the key pattern either.
+        with pytest.raises(ResponseError, match="(?i)noperm|permission|no permissions"):
+            await client.eval("return redis.call('SET', KEYS[1], '1')", 1, "other:key")
+    finally:
+        await client.aclose()
+
+
+async def test_redis_healthcheck_user_only_pings(redis_clean: RedisServer) -> None:
+    client = redis_clean.client("healthcheck")
+    try:
+        assert await client.ping()
+        for command in [
+            ("GET", "andre:x"),
+            ("SET", "andre:x", "1"),
+            ("INFO",),
+            ("KEYS", "*"),
+            ("FLUSHALL",),
+            ("CONFIG", "GET", "*"),
+        ]:
+            with pytest.raises(NoPermissionError):
+                await client.execute_command(*command)
+    finally:
+        await client.aclose()
+
+
+async def test_redis_server_policies_from_project_config(redis_server: RedisServer) -> None:
+    client = redis_server.client("andre-admin")
+    try:
+        info = await client.info("persistence")
+        assert info["aof_enabled"] == 1
+        memory = await client.info("memory")
+        assert memory["maxmemory_policy"] == "noeviction"
+        with pytest.raises(NoPermissionError):
+            await client.execute_command("FLUSHALL")
+    finally:
+        await client.aclose()
