@@ -1,31 +1,43 @@
-"""Every Redis key Andre uses, in one place, all under the ``andre:`` prefix."""
+"""Every Redis key Andre uses, in one place, all under the ``andre:`` prefix. Values are JSON."""
 
 from __future__ import annotations
 
 PREFIX = "andre:"
 
-# Queue state
-QUEUE = PREFIX + "queue"  # ZSET item id -> position score (lower plays first)
-QUEUE_SEQ = PREFIX + "queue:seq"  # STRING counter for item ids and score spacing
-NOW_PLAYING = PREFIX + "now_playing"  # STRING JSON of the playing item and clock
-PAUSED = PREFIX + "paused"  # STRING flag
-SKIP = PREFIX + "skip"  # STRING flag consumed by the player
+# --- queue (shared/queue) -------------------------------------------------------------------
+QUEUE = PREFIX + "queue"  # LIST of item ids in play order (exact order; votes swap neighbours)
+QUEUE_OWNERS = PREFIX + "queue:owners"  # HASH item id -> lower-cased queuer (round-robin rule)
+QUEUE_SEQ = PREFIX + "queue:seq"  # STRING counter for new item ids
+NOW_PLAYING = PREFIX + "now_playing"  # STRING JSON: item + clock fields (see shared.queue.models)
+PAUSED = PREFIX + "paused"  # STRING flag, present while paused
+SKIP = PREFIX + "skip"  # STRING flag: the player advances and deletes it
+PLAYER_WAKE = PREFIX + "player:wake"  # LIST: any push wakes the player at once (BLPOP)
+AIRHORNS = PREFIX + "airhorns"  # LIST of recent airhorn JSON records, bounded
 
-# Events and history
-EVENTS = PREFIX + "events"  # STREAM of events, bounded
+# --- events (shared/events) -----------------------------------------------------------------
+EVENTS = PREFIX + "events"  # STREAM, MAXLEN-bounded; fields: type, data (JSON)
+
+# --- history and Bender (player) ------------------------------------------------------------
 HISTORY = PREFIX + "history"  # LIST of finished plays (JSON), newest first, bounded
+PREVIEW = PREFIX + "bender:preview"  # STRING JSON item: the next auto-fill suggestion
+BENDER_CANDIDATES = PREFIX + "bender:candidates"  # LIST of candidate track URIs
+BENDER_SEED = PREFIX + "bender:seed"  # STRING URI of the last human-queued track, TTL
+BENDER_STREAK_START = PREFIX + "bender:streak_start"  # STRING unix seconds
 
-# Player
+# --- player ---------------------------------------------------------------------------------
 PLAYER_LEADER = PREFIX + "player:leader"  # STRING lock holder id, TTL
 PLAYER_HEARTBEAT = PREFIX + "player:heartbeat"  # STRING timestamp, TTL
 
-# Spotify
+# --- Spotify (shared/spotify) ---------------------------------------------------------------
 SPOTIFY_APP_TOKEN = PREFIX + "spotify:app_token"  # STRING client-credentials token, TTL
 SPOTIFY_RATE_LIMITED = PREFIX + "spotify:rate_limited"  # STRING flag, TTL = Retry-After
 
+# --- web ------------------------------------------------------------------------------------
+GUESTS = PREFIX + "guests"  # HASH lower-cased e-mail -> JSON {hash (argon2), expires_at, by}
+
 
 def item(item_id: str) -> str:
-    """HASH/JSON record of one queue item."""
+    """STRING JSON record of one queue item (shared.queue.models.Item)."""
     return f"{PREFIX}item:{item_id}"
 
 
@@ -34,14 +46,29 @@ def item_votes(item_id: str) -> str:
     return f"{PREFIX}item:{item_id}:votes"
 
 
+def filtered(uri: str) -> str:
+    """STRING flag with a 7-day TTL: Bender must not suggest this track."""
+    return f"{PREFIX}bender:filter:{uri}"
+
+
+def free_horns(email: str) -> str:
+    """STRING counter of a user's free airhorn credits."""
+    return f"{PREFIX}airhorn:free:{email.lower()}"
+
+
 def user_tokens(email: str) -> str:
     """Encrypted Spotify OAuth tokens of one user."""
     return f"{PREFIX}spotify:user:{email.lower()}"
 
 
 def session(session_id_digest: str) -> str:
-    """Server-side web session, keyed by a digest of the cookie id."""
+    """Server-side web session, keyed by a digest of the cookie id (never the id itself)."""
     return f"{PREFIX}session:{session_id_digest}"
+
+
+def oauth_flow(state_digest: str) -> str:
+    """Short-lived OIDC / Spotify-link flow data (state, nonce, PKCE verifier)."""
+    return f"{PREFIX}oauth:{state_digest}"
 
 
 def rate(bucket: str, subject: str) -> str:

@@ -27,7 +27,7 @@ APP_COMMANDS = (
     "+sadd +srem +sismember +smismember +smembers +scard +spop +srandmember "
     "+zadd +zrem +zrange +zrevrange +zrangebyscore +zrevrangebyscore +zrank +zrevrank "
     "+zscore +zmscore +zcard +zincrby +zremrangebyrank +zremrangebyscore +zcount +zpopmin "
-    "+lpush +rpush +lpop +rpop +lrange +llen +ltrim +lrem +lindex +lset +lpos "
+    "+lpush +rpush +lpop +rpop +lrange +llen +ltrim +lrem +lindex +lset +lpos +linsert +blpop "
     "+xadd +xrange +xrevrange +xread +xlen +xtrim +xdel "
     "+multi +exec +discard +watch +unwatch "
     "+eval +evalsha +eval_ro +evalsha_ro +script|load +script|exists"

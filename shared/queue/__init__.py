@@ -1,0 +1,6 @@
+"""The queue domain: every change to queue, votes, jams, comments, airhorns and playback state.
+
+Routes in api and web are thin: they call these functions with the identity from the session or
+token, and map the domain errors of ``shared.queue.errors`` to HTTP in their own ``errors.py``.
+Every change is atomic (Lua or MULTI/WATCH) and appends an event (``shared.events``).
+"""

@@ -1,0 +1,39 @@
+"""Domain errors; each service maps them to HTTP statuses in one place."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every queue-domain error; ``str(exc)`` is safe to show to the user."""
+
+
+class ItemNotFound(DomainError):
+    """No queue item with that id (404)."""
+
+
+class AlreadyVoted(DomainError):
+    """The user already voted on that song (409)."""
+
+
+class OwnSongUpvote(DomainError):
+    """The queuer tried to upvote their own song (409)."""
+
+
+class InvalidInput(DomainError):
+    """A value the domain refuses: bad URI, empty or oversized comment, unknown airhorn (400)."""
+
+
+class RateLimited(DomainError):
+    """Too many actions; ``retry_after_s`` goes into the Retry-After header (429)."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class NothingPlaying(DomainError):
+    """An action on the current song when there is none (409)."""
+
+
+class QueueFull(DomainError):
+    """The queue reached its configured maximum length (409)."""

@@ -1,0 +1,47 @@
+"""Fixed-window rate limits in Redis, shared by every replica (per user, per client IP, ...)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from shared import keys
+from shared.queue.errors import RateLimited
+
+# INCR and set the window's expiry in one round trip; returns (count, ttl_ms).
+_HIT = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
+return {n, ttl}
+"""
+
+
+@dataclass(frozen=True)
+class Limit:
+    bucket: str  # e.g. "add", "airhorn", "bad_token"
+    max_hits: int
+    window_s: int
+
+    def key(self, subject: str) -> str:
+        return keys.rate(self.bucket, subject.lower())
+
+
+async def hit(redis: Redis, limit: Limit, subject: str) -> None:
+    """Count one action; raise RateLimited (with Retry-After seconds) past the limit."""
+    count, ttl_ms = await redis.eval(_HIT, 1, limit.key(subject), limit.window_s * 1000)
+    if int(count) > limit.max_hits:
+        retry = max(1, -(-int(ttl_ms) // 1000))
+        raise RateLimited(f"Too many requests; try again in {retry} s", retry)
+
+
+async def check(redis: Redis, limit: Limit, subject: str) -> None:
+    """Raise RateLimited if the subject is already over the limit, without counting."""
+    key = limit.key(subject)
+    count = await redis.get(key)
+    if count is not None and int(count) >= limit.max_hits:
+        ttl_ms = await redis.pttl(key)
+        retry = max(1, -(-int(ttl_ms) // 1000)) if ttl_ms and ttl_ms > 0 else limit.window_s
+        raise RateLimited(f"Too many requests; try again in {retry} s", retry)
