@@ -92,6 +92,7 @@ class AndreSettings(BaseSettings):
     spotify_market: str = "US"
     spotify_email: str = ""
 
+    bender_email: str = "bender@andre"
     play_log_dir: Path = Path("var/play_logs")
     trusted_proxies: CommaList = Field(default_factory=lambda: ["127.0.0.1", "::1"])
     events_max_len: int = Field(default=10_000, ge=100)
