@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
+from services.web.routes import actions, pages
 from services.web.settings import WebSettings
+from services.web.templating import STATIC_DIR
 from shared.asgi import RedisDep, make_lifespan
 from shared.redis_client import redis_ok
 
@@ -26,4 +29,7 @@ def create_app(settings: WebSettings) -> FastAPI:
             return JSONResponse({"status": "error", "error": "redis unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(pages.router)
+    app.include_router(actions.router)
     return app

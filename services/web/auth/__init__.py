@@ -1,0 +1,1 @@
+"""Sign-in (OIDC, guest invites, dev login), server-side sessions and CSRF."""

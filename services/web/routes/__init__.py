@@ -1,0 +1,1 @@
+"""Routers of the web UI: pages and browser JSON actions."""
