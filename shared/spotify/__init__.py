@@ -1,0 +1,1 @@
+"""Spotify Web API client, built-in demo catalog, and encrypted per-user tokens."""

@@ -1,0 +1,91 @@
+"""The catalog interface (tracks, search, auto-fill sources) and the choice of implementation."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    import httpx
+    from redis.asyncio import Redis
+
+    from shared.settings import AndreSettings
+
+TrackKind = Literal["track", "episode"]
+
+# Spotify caps a search page at 10 results (February 2026); callers may ask for more and get
+# several pages, but never an unbounded number of requests for one call.
+PAGE_SIZE = 10
+MAX_SEARCH_LIMIT = 50
+MAX_QUERY_LEN = 200
+
+
+class Track(BaseModel):
+    """One playable thing (a track or a podcast episode) with the metadata the queue shows."""
+
+    model_config = ConfigDict(frozen=True)
+
+    uri: str  # spotify:track:<id> or spotify:episode:<id>
+    title: str
+    artist: str  # every artist name joined by ", " (the show name for an episode)
+    album: str = ""  # the show name for an episode
+    album_id: str = ""
+    artist_ids: tuple[str, ...] = ()
+    artist_names: tuple[str, ...] = ()
+    duration_ms: int
+    img: str = ""  # smallest image
+    big_img: str = ""  # largest image
+    kind: TrackKind = "track"
+
+    @property
+    def id(self) -> str:
+        """The bare Spotify id (the part after the last colon of the URI)."""
+        return self.uri.rsplit(":", 1)[-1]
+
+
+class Catalog(Protocol):
+    """What the queue, the search routes and Bender need from Spotify (or the demo catalog).
+
+    Every method raises ``shared.spotify.errors`` exceptions: ``SpotifyNotFound`` for a bad or
+    unknown id, ``SpotifyRateLimited`` at once on a 429, ``SpotifyUpstreamError`` after bounded
+    retries.
+    """
+
+    @property
+    def is_demo(self) -> bool: ...
+
+    async def lookup(self, uri: str) -> Track:
+        """A track or episode by URI (or open.spotify.com link)."""
+        ...
+
+    async def search(self, query: str, limit: int = PAGE_SIZE) -> list[Track]:
+        """Tracks matching ``query``, in pages of 10 up to ``limit`` (at most 50)."""
+        ...
+
+    async def artist_albums(self, artist_id: str, limit: int = PAGE_SIZE) -> list[str]:
+        """Ids of up to ``limit`` albums and singles by the artist."""
+        ...
+
+    async def album_tracks(self, album_id: str) -> list[Track]:
+        """The album's tracks in order, with the album's name and images filled in."""
+        ...
+
+    async def artist_tracks(self, artist_name: str, limit: int = PAGE_SIZE) -> list[Track]:
+        """Up to ``limit`` tracks credited to the artist (a search by artist name)."""
+        ...
+
+
+def clamp_limit(limit: int) -> int:
+    return max(1, min(int(limit), MAX_SEARCH_LIMIT))
+
+
+def create_catalog(settings: AndreSettings, redis: Redis, http: httpx.AsyncClient) -> Catalog:
+    """The real Spotify catalog, or the built-in demo catalog when no credentials are set."""
+    if not settings.spotify_configured:
+        from shared.spotify.demo import DemoCatalog
+
+        return DemoCatalog()
+    from shared.spotify.client import SpotifyCatalog
+
+    return SpotifyCatalog(http=http, redis=redis, settings=settings)

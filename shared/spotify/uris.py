@@ -1,0 +1,45 @@
+"""Parse what people paste (Spotify URIs and open.spotify.com links) into a typed reference."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["track", "episode"]
+
+_ID = r"[0-9A-Za-z]{22}"
+_URI_RE = re.compile(rf"spotify:(track|episode):({_ID})")
+# open.spotify.com/track/ID, optionally with a locale segment (/intl-de/) and a query (?si=...).
+_URL_RE = re.compile(
+    rf"https://open\.spotify\.com/(?:intl-[A-Za-z-]{{2,10}}/)?(track|episode)/({_ID})"
+    r"/?(?:[?#][^\s]*)?"
+)
+_MAX_LEN = 300  # longer input is never a reference; refuse before running any regex on it
+
+
+@dataclass(frozen=True, slots=True)
+class SpotifyRef:
+    kind: Kind
+    id: str
+
+    @property
+    def uri(self) -> str:
+        return f"spotify:{self.kind}:{self.id}"
+
+
+def parse_ref(text: str) -> SpotifyRef | None:
+    """A track or episode reference, or None when ``text`` is neither."""
+    if not isinstance(text, str) or len(text) > _MAX_LEN:
+        return None
+    value = text.strip()
+    match = _URI_RE.fullmatch(value) or _URL_RE.fullmatch(value)
+    if match is None:
+        return None
+    kind: Kind = "track" if match.group(1) == "track" else "episode"
+    return SpotifyRef(kind=kind, id=match.group(2))
+
+
+def is_spotify_id(value: str) -> bool:
+    """A bare 22-character base62 Spotify id (artist, album, track...)."""
+    return bool(re.fullmatch(_ID, value))

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import pytest
+
+from shared.spotify.uris import SpotifyRef, is_spotify_id, parse_ref
+
+TRACK_ID = "4uLU6hMCjMI75M1A2tKUQC"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"spotify:track:{TRACK_ID}", SpotifyRef("track", TRACK_ID)),
+        (f"  spotify:episode:{TRACK_ID}\n", SpotifyRef("episode", TRACK_ID)),
+        (f"https://open.spotify.com/track/{TRACK_ID}", SpotifyRef("track", TRACK_ID)),
+        (f"https://open.spotify.com/track/{TRACK_ID}?si=abc123", SpotifyRef("track", TRACK_ID)),
+        (f"https://open.spotify.com/intl-de/track/{TRACK_ID}", SpotifyRef("track", TRACK_ID)),
+        (f"https://open.spotify.com/episode/{TRACK_ID}", SpotifyRef("episode", TRACK_ID)),
+    ],
+)
+def test_parse_ref_valid_reference_returns_kind_and_id(text: str, expected: SpotifyRef) -> None:
+    assert parse_ref(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "spotify:track:",
+        "spotify:track:short",
+        f"spotify:album:{TRACK_ID}",
+        f"spotify:track:{TRACK_ID}x",
+        f"spotify:track:{TRACK_ID[:-1]}!",
+        f"http://open.spotify.com/track/{TRACK_ID}",
+        f"https://open.spotify.com.evil.example/track/{TRACK_ID}",
+        f"https://evil.example/?u=https://open.spotify.com/track/{TRACK_ID}",
+        f"https://open.spotify.com/playlist/{TRACK_ID}",
+        "x" * 10_000,
+    ],
+)
+def test_parse_ref_invalid_reference_returns_none(text: str) -> None:
+    assert parse_ref(text) is None
+
+
+def test_spotify_ref_uri_round_trips_through_parse_ref() -> None:
+    ref = SpotifyRef("episode", TRACK_ID)
+    assert ref.uri == f"spotify:episode:{TRACK_ID}"
+    assert parse_ref(ref.uri) == ref
+
+
+def test_is_spotify_id_rejects_non_base62() -> None:
+    assert is_spotify_id(TRACK_ID)
+    assert not is_spotify_id(TRACK_ID[:-1] + "-")
