@@ -96,6 +96,13 @@ class AndreSettings(BaseSettings):
     play_log_dir: Path = Path("var/play_logs")
     trusted_proxies: CommaList = Field(default_factory=lambda: ["127.0.0.1", "::1"])
     events_max_len: int = Field(default=10_000, ge=100)
+    # Queue rules (shared/queue): caps that keep one user or bot from flooding everyone.
+    queue_max_len: int = Field(default=1000, ge=1, le=5000)
+    comment_max_chars: int = Field(default=500, ge=1, le=5000)
+    airhorn_max_per_window: int = Field(default=3, ge=0)
+    airhorn_window_s: int = Field(default=60, ge=1)
+    airhorn_free_jams: int = Field(default=3, ge=1)
+    airhorn_free_max: int = Field(default=5, ge=0)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
