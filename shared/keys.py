@@ -36,6 +36,15 @@ SPOTIFY_RATE_LIMITED = PREFIX + "spotify:rate_limited"  # STRING flag, TTL = Ret
 GUESTS = PREFIX + "guests"  # HASH lower-cased e-mail -> JSON {hash (argon2), expires_at, by}
 
 
+ITEM_PREFIX = PREFIX + "item:"  # + id: the item; + id + ":votes" / ":horn" (see below)
+FREE_HORNS_PREFIX = PREFIX + "airhorn:free:"  # + lower-cased e-mail (see free_horns)
+
+
+def item_horn_awarded(item_id: str) -> str:
+    """STRING flag, 1-day TTL: this item already earned its queuer a free airhorn credit."""
+    return f"{PREFIX}item:{item_id}:horn"
+
+
 def item(item_id: str) -> str:
     """STRING JSON record of one queue item (shared.queue.models.Item)."""
     return f"{PREFIX}item:{item_id}"
