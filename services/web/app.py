@@ -6,21 +6,32 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from services.web.auth import dev, logout
+from services.web.errors import install_error_handlers
 from services.web.routes import actions, pages
+from services.web.security import SecurityHeadersMiddleware
 from services.web.settings import WebSettings
 from services.web.templating import STATIC_DIR
 from shared.asgi import RedisDep, make_lifespan
 from shared.redis_client import redis_ok
 
 
+async def _close_redis_pool(app: FastAPI) -> None:
+    # Redis(connection_pool=...) does not close a pool it was handed; close it here so no
+    # socket outlives the app.
+    await app.state.redis.connection_pool.disconnect()
+
+
 def create_app(settings: WebSettings) -> FastAPI:
     app = FastAPI(
         title="Andre web",
-        lifespan=make_lifespan(settings),
+        lifespan=make_lifespan(settings, on_shutdown=_close_redis_pool),
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
     )
+    # Read before the lifespan runs too (tests, middleware); the lifespan sets the same object.
+    app.state.settings = settings
 
     @app.get("/health")
     async def health(redis: RedisDep) -> JSONResponse:
@@ -30,6 +41,11 @@ def create_app(settings: WebSettings) -> FastAPI:
         return JSONResponse({"status": "ok"})
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(dev.router)
+    app.include_router(logout.router)
     app.include_router(pages.router)
     app.include_router(actions.router)
+    install_error_handlers(app)
+    # Deliberately no CORSMiddleware: the browser UI is same-origin only.
+    app.add_middleware(SecurityHeadersMiddleware, settings=settings)
     return app

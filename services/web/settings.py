@@ -1,14 +1,118 @@
-"""Settings of the web service."""
+"""Settings of the web service: sign-in (OIDC, guests, dev), sessions and their timeouts."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
-from shared.settings import AndreSettings
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from shared.settings import AndreSettings, CommaList, InsecureSettingError, is_placeholder
+
+
+def _split_lower(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip().lower() for part in value.split(",") if part.strip()]
+    if isinstance(value, list | tuple):
+        return [str(part).strip().lower() for part in value if str(part).strip()]
+    return value
 
 
 class WebSettings(AndreSettings):
-    required_secrets: ClassVar[tuple[str, ...]] = ("redis_password", "secret_key")
+    required_secrets: ClassVar[tuple[str, ...]] = (
+        "redis_password",
+        "secret_key",
+        "oidc_client_id",
+        "oidc_client_secret",
+    )
 
     service_name: str = "web"
     redis_username: str = "andre-web"
+
+    oidc_issuer: str = "https://accounts.google.com"
+    oidc_client_id: str = ""
+    oidc_client_secret: SecretStr = SecretStr("")
+    oidc_scopes: str = "openid email profile"
+    # Exact domains (after the last "@"); "*" lets anyone with a verified e-mail in.
+    allowed_email_domains: CommaList = Field(default_factory=list)
+    admin_emails: CommaList = Field(default_factory=list)
+
+    session_idle_timeout_s: int = Field(default=12 * 3600, ge=60)
+    session_absolute_timeout_s: int = Field(default=7 * 24 * 3600, ge=300)
+    oauth_flow_ttl_s: int = Field(default=600, ge=30, le=3600)
+    guest_max_days: int = Field(default=30, ge=1, le=365)
+
+    @field_validator("allowed_email_domains", "admin_emails", mode="before")
+    @classmethod
+    def _lower_comma_list(cls, value: Any) -> Any:
+        return _split_lower(value)
+
+    @model_validator(mode="after")
+    def _refuse_open_or_insecure_prod(self) -> WebSettings:
+        if self.env != "prod":
+            return self
+        if not self.allowed_email_domains:
+            raise InsecureSettingError(
+                "ANDRE_ALLOWED_EMAIL_DOMAINS is empty; list the domains allowed to sign in "
+                "(or set it to * to let any verified e-mail in) for ANDRE_ENV=prod"
+            )
+        if urlsplit(self.public_url).scheme != "https":
+            raise InsecureSettingError("ANDRE_PUBLIC_URL must be https:// for ANDRE_ENV=prod")
+        if is_placeholder(self.oidc_issuer) or urlsplit(self.oidc_issuer).scheme != "https":
+            raise InsecureSettingError("ANDRE_OIDC_ISSUER must be an https:// URL")
+        return self
+
+    @property
+    def oidc_configured(self) -> bool:
+        return bool(self.oidc_client_id and self.oidc_client_secret.get_secret_value())
+
+    @property
+    def public_origin(self) -> str:
+        """scheme://host[:port] of the public URL, the only origin allowed to act."""
+        return origin_of(self.public_url) or ""
+
+    @property
+    def cookies_secure(self) -> bool:
+        return urlsplit(self.public_url).scheme == "https"
+
+    @property
+    def session_cookie_name(self) -> str:
+        # __Host- makes the browser refuse the cookie unless Secure, Path=/ and host-only, so a
+        # sibling subdomain cannot plant or shadow it.
+        return "__Host-andre" if self.env == "prod" else "andre_session"
+
+    @property
+    def presession_cookie_name(self) -> str:
+        return "__Host-andre-pre" if self.env == "prod" else "andre_pre"
+
+    def is_admin(self, email: str) -> bool:
+        return email.lower() in self.admin_emails
+
+    def email_domain_allowed(self, email: str) -> bool:
+        if "*" in self.allowed_email_domains:
+            return True
+        if not self.allowed_email_domains:
+            return self.env != "prod"  # dev with no list: anyone (prod refuses to start)
+        _, _, domain = email.lower().rpartition("@")
+        return domain in self.allowed_email_domains
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(url: str) -> str | None:
+    """Normalised origin of a URL (default ports dropped), or None for anything odd."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    if ":" in host:
+        host = f"[{host}]"
+    if port is None or port == _DEFAULT_PORTS[scheme]:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"

@@ -1,0 +1,106 @@
+"""Who is asking: ``PageUserDep`` (pages), ``ReadUserDep`` (GET JSON), ``ActionUserDep`` (POST).
+
+``ActionUserDep`` also enforces CSRF: header ``X-CSRF-Token`` equal to the session's token and a
+same-origin ``Origin`` header. Identity always comes from the session, never from a body.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from services.web.auth.csrf import same_origin, tokens_equal
+from services.web.auth.sessions import SessionStore, SessionUser, session_id_from
+from services.web.errors import Forbidden, LoginRequired, NotSignedIn
+from services.web.settings import WebSettings
+from shared.asgi import get_redis
+from shared.clientip import client_ip
+
+__all__ = [
+    "ActionUserDep",
+    "AdminPageUserDep",
+    "PageUserDep",
+    "ReadUserDep",
+    "SessionStoreDep",
+    "SessionUser",
+    "WebSettingsDep",
+    "get_optional_user",
+    "request_ip",
+]
+
+CSRF_HEADER = "x-csrf-token"
+
+
+def get_web_settings(request: Request) -> WebSettings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_session_store(request: Request) -> SessionStore:
+    return SessionStore(get_redis(request), get_web_settings(request))
+
+
+WebSettingsDep = Annotated[WebSettings, Depends(get_web_settings)]
+SessionStoreDep = Annotated[SessionStore, Depends(get_session_store)]
+
+
+def request_ip(request: Request) -> str:
+    return client_ip(request, get_web_settings(request).trusted_proxies)
+
+
+async def get_optional_user(request: Request) -> SessionUser | None:
+    """The signed-in user, or None; looked up once per request."""
+    if "andre_user" in request.scope:
+        return request.scope["andre_user"]  # type: ignore[no-any-return]
+    settings = get_web_settings(request)
+    session_id = session_id_from(request, settings)
+    user = None
+    if session_id:
+        record = await get_session_store(request).load(session_id)
+        user = record.user() if record else None
+    request.scope["andre_user"] = user
+    return user
+
+
+async def get_page_user(request: Request) -> SessionUser:
+    user = await get_optional_user(request)
+    if user is None:
+        raise LoginRequired
+    return user
+
+
+async def get_admin_page_user(request: Request) -> SessionUser:
+    user = await get_page_user(request)
+    if not user.is_admin:
+        raise Forbidden("Only admins can do that", html=True)
+    return user
+
+
+async def get_read_user(request: Request) -> SessionUser:
+    user = await get_optional_user(request)
+    if user is None:
+        raise NotSignedIn("Not signed in")
+    return user
+
+
+def check_csrf(request: Request, user: SessionUser, supplied: str) -> None:
+    """Raise 403 unless the Origin is ours and the token is the session's (constant-time)."""
+    if not same_origin(request, get_web_settings(request)):
+        raise Forbidden("Cross-origin request refused")
+    if not tokens_equal(supplied, user.csrf_token):
+        raise Forbidden("Missing or invalid CSRF token")
+
+
+async def get_action_user(request: Request) -> SessionUser:
+    user = await get_optional_user(request)
+    if user is None:
+        raise NotSignedIn("Not signed in")
+    check_csrf(request, user, request.headers.get(CSRF_HEADER, ""))
+    return user
+
+
+OptionalUserDep = Annotated[SessionUser | None, Depends(get_optional_user)]
+PageUserDep = Annotated[SessionUser, Depends(get_page_user)]
+AdminPageUserDep = Annotated[SessionUser, Depends(get_admin_page_user)]
+ReadUserDep = Annotated[SessionUser, Depends(get_read_user)]
+ActionUserDep = Annotated[SessionUser, Depends(get_action_user)]

@@ -1,0 +1,78 @@
+"""Dev-only sign-in as any e-mail: ``ANDRE_ENV=dev`` and a loopback client, else 404."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import RedirectResponse, Response
+
+from services.web.auth.common import (
+    form_str,
+    is_loopback_client,
+    normalise_email,
+    read_form,
+    render_presession_form,
+)
+from services.web.auth.csrf import check_form_token, same_origin
+from services.web.auth.deps import SessionStoreDep, WebSettingsDep, request_ip
+from services.web.auth.sessions import start_session
+from services.web.errors import Forbidden, NotFound
+from services.web.settings import WebSettings
+from shared.logs import audit
+
+router = APIRouter()
+PURPOSE = "dev-login"
+
+
+def _require_dev_loopback(request: Request, settings: WebSettings) -> None:
+    # 404, not 403: outside dev on loopback the route does not exist.
+    if not settings.is_dev or not is_loopback_client(request, settings):
+        raise NotFound("Not found")
+
+
+@router.get("/login/dev")
+async def dev_login_form(request: Request, settings: WebSettingsDep) -> Response:
+    """The dev sign-in form (e-mail only)."""
+    _require_dev_loopback(request, settings)
+    return render_presession_form(request, settings, "auth/dev_login.html", PURPOSE, {})
+
+
+@router.post("/login/dev")
+async def dev_login(request: Request, settings: WebSettingsDep, store: SessionStoreDep) -> Response:
+    """Sign in as the e-mail given; redirects to the app."""
+    _require_dev_loopback(request, settings)
+    form = await read_form(request)
+    if not same_origin(request, settings) or not check_form_token(
+        request, settings, PURPOSE, form_str(form, "csrf_token")
+    ):
+        raise Forbidden(
+            "The form expired or came from another site; reload and try again", html=True
+        )
+    email = normalise_email(form_str(form, "email"))
+    if email is None:
+        return render_presession_form(
+            request,
+            settings,
+            "auth/dev_login.html",
+            PURPOSE,
+            {"error": "Enter a valid e-mail address."},
+            status_code=400,
+        )
+    response = RedirectResponse("/", status_code=303)
+    await start_session(
+        request,
+        response,
+        store,
+        email=email,
+        name=email.split("@", 1)[0],
+        is_admin=settings.is_admin(email),
+        is_guest=False,
+    )
+    audit(
+        "login",
+        identity=email,
+        client_ip=request_ip(request),
+        path="/login/dev",
+        outcome="ok",
+        method="dev",
+    )
+    return response

@@ -1,0 +1,157 @@
+"""Server-side sessions in Redis: the cookie holds only a random id, Redis a digest of it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from dataclasses import asdict, dataclass
+
+from redis.asyncio import Redis
+from starlette.requests import HTTPConnection
+from starlette.responses import Response
+
+from services.web.settings import WebSettings
+from shared import keys
+
+SESSION_ID_BYTES = 32
+
+
+def digest(value: str) -> str:
+    """The Redis-side name of a secret (session id, OAuth state): never the secret itself."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class SessionUser:
+    """Who is signed in, as the routes see it; identity never comes from a request body."""
+
+    email: str
+    name: str
+    is_admin: bool
+    is_guest: bool
+    csrf_token: str
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    email: str
+    name: str
+    is_admin: bool
+    is_guest: bool
+    csrf_token: str
+    created_at: float
+    expires_at: float  # absolute end: created_at + absolute timeout (earlier for guests)
+
+    def user(self) -> SessionUser:
+        return SessionUser(self.email, self.name, self.is_admin, self.is_guest, self.csrf_token)
+
+
+class SessionStore:
+    def __init__(self, redis: Redis, settings: WebSettings) -> None:
+        self.redis = redis
+        self.settings = settings
+
+    def _ttl_s(self, record: SessionRecord, now: float) -> int:
+        return max(1, int(min(self.settings.session_idle_timeout_s, record.expires_at - now)))
+
+    async def create(
+        self,
+        *,
+        email: str,
+        name: str,
+        is_admin: bool,
+        is_guest: bool,
+        expires_at: float | None = None,
+    ) -> tuple[str, SessionRecord]:
+        """A new session; returns the cookie id (shown to nobody but the browser) and record."""
+        now = time.time()
+        absolute = now + self.settings.session_absolute_timeout_s
+        record = SessionRecord(
+            email=email.lower(),
+            name=name,
+            is_admin=is_admin,
+            is_guest=is_guest,
+            csrf_token=secrets.token_urlsafe(32),
+            created_at=now,
+            expires_at=min(absolute, expires_at) if expires_at else absolute,
+        )
+        session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
+        await self.redis.set(
+            keys.session(digest(session_id)),
+            json.dumps(asdict(record)),
+            ex=self._ttl_s(record, now),
+        )
+        return session_id, record
+
+    async def load(self, session_id: str) -> SessionRecord | None:
+        """The live session for a cookie id; each use pushes the idle timeout back."""
+        if not session_id or len(session_id) > 128:
+            return None
+        key = keys.session(digest(session_id))
+        raw = await self.redis.get(key)
+        if raw is None:
+            return None
+        try:
+            record = SessionRecord(**json.loads(raw))
+        except (TypeError, ValueError):
+            await self.redis.delete(key)
+            return None
+        now = time.time()
+        if now >= record.expires_at:
+            await self.redis.delete(key)
+            return None
+        # Redis' TTL is the idle clock: no use within the idle timeout and the key is gone.
+        await self.redis.expire(key, self._ttl_s(record, now))
+        return record
+
+    async def revoke(self, session_id: str) -> None:
+        if session_id and len(session_id) <= 128:
+            await self.redis.delete(keys.session(digest(session_id)))
+
+
+def session_id_from(conn: HTTPConnection, settings: WebSettings) -> str:
+    return conn.cookies.get(settings.session_cookie_name, "")
+
+
+def set_session_cookie(response: Response, settings: WebSettings, session_id: str) -> None:
+    # No Max-Age: the browser forgets it at exit; the server enforces idle/absolute timeouts.
+    response.set_cookie(
+        settings.session_cookie_name,
+        session_id,
+        path="/",
+        secure=settings.cookies_secure,
+        httponly=True,
+        samesite="lax",
+    )
+
+
+def clear_session_cookie(response: Response, settings: WebSettings) -> None:
+    response.delete_cookie(
+        settings.session_cookie_name,
+        path="/",
+        secure=settings.cookies_secure,
+        httponly=True,
+        samesite="lax",
+    )
+
+
+async def start_session(
+    conn: HTTPConnection,
+    response: Response,
+    store: SessionStore,
+    *,
+    email: str,
+    name: str,
+    is_admin: bool,
+    is_guest: bool,
+    expires_at: float | None = None,
+) -> SessionRecord:
+    """Sign in: revoke whatever id the browser had (no fixation) and issue a fresh one."""
+    await store.revoke(session_id_from(conn, store.settings))
+    session_id, record = await store.create(
+        email=email, name=name, is_admin=is_admin, is_guest=is_guest, expires_at=expires_at
+    )
+    set_session_cookie(response, store.settings, session_id)
+    return record
