@@ -20,7 +20,7 @@ USERS = ("healthcheck", "andre-api", "andre-web", "andre-player", "andre-admin")
 # DEBUG, SHUTDOWN, ...), no SCAN, no pub/sub: state changes go through Lua and MULTI/WATCH,
 # events through a stream.
 APP_COMMANDS = (
-    "-@all +ping +echo +hello +client|setname +client|getname "
+    "-@all +ping +echo +hello +client|setname +client|getname +time "
     "+get +set +getdel +getex +del +unlink +exists +expire +pexpire +expireat +ttl +pttl "
     "+persist +type +incr +incrby +decr +decrby +mget +mset +setnx +setex +psetex "
     "+hget +hset +hsetnx +hdel +hgetall +hmget +hincrby +hexists +hlen +hkeys +hvals "
