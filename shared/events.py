@@ -1,0 +1,256 @@
+"""Events: a bounded Redis Stream, one tail per process fanned out to SSE clients with resume.
+
+Each event is serialised once per process into its SSE frame and shared by every subscriber; a
+subscriber that cannot keep up is dropped (its stream ends) instead of slowing everyone else, and
+its browser reconnects with ``Last-Event-ID`` and replays what it missed from the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+
+from shared import keys
+from shared.queue.control import get_now_playing
+from shared.queue.queue import get_queue_json
+
+log = logging.getLogger(__name__)
+
+EVENT_TYPES = ("queue_update", "now_playing", "player_position", "airhorn")
+PING_INTERVAL_S = 15.0
+_ID_RE = re.compile(r"\d{1,20}-\d{1,20}")
+_REPLAY_PAGE = 500
+
+StreamId = tuple[int, int]
+
+
+def parse_id(value: str) -> StreamId | None:
+    if not _ID_RE.fullmatch(value):
+        return None
+    ms, seq = value.split("-")
+    return int(ms), int(seq)
+
+
+async def publish(redis: Redis | Pipeline, event_type: str, data: Any, maxlen: int = 10_000) -> Any:
+    """Append one event (``queue_update`` carries no data: readers resolve the current queue)."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type!r}")
+    payload = "" if event_type == "queue_update" else json.dumps(data, separators=(",", ":"))
+    fields: dict[Any, Any] = {"type": event_type, "data": payload}
+    return await redis.xadd(keys.EVENTS, fields, maxlen=maxlen, approximate=True)
+
+
+def frame(event_id: str | None, event_type: str, data: str) -> bytes:
+    """One SSE message; ``data`` is JSON without newlines, but split defensively anyway."""
+    lines = [f"id: {event_id}"] if event_id else []
+    lines.append(f"event: {event_type}")
+    lines.extend(f"data: {part}" for part in (data or "{}").split("\n"))
+    return ("\n".join(lines) + "\n\n").encode("utf-8")
+
+
+async def _now_playing_json(redis: Redis) -> str:
+    view = await get_now_playing(redis)
+    return "{}" if view is None else view.model_dump_json()
+
+
+async def _frames_for(
+    redis: Redis, entries: list[tuple[str, dict[str, str]]]
+) -> list[tuple[StreamId, bytes]]:
+    """Serialise stream entries; all queue_updates of a batch share one current queue read."""
+    queue_json: str | None = None
+    out = []
+    for event_id, fields in entries:
+        sid = parse_id(event_id)
+        etype = fields.get("type", "")
+        if sid is None or etype not in EVENT_TYPES:
+            continue
+        if etype == "queue_update":
+            if queue_json is None:
+                queue_json = await get_queue_json(redis)
+            data = queue_json
+        else:
+            data = fields.get("data") or "{}"
+        out.append((sid, frame(event_id, etype, data)))
+    return out
+
+
+@dataclass(eq=False)
+class Subscription:
+    queue: asyncio.Queue[tuple[StreamId, bytes]]
+    dropped: bool = False
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class EventHub:
+    """Tails ``andre:events`` once per process and fans each frame out to every subscriber."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        subscriber_queue_size: int = 256,
+        block_ms: int = 5000,
+    ) -> None:
+        self.redis = redis
+        self.subscriber_queue_size = subscriber_queue_size
+        self.block_ms = block_ms
+        self.last_id = "0-0"
+        self._subs: set[Subscription] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._started = asyncio.Event()
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subs)
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="andre-event-hub")
+            # Subscribers must know the tail id the hub starts from; wait a moment for it.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    await self._started.wait()
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for sub in list(self._subs):
+            self._drop(sub)
+
+    def subscribe(self) -> Subscription:
+        sub = Subscription(queue=asyncio.Queue(maxsize=self.subscriber_queue_size))
+        self._subs.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        self._subs.discard(sub)
+
+    def _drop(self, sub: Subscription) -> None:
+        sub.dropped = True
+        sub.wakeup.set()
+        self._subs.discard(sub)
+
+    def _fan_out(self, frames: list[tuple[StreamId, bytes]]) -> None:
+        for sub in list(self._subs):
+            try:
+                for item in frames:
+                    sub.queue.put_nowait(item)
+            except asyncio.QueueFull:
+                self._drop(sub)  # too slow: it reconnects and replays from the stream
+            else:
+                sub.wakeup.set()
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                if not self._started.is_set():
+                    last: Any = await self.redis.xrevrange(keys.EVENTS, count=1)
+                    self.last_id = last[0][0] if last else "0-0"
+                    self._started.set()
+                reply: Any = await self.redis.xread(
+                    {keys.EVENTS: self.last_id}, count=500, block=self.block_ms
+                )
+                backoff = 0.1
+                if not reply:
+                    continue
+                entries = reply[0][1]
+                self.last_id = entries[-1][0]
+                if self._subs:
+                    self._fan_out(await _frames_for(self.redis, entries))
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the tail must outlive Redis hiccups
+                log.warning("event hub: reading the stream failed; retrying", exc_info=True)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+
+async def _replay(redis: Redis, after: str) -> AsyncIterator[tuple[StreamId, bytes]]:
+    start = after
+    while True:
+        entries: Any = await redis.xrange(keys.EVENTS, min=f"({start}", max="+", count=_REPLAY_PAGE)
+        if not entries:
+            return
+        for item in await _frames_for(redis, entries):
+            yield item
+        if len(entries) < _REPLAY_PAGE:
+            return
+        start = entries[-1][0]
+
+
+async def _snapshot(redis: Redis, event_id: str | None) -> bytes:
+    queue_json = await get_queue_json(redis)
+    np_json = await _now_playing_json(redis)
+    return frame(event_id, "queue_update", queue_json) + frame(event_id, "now_playing", np_json)
+
+
+async def event_stream(
+    hub: EventHub, request: Request, *, ping_interval_s: float = PING_INTERVAL_S
+) -> AsyncIterator[bytes]:
+    """The SSE byte stream for one client: snapshot or replay, then live frames and pings."""
+    redis = hub.redis
+    sub = hub.subscribe()  # before reading anything, so nothing falls between replay and live
+    try:
+        last: StreamId = (0, 0)
+        resume = parse_id(request.headers.get("last-event-id", "").strip())
+        yield b"retry: 2000\n\n"
+        if resume is None:
+            tail = hub.last_id
+            yield await _snapshot(redis, tail if tail != "0-0" else None)
+            last = parse_id(tail) or (0, 0)
+        else:
+            oldest: Any = await redis.xrange(keys.EVENTS, min="-", max="+", count=1)
+            if oldest and (parse_id(oldest[0][0]) or (0, 0)) > resume:
+                # Part of what the client missed was trimmed away: give it the current state.
+                yield await _snapshot(redis, None)
+            last = resume
+            async for sid, data in _replay(redis, f"{resume[0]}-{resume[1]}"):
+                if sid > last:
+                    last = sid
+                    yield data
+        while not sub.dropped:
+            try:
+                sid, data = sub.queue.get_nowait()
+            except asyncio.QueueEmpty:
+                sub.wakeup.clear()
+                try:
+                    async with asyncio.timeout(ping_interval_s):
+                        await sub.wakeup.wait()
+                except TimeoutError:
+                    yield b": ping\n\n"
+                continue
+            if sid > last:
+                last = sid
+                yield data
+    finally:
+        hub.unsubscribe(sub)
+
+
+def sse_response(
+    hub: EventHub, request: Request, *, ping_interval_s: float = PING_INTERVAL_S
+) -> StreamingResponse:
+    """A ``text/event-stream`` response any service can return from its events route."""
+    return StreamingResponse(
+        event_stream(hub, request, ping_interval_s=ping_interval_s),
+        media_type="text/event-stream",
+        headers={
+            "Cache-Control": "no-cache, no-store",
+            "X-Accel-Buffering": "no",
+            "Connection": "keep-alive",
+        },
+    )

@@ -1,0 +1,404 @@
+"""The queue's Lua scripts: each change and the event announcing it run as one atomic step.
+
+Every script returns a table whose first element is a status word (``ok`` or an error code the
+Python side maps to a domain error); scripts never raise for expected conditions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
+
+# Helpers prepended to every script.
+#  - cjson encodes an empty Lua table as ``{}``; the list fields of an item must stay lists.
+#    The pattern cannot match inside a JSON string, where every quote is escaped.
+#  - Redis TIME is the one clock shared by every process and replica.
+_PRELUDE = r"""
+local function fix(s)
+  s = string.gsub(s, '"jams":{}', '"jams":[]')
+  s = string.gsub(s, '"comments":{}', '"comments":[]')
+  return s
+end
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function now_s_text()
+  local t = redis.call('TIME')
+  return t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
+end
+local function emit(stream, maxlen, etype, data)
+  return redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'type', etype, 'data', data)
+end
+local function wake(key, token)
+  redis.call('LPUSH', key, token)
+  redis.call('LTRIM', key, 0, 9)
+end
+-- The NowPlaying view (DESIGN 4.3) of a decoded andre:now_playing record.
+local function np_view(np, now)
+  local view = {}
+  for k, v in pairs(np.item) do view[k] = v end
+  local pos = tonumber(np.pos_ms) or 0
+  if not np.paused then pos = pos + (now - (tonumber(np.anchor_ms) or now)) end
+  local dur = tonumber(np.item.duration_ms) or 0
+  if pos > dur then pos = dur end
+  if pos < 0 then pos = 0 end
+  view.pos_ms = math.floor(pos)
+  view.paused = np.paused and true or false
+  view.started_at = np.started_at or 0
+  view.server_time = now / 1000
+  return fix(cjson.encode(view))
+end
+local function toggle_jam(item, user)
+  local jams = item.jams
+  if type(jams) ~= 'table' then jams = {} end
+  for i, u in ipairs(jams) do
+    if u == user then
+      table.remove(jams, i)
+      item.jams = jams
+      return false
+    end
+  end
+  table.insert(jams, user)
+  item.jams = jams
+  return true
+end
+-- Free airhorn credit for the queuer once an item collects enough jams from other people.
+local function award(item, marker, threshold, credit_prefix, max_credits)
+  local owner = string.lower(tostring(item.user or ''))
+  if owner == '' then return end
+  local n = 0
+  for _, u in ipairs(item.jams or {}) do
+    if u ~= owner then n = n + 1 end
+  end
+  if n < threshold then return end
+  if not redis.call('SET', marker, '1', 'NX', 'EX', 86400) then return end
+  local credits = credit_prefix .. owner
+  local have = tonumber(redis.call('GET', credits) or '0')
+  if have < max_credits then redis.call('INCR', credits) end
+end
+"""
+
+# KEYS: queue, owners, seq, events, wake
+# ARGV: item body JSON without id/added_at, owner (lower), max_len, events_max_len, item prefix,
+#       Bender filter key ('' for none), filter TTL seconds
+# Round-robin ("rounds"): n = 1 + the adder's items already queued; the new item goes just before
+# the first item that is its owner's (n+1)-th, else at the end.
+ADD = (
+    _PRELUDE
+    + r"""
+local len = redis.call('LLEN', KEYS[1])
+if len >= tonumber(ARGV[3]) then return {'full'} end
+local owner = ARGV[2]
+local ids = redis.call('LRANGE', KEYS[1], 0, -1)
+local owners = {}
+local i = 1
+while i <= #ids do
+  local j = math.min(i + 499, #ids)
+  local part = redis.call('HMGET', KEYS[2], unpack(ids, i, j))
+  for k = 1, #part do owners[i + k - 1] = part[k] or '' end
+  i = j + 1
+end
+local n = 1
+for k = 1, #ids do
+  if owners[k] == owner then n = n + 1 end
+end
+local counts = {}
+local pivot = nil
+for k = 1, #ids do
+  local o = owners[k]
+  local c = (counts[o] or 0) + 1
+  counts[o] = c
+  if c == n + 1 then
+    pivot = ids[k]
+    break
+  end
+end
+local id = tostring(redis.call('INCR', KEYS[3]))
+local json = '{"id":"' .. id .. '","added_at":' .. now_s_text() .. ',' .. string.sub(ARGV[1], 2)
+redis.call('SET', ARGV[5] .. id, json)
+redis.call('HSET', KEYS[2], id, owner)
+if pivot then
+  redis.call('LINSERT', KEYS[1], 'BEFORE', pivot, id)
+else
+  redis.call('RPUSH', KEYS[1], id)
+end
+if ARGV[6] ~= '' then redis.call('SET', ARGV[6], '1', 'EX', ARGV[7]) end
+emit(KEYS[4], ARGV[4], 'queue_update', '')
+wake(KEYS[5], 'add')
+return {'ok', json}
+"""
+)
+
+# KEYS: queue, owners, events
+# ARGV: id, voter (lower), up ('1' or '0'), events_max_len, item prefix
+# One vote per user per song; a counted vote swaps the song with its neighbour (one slot).
+VOTE = (
+    _PRELUDE
+    + r"""
+local id = ARGV[1]
+local pos = redis.call('LPOS', KEYS[1], id)
+if not pos then return {'not_found'} end
+local ikey = ARGV[5] .. id
+local raw = redis.call('GET', ikey)
+if not raw then return {'not_found'} end
+local up = ARGV[3] == '1'
+if up and redis.call('HGET', KEYS[2], id) == ARGV[2] then return {'own_upvote'} end
+if redis.call('SADD', ikey .. ':votes', ARGV[2]) == 0 then return {'already_voted'} end
+local item = cjson.decode(raw)
+local delta = -1
+if up then delta = 1 end
+item.votes = (tonumber(item.votes) or 0) + delta
+redis.call('SET', ikey, fix(cjson.encode(item)))
+local other = pos + 1
+if up then other = pos - 1 end
+if other >= 0 and other < redis.call('LLEN', KEYS[1]) then
+  local oid = redis.call('LINDEX', KEYS[1], other)
+  redis.call('LSET', KEYS[1], other, id)
+  redis.call('LSET', KEYS[1], pos, oid)
+  pos = other
+end
+emit(KEYS[3], ARGV[4], 'queue_update', '')
+return {'ok', tostring(pos), tostring(item.votes)}
+"""
+)
+
+# KEYS: queue, now_playing, events
+# ARGV: id, user (lower), events_max_len, item prefix, free-jam threshold, credit key prefix,
+#       max credits
+JAM = (
+    _PRELUDE
+    + r"""
+local id = ARGV[1]
+local user = ARGV[2]
+local threshold = tonumber(ARGV[5])
+local max_credits = tonumber(ARGV[7])
+local ikey = ARGV[4] .. id
+if redis.call('LPOS', KEYS[1], id) then
+  local raw = redis.call('GET', ikey)
+  if not raw then return {'not_found'} end
+  local item = cjson.decode(raw)
+  local on = toggle_jam(item, user)
+  redis.call('SET', ikey, fix(cjson.encode(item)))
+  if on then award(item, ikey .. ':horn', threshold, ARGV[6], max_credits) end
+  emit(KEYS[3], ARGV[3], 'queue_update', '')
+  return {'ok', on and '1' or '0'}
+end
+local npraw = redis.call('GET', KEYS[2])
+if not npraw then return {'not_found'} end
+local np = cjson.decode(npraw)
+if type(np.item) ~= 'table' or tostring(np.item.id) ~= id then return {'not_found'} end
+local on = toggle_jam(np.item, user)
+redis.call('SET', KEYS[2], fix(cjson.encode(np)), 'KEEPTTL')
+if on then award(np.item, ikey .. ':horn', threshold, ARGV[6], max_credits) end
+emit(KEYS[3], ARGV[3], 'now_playing', np_view(np, now_ms()))
+return {'ok', on and '1' or '0'}
+"""
+)
+
+# KEYS: queue, now_playing, events
+# ARGV: id, author, text, events_max_len, item prefix, max comments per item
+COMMENT = (
+    _PRELUDE
+    + r"""
+local id = ARGV[1]
+local ikey = ARGV[5] .. id
+local max_comments = tonumber(ARGV[6])
+local function append(item)
+  local comments = item.comments
+  if type(comments) ~= 'table' then comments = {} end
+  if #comments >= max_comments then return false end
+  local t = redis.call('TIME')
+  table.insert(comments, {user = ARGV[2], text = ARGV[3],
+    time = tonumber(t[1]) + tonumber(t[2]) / 1000000})
+  item.comments = comments
+  return true
+end
+if redis.call('LPOS', KEYS[1], id) then
+  local raw = redis.call('GET', ikey)
+  if not raw then return {'not_found'} end
+  local item = cjson.decode(raw)
+  if not append(item) then return {'too_many'} end
+  redis.call('SET', ikey, fix(cjson.encode(item)))
+  emit(KEYS[3], ARGV[4], 'queue_update', '')
+  return {'ok'}
+end
+local npraw = redis.call('GET', KEYS[2])
+if not npraw then return {'not_found'} end
+local np = cjson.decode(npraw)
+if type(np.item) ~= 'table' or tostring(np.item.id) ~= id then return {'not_found'} end
+if not append(np.item) then return {'too_many'} end
+redis.call('SET', KEYS[2], fix(cjson.encode(np)), 'KEEPTTL')
+emit(KEYS[3], ARGV[4], 'now_playing', np_view(np, now_ms()))
+return {'ok'}
+"""
+)
+
+# KEYS: queue, owners, events   ARGV: id, events_max_len, item prefix
+REMOVE = (
+    _PRELUDE
+    + r"""
+local id = ARGV[1]
+if redis.call('LREM', KEYS[1], 0, id) == 0 then return {'not_found'} end
+local ikey = ARGV[3] .. id
+redis.call('DEL', ikey, ikey .. ':votes')
+redis.call('HDEL', KEYS[2], id)
+emit(KEYS[3], ARGV[2], 'queue_update', '')
+return {'ok'}
+"""
+)
+
+# KEYS: queue, owners, events   ARGV: events_max_len, item prefix
+CLEAR = (
+    _PRELUDE
+    + r"""
+local ids = redis.call('LRANGE', KEYS[1], 0, -1)
+local doomed = {}
+for _, id in ipairs(ids) do
+  table.insert(doomed, ARGV[2] .. id)
+  table.insert(doomed, ARGV[2] .. id .. ':votes')
+  if #doomed >= 500 then
+    redis.call('DEL', unpack(doomed))
+    doomed = {}
+  end
+end
+if #doomed > 0 then redis.call('DEL', unpack(doomed)) end
+redis.call('DEL', KEYS[1], KEYS[2])
+emit(KEYS[3], ARGV[1], 'queue_update', '')
+return {'ok', tostring(#ids)}
+"""
+)
+
+# KEYS: now_playing, skip, wake, events   ARGV: events_max_len, skip flag TTL seconds
+# A skip with nothing playing is a no-op: a stale flag must not skip the next song.
+SKIP = (
+    _PRELUDE
+    + r"""
+local npraw = redis.call('GET', KEYS[1])
+if not npraw then return {'idle'} end
+redis.call('SET', KEYS[2], '1', 'EX', ARGV[2])
+wake(KEYS[3], 'skip')
+emit(KEYS[4], ARGV[1], 'now_playing', np_view(cjson.decode(npraw), now_ms()))
+return {'ok'}
+"""
+)
+
+# KEYS: now_playing, paused, wake, events   ARGV: events_max_len, '1' to pause / '0' to resume
+# Pausing freezes pos_ms at the position reached; resuming re-anchors the clock at Redis TIME.
+PAUSE = (
+    _PRELUDE
+    + r"""
+local npraw = redis.call('GET', KEYS[1])
+if not npraw then return {'idle'} end
+local np = cjson.decode(npraw)
+local pause = ARGV[2] == '1'
+local paused = np.paused and true or false
+if paused == pause then return {'unchanged'} end
+local now = now_ms()
+if pause then
+  local pos = (tonumber(np.pos_ms) or 0) + (now - (tonumber(np.anchor_ms) or now))
+  local dur = tonumber(np.item.duration_ms) or 0
+  if pos > dur then pos = dur end
+  if pos < 0 then pos = 0 end
+  np.pos_ms = math.floor(pos)
+  np.paused = true
+  redis.call('SET', KEYS[2], '1')
+else
+  np.paused = false
+  redis.call('DEL', KEYS[2])
+end
+np.anchor_ms = now
+redis.call('SET', KEYS[1], fix(cjson.encode(np)), 'KEEPTTL')
+wake(KEYS[3], pause and 'pause' or 'resume')
+emit(KEYS[4], ARGV[1], 'now_playing', np_view(np, now))
+return {'ok'}
+"""
+)
+
+# KEYS: airhorns, now_playing, events, rate key (user), credit key (user)
+# ARGV: user, name, free ('1'/'0'), max paid per window, window ms, events_max_len, list max
+AIRHORN = (
+    _PRELUDE
+    + r"""
+local npraw = redis.call('GET', KEYS[2])
+if not npraw then return {'idle'} end
+local free = ARGV[3] == '1'
+if free then
+  local have = tonumber(redis.call('GET', KEYS[5]) or '0')
+  if have <= 0 then return {'no_credit'} end
+  redis.call('DECR', KEYS[5])
+else
+  local n = redis.call('INCR', KEYS[4])
+  if n == 1 then redis.call('PEXPIRE', KEYS[4], ARGV[5]) end
+  local ttl = redis.call('PTTL', KEYS[4])
+  if ttl < 0 then
+    redis.call('PEXPIRE', KEYS[4], ARGV[5])
+    ttl = tonumber(ARGV[5])
+  end
+  if n > tonumber(ARGV[4]) then return {'rate', tostring(ttl)} end
+end
+local np = cjson.decode(npraw)
+local item = np.item or {}
+local record = cjson.encode({name = ARGV[2], user = ARGV[1], free = free,
+  song_id = tostring(item.id or ''), title = item.title or '', artist = item.artist or '',
+  at = now_ms() / 1000})
+redis.call('RPUSH', KEYS[1], record)
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[7]), -1)
+emit(KEYS[3], ARGV[6], 'airhorn', cjson.encode({name = ARGV[2], user = ARGV[1]}))
+return {'ok'}
+"""
+)
+
+# KEYS: queue, preview   ARGV: item prefix
+# The whole queue view in one round trip: preview first ('' when none), then items in order.
+VIEW = r"""
+local ids = redis.call('LRANGE', KEYS[1], 0, -1)
+local out = {redis.call('GET', KEYS[2]) or ''}
+local i = 1
+while i <= #ids do
+  local j = math.min(i + 499, #ids)
+  local names = {}
+  for k = i, j do names[#names + 1] = ARGV[1] .. ids[k] end
+  local vals = redis.call('MGET', unpack(names))
+  for k = 1, #vals do
+    if vals[k] then out[#out + 1] = vals[k] end
+  end
+  i = j + 1
+end
+return out
+"""
+
+
+class LuaScript:
+    """A script run by EVALSHA (one round trip), loaded on first use or after a server restart."""
+
+    def __init__(self, name: str, source: str) -> None:
+        self.name = name
+        self.source = source
+        self.sha = hashlib.sha1(source.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+    async def __call__(
+        self, redis: Redis, keys: Sequence[str], args: Sequence[str | int | float]
+    ) -> list[Any]:
+        try:
+            result = await redis.evalsha(self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            await redis.script_load(self.source)
+            result = await redis.evalsha(self.sha, len(keys), *keys, *args)
+        return cast(list[Any], result)
+
+
+ADD_SCRIPT = LuaScript("add", ADD)
+VOTE_SCRIPT = LuaScript("vote", VOTE)
+JAM_SCRIPT = LuaScript("jam", JAM)
+COMMENT_SCRIPT = LuaScript("comment", COMMENT)
+REMOVE_SCRIPT = LuaScript("remove", REMOVE)
+CLEAR_SCRIPT = LuaScript("clear", CLEAR)
+SKIP_SCRIPT = LuaScript("skip", SKIP)
+PAUSE_SCRIPT = LuaScript("pause", PAUSE)
+AIRHORN_SCRIPT = LuaScript("airhorn", AIRHORN)
+VIEW_SCRIPT = LuaScript("view", VIEW)

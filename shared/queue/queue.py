@@ -1,0 +1,279 @@
+"""The shared queue: fair round-robin adds, one-slot votes, jams, comments, remove, clear, views.
+
+Order is an exact Redis LIST of ids (votes swap neighbours), never float scores, so it cannot
+drift however many votes are cast. Each change is one Lua script that also appends its event.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from shared import keys
+from shared.queue import lua
+from shared.queue.errors import (
+    AlreadyVoted,
+    DomainError,
+    InvalidInput,
+    ItemNotFound,
+    OwnSongUpvote,
+    QueueFull,
+)
+from shared.queue.models import Item, QueueView
+from shared.settings import AndreSettings
+from shared.spotify.catalog import Track
+
+_ID_RE = re.compile(r"[A-Za-z0-9:_.-]{1,64}")
+# Bidi overrides and isolates can make a comment render as something else; stripped like C0/C1.
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+@dataclass(frozen=True)
+class QueueRules:
+    """Caps the domain enforces; built once from settings and passed down."""
+
+    max_len: int = 1000
+    events_max_len: int = 10_000
+    comment_max_chars: int = 500
+    comments_per_item: int = 200
+    airhorn_max_per_window: int = 3
+    airhorn_window_s: int = 60
+    airhorn_free_jams: int = 3
+    airhorn_free_max: int = 5
+    airhorns_kept: int = 50
+    skip_ttl_s: int = 120
+    bender_filter_s: int = 7 * 24 * 3600
+
+    @classmethod
+    def from_settings(cls, settings: AndreSettings) -> QueueRules:
+        return cls(
+            max_len=settings.queue_max_len,
+            events_max_len=settings.events_max_len,
+            comment_max_chars=settings.comment_max_chars,
+            airhorn_max_per_window=settings.airhorn_max_per_window,
+            airhorn_window_s=settings.airhorn_window_s,
+            airhorn_free_jams=settings.airhorn_free_jams,
+            airhorn_free_max=settings.airhorn_free_max,
+        )
+
+
+DEFAULT_RULES = QueueRules()
+
+
+def _identity(user: str) -> str:
+    """The lower-cased identity used for ownership, votes and jams."""
+    who = user.strip().lower()
+    if not who:
+        raise InvalidInput("No identity")
+    return who
+
+
+def _check_id(item_id: str) -> str:
+    # Anything that cannot be an id is simply not in the queue; never reaches Lua unchecked.
+    if not isinstance(item_id, str) or not _ID_RE.fullmatch(item_id):
+        raise ItemNotFound("No such song in the queue")
+    return item_id
+
+
+def _fail(status: str) -> DomainError:
+    if status == "not_found":
+        return ItemNotFound("No such song in the queue")
+    if status == "own_upvote":
+        return OwnSongUpvote("You cannot upvote your own song")
+    if status == "already_voted":
+        return AlreadyVoted("You already voted on this song")
+    if status == "full":
+        return QueueFull("The queue is full")
+    if status == "too_many":
+        return InvalidInput("Too many comments on this song")
+    return DomainError(f"Unexpected queue state: {status}")
+
+
+def clean_comment(text: str, max_chars: int) -> str:
+    """Plain text: control, surrogate and bidi-override characters dropped, whitespace folded."""
+    if not isinstance(text, str):
+        raise InvalidInput("Comment must be text")
+    text = unicodedata.normalize("NFC", text)
+    kept = []
+    for ch in text:
+        if ch in "\t\n\r":
+            kept.append(" ")
+        elif ch in _BIDI or unicodedata.category(ch) in ("Cc", "Cs"):
+            continue
+        else:
+            kept.append(ch)
+    cleaned = " ".join("".join(kept).split())
+    if not cleaned:
+        raise InvalidInput("Comment is empty")
+    if len(cleaned) > max_chars:
+        raise InvalidInput(f"Comment is longer than {max_chars} characters")
+    return cleaned
+
+
+async def add_item(
+    redis: Redis,
+    track: Track,
+    user: str,
+    *,
+    auto: bool = False,
+    rules: QueueRules = DEFAULT_RULES,
+) -> Item:
+    """Queue a track for ``user`` at the end of their round (see module docstring)."""
+    owner = _identity(user)
+    body = json.dumps(
+        {
+            "uri": track.uri,
+            "title": track.title,
+            "artist": track.artist,
+            "duration_ms": int(track.duration_ms),
+            "img": track.img,
+            "big_img": track.big_img,
+            "user": user.strip(),
+            "votes": 0,
+            "jams": [],
+            "comments": [],
+            "auto": auto,
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    # A track a person chose is one Bender should not suggest again for a while ("scrobble").
+    bender_filter = keys.filtered(track.uri) if track.kind == "track" and not auto else ""
+    result = await lua.ADD_SCRIPT(
+        redis,
+        [keys.QUEUE, keys.QUEUE_OWNERS, keys.QUEUE_SEQ, keys.EVENTS, keys.PLAYER_WAKE],
+        [
+            body,
+            owner,
+            rules.max_len,
+            rules.events_max_len,
+            keys.ITEM_PREFIX,
+            bender_filter,
+            rules.bender_filter_s,
+        ],
+    )
+    if result[0] != "ok":
+        raise _fail(result[0])
+    return Item.model_validate_json(result[1])
+
+
+async def vote(
+    redis: Redis, item_id: str, user: str, up: bool, *, rules: QueueRules = DEFAULT_RULES
+) -> int:
+    """Count one vote of ``user``; the song moves one slot. Returns its new index."""
+    result = await lua.VOTE_SCRIPT(
+        redis,
+        [keys.QUEUE, keys.QUEUE_OWNERS, keys.EVENTS],
+        [
+            _check_id(item_id),
+            _identity(user),
+            "1" if up else "0",
+            rules.events_max_len,
+            keys.ITEM_PREFIX,
+        ],
+    )
+    if result[0] != "ok":
+        raise _fail(result[0])
+    return int(result[1])
+
+
+async def toggle_jam(
+    redis: Redis, item_id: str, user: str, *, rules: QueueRules = DEFAULT_RULES
+) -> bool:
+    """Jam or un-jam a queued or the playing song; True when the user now jams it.
+
+    The queuer earns one free airhorn credit (capped) the first time a song of theirs is jammed
+    by ``airhorn_free_jams`` other people; un-jamming and re-jamming cannot earn it twice.
+    """
+    result = await lua.JAM_SCRIPT(
+        redis,
+        [keys.QUEUE, keys.NOW_PLAYING, keys.EVENTS],
+        [
+            _check_id(item_id),
+            _identity(user),
+            rules.events_max_len,
+            keys.ITEM_PREFIX,
+            rules.airhorn_free_jams,
+            keys.FREE_HORNS_PREFIX,
+            rules.airhorn_free_max,
+        ],
+    )
+    if result[0] != "ok":
+        raise _fail(result[0])
+    return bool(result[1] == "1")
+
+
+async def add_comment(
+    redis: Redis, item_id: str, user: str, text: str, *, rules: QueueRules = DEFAULT_RULES
+) -> str:
+    """Comment on a queued or the playing song as ``user``; returns the stored text."""
+    cleaned = clean_comment(text, rules.comment_max_chars)
+    author = user.strip()
+    _identity(author)
+    result = await lua.COMMENT_SCRIPT(
+        redis,
+        [keys.QUEUE, keys.NOW_PLAYING, keys.EVENTS],
+        [
+            _check_id(item_id),
+            author,
+            cleaned,
+            rules.events_max_len,
+            keys.ITEM_PREFIX,
+            rules.comments_per_item,
+        ],
+    )
+    if result[0] != "ok":
+        raise _fail(result[0])
+    return cleaned
+
+
+async def remove_item(redis: Redis, item_id: str, *, rules: QueueRules = DEFAULT_RULES) -> None:
+    """Take a song out of the queue (anyone may; the UI asks first for others' songs)."""
+    result = await lua.REMOVE_SCRIPT(
+        redis,
+        [keys.QUEUE, keys.QUEUE_OWNERS, keys.EVENTS],
+        [_check_id(item_id), rules.events_max_len, keys.ITEM_PREFIX],
+    )
+    if result[0] != "ok":
+        raise _fail(result[0])
+
+
+async def clear_queue(redis: Redis, *, rules: QueueRules = DEFAULT_RULES) -> int:
+    """Empty the queue (the playing song plays on); returns how many songs were removed."""
+    result = await lua.CLEAR_SCRIPT(
+        redis,
+        [keys.QUEUE, keys.QUEUE_OWNERS, keys.EVENTS],
+        [rules.events_max_len, keys.ITEM_PREFIX],
+    )
+    return int(result[1])
+
+
+async def get_queue_ids(redis: Redis) -> list[str]:
+    return [str(i) for i in await redis.lrange(keys.QUEUE, 0, -1)]
+
+
+async def get_queue_json(redis: Redis) -> str:
+    """The queue view as JSON text, in one round trip, with no re-serialisation of items."""
+    result = await lua.VIEW_SCRIPT(redis, [keys.QUEUE, keys.PREVIEW], [keys.ITEM_PREFIX])
+    preview = result[0] or ""
+    if preview:
+        try:
+            json.loads(preview)
+        except ValueError:
+            preview = ""  # the player writes it; never let a bad value break every view
+    return '{"queue":[' + ",".join(result[1:]) + '],"preview":' + (preview or "null") + "}"
+
+
+async def get_queue_view(redis: Redis) -> QueueView:
+    return QueueView.model_validate_json(await get_queue_json(redis))
+
+
+async def get_item(redis: Redis, item_id: str) -> Item:
+    raw = await redis.get(keys.item(_check_id(item_id)))
+    if raw is None:
+        raise ItemNotFound("No such song in the queue")
+    return Item.model_validate_json(raw)
