@@ -1,7 +1,303 @@
-"""Browser JSON actions: session + CSRF + same origin; identity from the session only."""
+"""Browser JSON actions: session + CSRF + same origin; identity from the session only.
+
+Bodies are validated strictly (a ``"true"`` string is not a boolean) and unknown fields, such as
+an ``email`` or ``user`` someone adds to impersonate another person, are ignored. Domain and
+Spotify errors propagate to ``services.web.errors``, which maps them to JSON statuses.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
+
+from services.web.auth.deps import ActionUserDep, ReadUserDep, SessionUser, request_ip
+from services.web.errors import BadRequest, WebError
+from services.web.routes.deps import CatalogDep, HubDep, RulesDep
+from shared import bender
+from shared import ratelimit as rl
+from shared.asgi import RedisDep
+from shared.events import sse_response
+from shared.logs import audit
+from shared.queue import airhorns, control, history
+from shared.queue import queue as q
+from shared.queue.errors import DomainError, NothingPlaying
+from shared.spotify.catalog import MAX_QUERY_LEN, Track
+from shared.spotify.errors import SpotifyError
+from shared.spotify.uris import parse_ref
 
 router = APIRouter()
+
+# Per-user limits of the browser UI (issue 5); windows are fixed, shared by every replica.
+ADD_LIMIT = rl.Limit("web_add", 50, 3600)
+AIRHORN_LIMIT = rl.Limit("web_airhorn", 20, 3600)
+COMMENT_LIMIT = rl.Limit("web_comment", 30, 3600)
+SEARCH_RESULTS = 20
+
+
+class _Body(BaseModel):
+    # extra="ignore": a spoofed "email"/"user" field is dropped, never read.
+    model_config = ConfigDict(extra="ignore")
+
+
+class UriBody(_Body):
+    uri: StrictStr
+
+
+class IdBody(_Body):
+    id: StrictStr
+
+
+class VoteBody(_Body):
+    id: StrictStr
+    up: StrictBool = True
+
+
+class CommentBody(_Body):
+    id: StrictStr
+    text: StrictStr
+
+
+class AirhornBody(_Body):
+    name: StrictStr
+
+
+class Ok(BaseModel):
+    ok: bool = True
+
+
+class Added(Ok):
+    id: str
+
+
+class Jammed(Ok):
+    jammed: bool
+
+
+@contextmanager
+def audited(request: Request, user: SessionUser, action: str, **details: Any) -> Iterator[None]:
+    """One audit line per action, whether it was done or refused."""
+    try:
+        yield
+    except (DomainError, SpotifyError) as exc:
+        audit(
+            action,
+            identity=user.email,
+            client_ip=request_ip(request),
+            path=request.url.path,
+            outcome="refused",
+            reason=type(exc).__name__,
+            **details,
+        )
+        raise
+    audit(
+        action,
+        identity=user.email,
+        client_ip=request_ip(request),
+        path=request.url.path,
+        outcome="ok",
+        **details,
+    )
+
+
+def _track_ref(uri: str) -> str:
+    ref = parse_ref(uri)
+    if ref is None:
+        raise BadRequest(
+            "Not a Spotify track or episode (spotify:track:… or an open.spotify.com link)"
+        )
+    return ref.uri
+
+
+@router.get("/queue")
+async def list_queue(user: ReadUserDep, redis: RedisDep) -> Response:
+    """The queue in play order and the Bender preview."""
+    return Response(await q.get_queue_json(redis), media_type="application/json")
+
+
+@router.get("/playing")
+async def get_playing(user: ReadUserDep, redis: RedisDep) -> JSONResponse:
+    """The playing song with its position and server time; {} when idle."""
+    now = await control.get_now_playing(redis)
+    return JSONResponse(now.model_dump(mode="json") if now is not None else {})
+
+
+@router.post("/queue/add", status_code=201)
+async def add_track(
+    body: UriBody,
+    request: Request,
+    user: ActionUserDep,
+    redis: RedisDep,
+    catalog: CatalogDep,
+    rules: RulesDep,
+) -> Added:
+    """Queue a track or episode (URI or open.spotify.com link) as the signed-in user."""
+    uri = _track_ref(body.uri)
+    with audited(request, user, "add", uri=uri):
+        await rl.hit(redis, ADD_LIMIT, user.email)
+        track = await catalog.lookup(uri)
+        item = await q.add_item(redis, track, user.email, rules=rules)
+    return Added(id=item.id)
+
+
+@router.post("/queue/vote")
+async def vote_item(body: VoteBody, user: ActionUserDep, redis: RedisDep, rules: RulesDep) -> Ok:
+    """Vote a queued song up or down; it moves one place."""
+    await q.vote(redis, body.id, user.email, body.up, rules=rules)
+    return Ok()
+
+
+@router.post("/queue/jam")
+async def jam_item(body: IdBody, user: ActionUserDep, redis: RedisDep, rules: RulesDep) -> Jammed:
+    """Jam (or un-jam) a queued or the playing song."""
+    jammed = await q.toggle_jam(redis, body.id, user.email, rules=rules)
+    return Jammed(jammed=jammed)
+
+
+@router.post("/queue/remove")
+async def remove_item(
+    body: IdBody, request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
+) -> Ok:
+    """Take a song out of the queue (the page asks first when it is someone else's)."""
+    with audited(request, user, "remove", item_id=body.id):
+        await q.remove_item(redis, body.id, rules=rules)
+    return Ok()
+
+
+@router.post("/queue/comment")
+async def comment_item(
+    body: CommentBody, request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
+) -> Ok:
+    """Comment on a queued or the playing song as the signed-in user."""
+    with audited(request, user, "comment", item_id=body.id):
+        await rl.hit(redis, COMMENT_LIMIT, user.email)
+        await q.add_comment(redis, body.id, user.email, body.text, rules=rules)
+    return Ok()
+
+
+@router.post("/queue/skip")
+async def skip_song(request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep) -> Ok:
+    """Ask the player to skip the playing song."""
+    with audited(request, user, "skip"):
+        if not await control.request_skip(redis, rules=rules):
+            raise NothingPlaying("Nothing is playing")
+    return Ok()
+
+
+@router.post("/queue/pause")
+async def pause_playback(user: ActionUserDep, redis: RedisDep, rules: RulesDep) -> Ok:
+    """Pause the shared playback clock."""
+    await control.pause(redis, rules=rules)
+    return Ok()
+
+
+@router.post("/queue/resume")
+async def resume_playback(user: ActionUserDep, redis: RedisDep, rules: RulesDep) -> Ok:
+    """Resume the shared playback clock."""
+    await control.resume(redis, rules=rules)
+    return Ok()
+
+
+@router.post("/airhorn")
+async def blow_airhorn(
+    body: AirhornBody, request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
+) -> Ok:
+    """Blow a named airhorn at the playing song."""
+    name = airhorns.check_name(body.name)
+    with audited(request, user, "airhorn", name=name, free=False):
+        await rl.hit(redis, AIRHORN_LIMIT, user.email)
+        await airhorns.blast_airhorn(redis, user.email, name, rules=rules)
+    return Ok()
+
+
+@router.post("/airhorn/free")
+async def blow_free_airhorn(
+    request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
+) -> Ok:
+    """Spend one free airhorn credit (earned when others jam your songs)."""
+    with audited(request, user, "airhorn", name=airhorns.DEFAULT_AIRHORN, free=True):
+        await rl.hit(redis, AIRHORN_LIMIT, user.email)
+        await airhorns.blast_free_airhorn(redis, user.email, rules=rules)
+    return Ok()
+
+
+@router.post("/bender/queue")
+async def queue_preview(
+    body: UriBody, request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
+) -> Added:
+    """Queue Bender's current suggestion as the signed-in user."""
+    uri = _track_ref(body.uri)
+    with audited(request, user, "add", uri=uri, source="bender"):
+        await rl.hit(redis, ADD_LIMIT, user.email)
+        item = await bender.take_preview(redis, uri)
+        if item is None:
+            raise WebError("That suggestion is no longer available", status_code=409)
+        track = Track(
+            uri=item.uri,
+            title=item.title,
+            artist=item.artist,
+            duration_ms=item.duration_ms,
+            img=item.img,
+            big_img=item.big_img,
+            kind="episode" if item.uri.startswith("spotify:episode:") else "track",
+        )
+        added = await q.add_item(redis, track, user.email, rules=rules)
+    return Added(id=added.id)
+
+
+@router.post("/bender/filter")
+async def filter_preview(
+    body: UriBody, user: ActionUserDep, redis: RedisDep, rules: RulesDep
+) -> Ok:
+    """Reject Bender's current suggestion; it is not suggested again for a week."""
+    await bender.filter_preview(redis, _track_ref(body.uri), events_max_len=rules.events_max_len)
+    return Ok()
+
+
+@router.get("/search")
+async def search_tracks(
+    user: ReadUserDep,
+    catalog: CatalogDep,
+    q_: Annotated[str, Query(alias="q", max_length=MAX_QUERY_LEN)] = "",
+) -> JSONResponse:
+    """Free-text search, or the one track a spotify: URI / open.spotify.com link names."""
+    text = q_.strip()
+    if not text:
+        raise BadRequest("Missing required field: q")
+    ref = parse_ref(text)
+    tracks = [await catalog.lookup(ref.uri)] if ref else await catalog.search(text, SEARCH_RESULTS)
+    results = [
+        {
+            "uri": t.uri,
+            "title": t.title,
+            "artist": t.artist,
+            "album": t.album,
+            "duration_ms": t.duration_ms,
+            "img": t.img,
+        }
+        for t in tracks
+    ]
+    return JSONResponse({"results": results})
+
+
+@router.get("/history")
+async def list_history(
+    user: ReadUserDep,
+    redis: RedisDep,
+    limit: Annotated[
+        int, Query(ge=1, le=history.MAX_HISTORY_LIMIT)
+    ] = history.DEFAULT_HISTORY_LIMIT,
+) -> JSONResponse:
+    """What played recently, newest first."""
+    plays = await history.get_history(redis, limit)
+    return JSONResponse({"plays": [p.model_dump(mode="json") for p in plays]})
+
+
+@router.get("/events")
+async def stream_events(request: Request, user: ReadUserDep, hub: HubDep) -> Response:
+    """Live updates (queue_update, now_playing, player_position, airhorn) as SSE."""
+    return sse_response(hub, request)

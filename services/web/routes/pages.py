@@ -1,7 +1,42 @@
-"""HTML pages of the app (the app page, history)."""
+"""HTML pages of the app (the app page, history); their data comes from the JSON actions."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from services.web.auth.deps import PageUserDep, SessionUser
+from services.web.routes.deps import CatalogDep
+from services.web.templating import templates
+from shared.queue.airhorns import AIRHORN_NAMES
 
 router = APIRouter()
+
+# Button labels for the sounds the page synthesises (static/js/horns.js).
+_HORN_LABELS = {"sadtrombone": "Sad trombone", "rimshot": "Rimshot", "foghorn": "Foghorn"}
+
+
+def _context(request: Request, user: SessionUser, page: str) -> dict[str, Any]:
+    return {
+        "user": user,
+        "csrf_token": user.csrf_token,
+        "page": page,
+        "bender_email": request.app.state.settings.bender_email,
+    }
+
+
+@router.get("/", response_class=HTMLResponse)
+async def app_page(request: Request, user: PageUserDep, catalog: CatalogDep) -> HTMLResponse:
+    """The app: now playing, the queue, search, airhorns and listen-along."""
+    context = _context(request, user, "app")
+    horns = [(name, _HORN_LABELS.get(name, name.capitalize())) for name in AIRHORN_NAMES]
+    context.update(demo=catalog.is_demo, airhorns=horns)
+    return templates.TemplateResponse(request, "app.html", context)
+
+
+@router.get("/history/", response_class=HTMLResponse)
+async def history_page(request: Request, user: PageUserDep) -> HTMLResponse:
+    """Recently played songs (the JSON is at GET /history)."""
+    return templates.TemplateResponse(request, "history.html", _context(request, user, "history"))

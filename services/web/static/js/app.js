@@ -1,0 +1,452 @@
+// The app page: now playing, the queue with ETAs, the Bender preview, search, airhorns and
+// listen-along, all kept current by Server-Sent Events (never a reload).
+
+import { getJson, postJson, ApiError } from "./api.js";
+import { $, el, fmtClock, fmtDuration, safeImg, shortName, toast } from "./dom.js";
+import { noteServerTime, positionAt, serverNowMs } from "./clock.js";
+import { connectLive } from "./live.js";
+import { ListenAlong } from "./listen.js";
+import { playHorn, unlockAudio } from "./horns.js";
+import { logoutHandler } from "./session.js";
+
+const root = $("app");
+const me = (root.dataset.user || "").toLowerCase();
+const benderEmail = root.dataset.bender || "";
+
+const state = {
+  queue: [],
+  preview: null,
+  now: null, // NowPlaying view, or null when idle
+  anchor: null, // {posMs, serverTimeMs, paused, durationMs}
+  expanded: new Set(), // queue ids whose comments are open
+};
+
+// Votes are remembered per browser so the buttons stay disabled after a vote (as the original).
+const VOTED_KEY = "andre-voted";
+const voted = new Map(Object.entries(JSON.parse(sessionStorage.getItem(VOTED_KEY) || "{}")));
+function rememberVote(id, dir) {
+  voted.set(id, dir);
+  sessionStorage.setItem(VOTED_KEY, JSON.stringify(Object.fromEntries(voted)));
+}
+
+const isMine = (item) => (item.user || "").toLowerCase() === me;
+const nameOf = (email) => (email && email.toLowerCase() === me ? "you" : shortName(email, benderEmail));
+
+function reportError(err) {
+  if (err instanceof ApiError && err.status === 429) {
+    const wait = err.retryAfter ? ` Try again in ${err.retryAfter} s.` : "";
+    toast(`Slow down: ${err.message}.${wait}`.replace("..", "."), "error");
+  } else {
+    toast(err.message || "Something went wrong", "error");
+  }
+}
+
+async function act(path, body, okMessage) {
+  try {
+    const result = await postJson(path, body);
+    if (okMessage) toast(okMessage, "ok");
+    return result;
+  } catch (err) {
+    reportError(err);
+    return null;
+  }
+}
+
+// ---- now playing ---------------------------------------------------------------------------
+
+function currentPos() {
+  return positionAt(state.anchor, serverNowMs());
+}
+
+function setNowPlaying(now) {
+  const playing = now && now.id ? now : null;
+  state.now = playing;
+  if (playing) {
+    noteServerTime(playing.server_time);
+    state.anchor = {
+      posMs: playing.pos_ms,
+      serverTimeMs: playing.server_time * 1000,
+      paused: Boolean(playing.paused),
+      durationMs: playing.duration_ms,
+    };
+  } else {
+    state.anchor = null;
+  }
+  renderNow();
+  renderQueue();
+  listen.follow(state.now, currentPos);
+}
+
+function onPosition(data) {
+  if (!state.now || !data || data.trackid !== state.now.uri) return;
+  noteServerTime(data.server_time);
+  state.anchor = {
+    posMs: data.pos_ms,
+    serverTimeMs: data.server_time * 1000,
+    paused: state.now.paused,
+    durationMs: state.now.duration_ms,
+  };
+  tick();
+}
+
+function commentItems(item) {
+  return (item.comments || []).map((c) =>
+    el("li", { class: "comment" }, el("span", { class: "comment-user", text: nameOf(c.user) }), " ", el("span", { class: "comment-text", text: c.text })),
+  );
+}
+
+function renderNow() {
+  const now = state.now;
+  const card = $("now-card");
+  card.dataset.state = now ? (now.paused ? "paused" : "playing") : "idle";
+  const art = $("now-art");
+  const src = now ? safeImg(now.big_img || now.img) : "";
+  if (src) art.src = src;
+  else art.removeAttribute("src");
+  art.alt = now ? `Artwork of ${now.title}` : "";
+  $("now-label").textContent = now ? (now.paused ? "Paused" : "Now playing") : "Nothing playing";
+  $("now-title").textContent = now ? now.title : "";
+  $("now-artist").textContent = now ? now.artist : "";
+  $("now-user").textContent = now ? (now.auto ? `picked by Bender` : `added by ${nameOf(now.user)}`) : "";
+  document.title = now ? `${now.title} · ${now.artist} · Andre` : "Andre";
+
+  const jams = now ? now.jams || [] : [];
+  const jammed = jams.some((j) => j.toLowerCase() === me);
+  $("jam-now").setAttribute("aria-pressed", jammed ? "true" : "false");
+  $("jam-now-count").textContent = String(jams.length);
+  $("jam-now").disabled = !now;
+  $("now-jammers").textContent = jams.length ? `Jamming: ${jams.map(nameOf).join(", ")}` : "";
+  $("skip-btn").disabled = !now;
+  $("pause-btn").hidden = Boolean(now && now.paused);
+  $("resume-btn").hidden = !(now && now.paused);
+  $("pause-btn").disabled = !now;
+  $("now-comments").replaceChildren(...(now ? commentItems(now) : []));
+  $("now-comment-form").hidden = !now;
+  tick();
+}
+
+function tick() {
+  const now = state.now;
+  const pos = now ? currentPos() : 0;
+  const dur = now ? now.duration_ms : 0;
+  const pct = dur > 0 ? Math.min(100, (pos / dur) * 100) : 0;
+  $("progress-fill").style.width = `${pct.toFixed(2)}%`;
+  $("progress").setAttribute("aria-valuenow", String(Math.round(pct)));
+  $("pos-time").textContent = fmtDuration(pos);
+  $("dur-time").textContent = fmtDuration(dur);
+}
+
+// ---- queue ---------------------------------------------------------------------------------
+
+function etaStarts() {
+  // When each queued song should start: now + what is left of the current song + the songs ahead.
+  let offset = 0;
+  if (state.now) offset = Math.max(0, state.now.duration_ms - currentPos());
+  const starts = [];
+  for (const item of state.queue) {
+    starts.push(offset);
+    offset += item.duration_ms;
+  }
+  return starts;
+}
+
+function etaText(offsetMs, paused) {
+  if (paused) return "after the pause";
+  const mins = Math.round(offsetMs / 60000);
+  const at = fmtClock(new Date(Date.now() + offsetMs));
+  return mins < 1 ? "next" : `~${at} (in ${mins} min)`;
+}
+
+function artImg(item, cls = "row-art") {
+  const src = safeImg(item.img || item.big_img);
+  return el("img", { class: cls, src: src || null, alt: "", width: 56, height: 56, loading: "lazy" });
+}
+
+function voteButtons(item) {
+  const mine = isMine(item);
+  const done = voted.get(item.id);
+  // The queuer cannot upvote their own song; everyone votes once per song (own downvotes repeat).
+  const upDisabled = mine || Boolean(done);
+  const downDisabled = !mine && Boolean(done);
+  return el(
+    "div",
+    { class: "votes" },
+    el("button", { type: "button", class: "icon-btn", dataset: { action: "up", id: item.id }, "aria-label": `Vote up ${item.title}`, disabled: upDisabled }, "▲"),
+    el("span", { class: "vote-count", "aria-label": `${item.votes} votes`, text: String(item.votes) }),
+    el("button", { type: "button", class: "icon-btn", dataset: { action: "down", id: item.id }, "aria-label": `Vote down ${item.title}`, disabled: downDisabled }, "▼"),
+  );
+}
+
+function commentBox(item, open) {
+  const inputId = `c-${item.id}`;
+  return el(
+    "div",
+    { class: "row-comments", hidden: !open },
+    el("ul", { class: "comment-list" }, commentItems(item)),
+    el(
+      "form",
+      { class: "comment-form", dataset: { id: item.id } },
+      el("label", { for: inputId, class: "visually-hidden", text: `Comment on ${item.title}` }),
+      el("input", { id: inputId, name: "text", maxlength: 280, autocomplete: "off", placeholder: "Add a comment" }),
+      el("button", { type: "submit", class: "btn" }, "Comment"),
+    ),
+  );
+}
+
+function queueRow(item, startMs, index) {
+  const jams = item.jams || [];
+  const jammed = jams.some((j) => j.toLowerCase() === me);
+  const open = state.expanded.has(item.id);
+  const paused = Boolean(state.now && state.now.paused);
+  return el(
+    "li",
+    { class: "row", dataset: { id: item.id } },
+    el("span", { class: "row-pos", "aria-hidden": "true", text: String(index + 1) }),
+    artImg(item),
+    el(
+      "div",
+      { class: "row-main" },
+      el("p", { class: "row-title", text: item.title }),
+      el("p", { class: "row-meta" }, el("span", { text: item.artist }), " · ", el("span", { class: "row-user", text: item.auto ? "Bender" : nameOf(item.user) })),
+      el("p", { class: "row-eta" }, el("span", { text: etaText(startMs, paused) }), " · ", el("span", { text: fmtDuration(item.duration_ms) })),
+    ),
+    el(
+      "div",
+      { class: "row-actions" },
+      voteButtons(item),
+      el("button", { type: "button", class: "btn btn-small", dataset: { action: "jam", id: item.id }, "aria-pressed": jammed ? "true" : "false", "aria-label": `Jam ${item.title}` }, "Jam ", el("span", { class: "count", text: String(jams.length) })),
+      el("button", { type: "button", class: "btn btn-small", dataset: { action: "comments", id: item.id }, "aria-expanded": open ? "true" : "false", "aria-label": `Comments on ${item.title}` }, "Comments ", el("span", { class: "count", text: String((item.comments || []).length) })),
+      el("button", { type: "button", class: "icon-btn remove", dataset: { action: "remove", id: item.id }, "aria-label": `Remove ${item.title}` }, "✕"),
+    ),
+    commentBox(item, open),
+  );
+}
+
+function renderQueue() {
+  const list = $("queue");
+  // Rebuilding the list must not lose the keyboard user's place or a half-typed comment.
+  const active = document.activeElement;
+  const focusKey = active && active.dataset && active.dataset.id ? `${active.dataset.action}:${active.dataset.id}` : null;
+  const typing = active && active.form && active.form.dataset.id ? { id: active.form.dataset.id, value: active.value, start: active.selectionStart } : null;
+
+  const starts = etaStarts();
+  list.replaceChildren(...state.queue.map((item, i) => queueRow(item, starts[i], i)));
+  $("queue-empty").hidden = state.queue.length > 0;
+  $("queue-count").textContent = state.queue.length ? `(${state.queue.length})` : "";
+
+  if (focusKey) {
+    const [action, id] = focusKey.split(":");
+    const target = list.querySelector(`[data-action="${action}"][data-id="${CSS.escape(id)}"]`);
+    if (target && !target.disabled) target.focus();
+  }
+  if (typing) {
+    const input = list.querySelector(`form[data-id="${CSS.escape(typing.id)}"] input`);
+    if (input) {
+      input.value = typing.value;
+      input.focus();
+      if (typing.start !== null) input.setSelectionRange(typing.start, typing.start);
+    }
+  }
+  renderPreview();
+}
+
+function renderPreview() {
+  const item = state.preview;
+  $("preview").hidden = !item;
+  if (!item) return;
+  $("preview-row").replaceChildren(
+    artImg(item),
+    el("div", { class: "row-main" }, el("p", { class: "row-title", text: item.title }), el("p", { class: "row-meta", text: item.artist })),
+    el(
+      "div",
+      { class: "row-actions" },
+      el("button", { type: "button", class: "btn btn-small btn-primary", dataset: { action: "bender-queue", uri: item.uri }, "aria-label": `Queue ${item.title}` }, "Queue"),
+      el("button", { type: "button", class: "btn btn-small", dataset: { action: "bender-filter", uri: item.uri }, "aria-label": `Never suggest ${item.title}` }, "Filter"),
+    ),
+  );
+}
+
+function setQueue(view) {
+  state.queue = Array.isArray(view.queue) ? view.queue : [];
+  state.preview = view.preview || null;
+  renderQueue();
+}
+
+function findItem(id) {
+  if (state.now && state.now.id === id) return state.now;
+  return state.queue.find((item) => item.id === id) || null;
+}
+
+async function onQueueClick(event) {
+  const button = event.target.closest("button[data-action]");
+  if (!button) return;
+  const { action, id, uri } = button.dataset;
+  const item = id ? findItem(id) : null;
+  if (action === "up" || action === "down") {
+    const up = action === "up";
+    button.disabled = true;
+    try {
+      await postJson("/queue/vote", { id, up });
+      if (!(item && isMine(item) && !up)) rememberVote(id, action);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 409) rememberVote(id, action);
+      reportError(err);
+    }
+    renderQueue();
+  } else if (action === "jam") {
+    await act("/queue/jam", { id });
+  } else if (action === "comments") {
+    if (state.expanded.has(id)) state.expanded.delete(id);
+    else state.expanded.add(id);
+    renderQueue();
+    if (state.expanded.has(id)) {
+      const input = $("queue").querySelector(`form[data-id="${CSS.escape(id)}"] input`);
+      if (input) input.focus();
+    }
+  } else if (action === "remove") {
+    if (item && !isMine(item) && !window.confirm(`Remove "${item.title}" added by ${nameOf(item.user)}?`)) return;
+    await act("/queue/remove", { id }, "Removed");
+  } else if (action === "bender-queue") {
+    await act("/bender/queue", { uri }, "Queued Bender's suggestion");
+  } else if (action === "bender-filter") {
+    await act("/bender/filter", { uri }, "Bender won't suggest that again");
+  }
+}
+
+async function onCommentSubmit(event) {
+  event.preventDefault();
+  const form = event.target;
+  const input = form.querySelector("input");
+  const text = input.value.trim();
+  const id = form.dataset.id || (state.now && state.now.id);
+  if (!text || !id) return;
+  const result = await act("/queue/comment", { id, text });
+  if (result) input.value = "";
+}
+
+// ---- search --------------------------------------------------------------------------------
+
+async function onSearch(event) {
+  event.preventDefault();
+  const q = $("search-q").value.trim();
+  const results = $("results");
+  if (!q) {
+    results.replaceChildren();
+    return;
+  }
+  results.replaceChildren(el("p", { class: "hint", text: "Searching…" }));
+  try {
+    const body = await getJson(`/search?q=${encodeURIComponent(q)}`);
+    const tracks = body.results || [];
+    if (!tracks.length) {
+      results.replaceChildren(el("p", { class: "hint", text: "No songs found." }));
+      return;
+    }
+    results.replaceChildren(
+      el(
+        "ul",
+        { class: "result-list", "aria-label": "Search results" },
+        tracks.map((t) =>
+          el(
+            "li",
+            { class: "row result" },
+            artImg(t),
+            el("div", { class: "row-main" }, el("p", { class: "row-title", text: t.title }), el("p", { class: "row-meta", text: `${t.artist}${t.album ? ` · ${t.album}` : ""} · ${fmtDuration(t.duration_ms)}` })),
+            el("div", { class: "row-actions" }, el("button", { type: "button", class: "btn btn-small btn-primary", dataset: { uri: t.uri, title: t.title }, "aria-label": `Add ${t.title}` }, "Add")),
+          ),
+        ),
+      ),
+      el("button", { type: "button", class: "btn btn-quiet", id: "results-close" }, "Close results"),
+    );
+  } catch (err) {
+    results.replaceChildren(el("p", { class: "hint", text: err.message }));
+  }
+}
+
+async function onResultClick(event) {
+  if (event.target.id === "results-close") {
+    $("results").replaceChildren();
+    $("search-q").focus();
+    return;
+  }
+  const button = event.target.closest("button[data-uri]");
+  if (!button) return;
+  button.disabled = true;
+  const ok = await act("/queue/add", { uri: button.dataset.uri }, `Added "${button.dataset.title}"`);
+  button.textContent = ok ? "Added" : "Add";
+  if (!ok) button.disabled = false;
+}
+
+// ---- airhorns and listen-along --------------------------------------------------------------
+
+const listen = new ListenAlong($("listen-status"), (on) => {
+  const btn = $("listen-btn");
+  btn.setAttribute("aria-pressed", on ? "true" : "false");
+  btn.textContent = on ? "Listening along" : "Listen along";
+  localStorage.setItem("andre-listen", on ? "1" : "0");
+  $("horns-hint").textContent = on ? "You hear airhorns because you are listening along." : "Sounds play for everyone listening along.";
+});
+
+async function toggleListen() {
+  if (listen.enabled) {
+    listen.disable();
+    return;
+  }
+  unlockAudio(); // inside the click: browsers only allow sound after a gesture
+  if (await listen.enable()) listen.follow(state.now, currentPos);
+}
+
+function onAirhorn(data) {
+  if (!data || typeof data.name !== "string") return;
+  const who = nameOf(data.user);
+  toast(`${who} blew the ${data.name.replace(/_/g, " ")}!`, "horn");
+  if (listen.enabled) playHorn(data.name);
+}
+
+async function onHornClick(event) {
+  const button = event.target.closest("button");
+  if (!button) return;
+  if (button.id === "horn-free") await act("/airhorn/free", {});
+  else if (button.dataset.horn) await act("/airhorn", { name: button.dataset.horn });
+}
+
+// ---- boot ----------------------------------------------------------------------------------
+
+function boot() {
+  $("queue").addEventListener("click", onQueueClick);
+  $("queue").addEventListener("submit", onCommentSubmit);
+  $("now-comment-form").addEventListener("submit", onCommentSubmit);
+  $("preview").addEventListener("click", onQueueClick);
+  $("search-form").addEventListener("submit", onSearch);
+  $("results").addEventListener("click", onResultClick);
+  $("horn-buttons").addEventListener("click", onHornClick);
+  $("jam-now").addEventListener("click", () => state.now && act("/queue/jam", { id: state.now.id }));
+  $("pause-btn").addEventListener("click", () => act("/queue/pause", {}));
+  $("resume-btn").addEventListener("click", () => act("/queue/resume", {}));
+  $("skip-btn").addEventListener("click", () => {
+    if (state.now && window.confirm(`Skip "${state.now.title}" for everyone?`)) act("/queue/skip", {});
+  });
+  $("listen-btn").addEventListener("click", toggleListen);
+  logoutHandler();
+
+  connectLive(
+    {
+      queue_update: setQueue,
+      now_playing: setNowPlaying,
+      player_position: onPosition,
+      airhorn: onAirhorn,
+    },
+    {
+      // A fresh stream starts with a snapshot (queue_update + now_playing), so no extra fetch.
+      onStatus: (up) => root.classList.toggle("offline", !up),
+    },
+  );
+  setInterval(tick, 250);
+  // ETAs drift as the clock moves; refresh them twice a minute.
+  setInterval(renderQueue, 30000);
+  if (localStorage.getItem("andre-listen") === "1") {
+    listen.status("Press Listen along to resume following the queue on your Spotify.", { kind: "info" });
+  }
+}
+
+boot();

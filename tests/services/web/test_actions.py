@@ -1,0 +1,347 @@
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from redis.asyncio import Redis
+
+from services.web.routes import actions
+from shared import keys
+from shared.spotify.demo import DemoCatalog
+from tests.services.web.conftest import PUBLIC_URL, SignedIn
+from tests.support.redis_server import RedisServer
+
+SignIn = Callable[[str], Awaitable[SignedIn]]
+TRACKS = DemoCatalog().tracks
+
+
+@pytest.fixture
+async def redis_web(redis_clean: RedisServer) -> AsyncIterator[Redis]:
+    client = redis_clean.client("andre-web")
+    yield client
+    await client.aclose()
+
+
+async def add(who: SignedIn, index: int) -> str:
+    resp = await who.client.post("/queue/add", json={"uri": TRACKS[index].uri})
+    assert resp.status_code == 201, resp.text
+    return str(resp.json()["id"])
+
+
+async def queue_ids(who: SignedIn) -> list[str]:
+    resp = await who.client.get("/queue")
+    assert resp.status_code == 200
+    return [item["id"] for item in resp.json()["queue"]]
+
+
+async def start_playing(redis: Redis, index: int = 0) -> None:
+    track = TRACKS[index]
+    item = {
+        "id": "np1",
+        "uri": track.uri,
+        "title": track.title,
+        "artist": track.artist,
+        "duration_ms": track.duration_ms,
+        "user": "carol@example.com",
+        "added_at": time.time(),
+    }
+    now_ms = int(time.time() * 1000)
+    record = {"item": item, "started_at": now_ms / 1000, "pos_ms": 0, "anchor_ms": now_ms}
+    await redis.set(keys.NOW_PLAYING, json.dumps({**record, "paused": False}))
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/queue"),
+        ("GET", "/playing"),
+        ("GET", "/search?q=a"),
+        ("GET", "/history"),
+        ("GET", "/events"),
+        ("POST", "/queue/add"),
+        ("POST", "/queue/vote"),
+        ("POST", "/queue/skip"),
+        ("POST", "/airhorn"),
+        ("POST", "/bender/filter"),
+    ],
+)
+async def test_actions_without_session_return_401_json(web_client, method, path) -> None:
+    resp = await web_client.request(method, path, json={}, headers={"Origin": PUBLIC_URL})
+    assert resp.status_code == 401
+    assert resp.json() == {"error": "Not signed in"}
+
+
+async def test_add_without_csrf_header_returns_403(signed_in: SignedIn) -> None:
+    resp = await signed_in.client.post(
+        "/queue/add", json={"uri": TRACKS[0].uri}, headers={"X-CSRF-Token": ""}
+    )
+    assert resp.status_code == 403
+    assert await queue_ids(signed_in) == []
+
+
+async def test_add_from_foreign_origin_returns_403(signed_in: SignedIn) -> None:
+    resp = await signed_in.client.post(
+        "/queue/add", json={"uri": TRACKS[0].uri}, headers={"Origin": "https://evil.example"}
+    )
+    assert resp.status_code == 403
+    assert "access-control-allow-origin" not in resp.headers
+    assert await queue_ids(signed_in) == []
+
+
+async def test_add_with_spoofed_email_is_credited_to_session_user(signed_in: SignedIn) -> None:
+    resp = await signed_in.client.post(
+        "/queue/add",
+        json={"uri": TRACKS[0].uri, "email": "boss@example.com", "user": "boss@example.com"},
+    )
+    assert resp.status_code == 201
+    queue = (await signed_in.client.get("/queue")).json()["queue"]
+    assert [item["user"] for item in queue] == ["alice@example.com"]
+
+
+async def test_comment_with_spoofed_user_is_credited_to_session_user(
+    signed_in: SignedIn,
+) -> None:
+    item_id = await add(signed_in, 0)
+    resp = await signed_in.client.post(
+        "/queue/comment",
+        json={"id": item_id, "text": "<script>alert(1)</script>", "user": "boss@example.com"},
+    )
+    assert resp.status_code == 200
+    comments = (await signed_in.client.get("/queue")).json()["queue"][0]["comments"]
+    assert [(c["user"], c["text"]) for c in comments] == [
+        ("alice@example.com", "<script>alert(1)</script>")
+    ]
+
+
+async def test_add_open_spotify_link_queues_the_track(signed_in: SignedIn) -> None:
+    track = TRACKS[3]
+    link = f"https://open.spotify.com/track/{track.id}?si=abc"
+    resp = await signed_in.client.post("/queue/add", json={"uri": link})
+    assert resp.status_code == 201
+    queue = (await signed_in.client.get("/queue")).json()["queue"]
+    assert [item["uri"] for item in queue] == [track.uri]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/queue/add", {"uri": "not a uri"}),
+        ("/queue/add", {"uri": 42}),
+        ("/queue/add", {}),
+        ("/queue/add", ["spotify:track:x"]),
+        ("/queue/vote", {"id": "1", "up": "true"}),
+        ("/queue/vote", {"id": "1", "up": 1}),
+        ("/queue/vote", {"id": 1, "up": True}),
+        ("/queue/comment", {"id": "1"}),
+        ("/queue/comment", {"id": "1", "text": ["x"]}),
+        ("/airhorn", {"name": "kazoo"}),
+        ("/airhorn", {"name": None}),
+        ("/bender/queue", {"uri": "spotify:album:123"}),
+    ],
+)
+async def test_action_with_bad_body_returns_400_error(signed_in: SignedIn, path, body) -> None:
+    resp = await signed_in.client.post(path, json=body)
+    assert resp.status_code == 400, resp.text
+    assert set(resp.json()) == {"error"}
+
+
+async def test_add_with_non_json_body_returns_400(signed_in: SignedIn) -> None:
+    resp = await signed_in.client.post(
+        "/queue/add", content=b"uri=spotify", headers={"Content-Type": "text/plain"}
+    )
+    assert resp.status_code == 400
+    assert set(resp.json()) == {"error"}
+
+
+async def test_vote_on_unknown_id_returns_404(signed_in: SignedIn) -> None:
+    resp = await signed_in.client.post("/queue/vote", json={"id": "nope", "up": True})
+    assert resp.status_code == 404
+    assert "error" in resp.json()
+
+
+async def test_vote_up_moves_song_one_place(sign_in: SignIn) -> None:
+    alice, bob = await sign_in("alice@example.com"), await sign_in("bob@example.com")
+    first = await add(alice, 0)
+    second = await add(bob, 1)
+    resp = await alice.client.post("/queue/vote", json={"id": second, "up": True})
+    assert resp.status_code == 200 and resp.json() == {"ok": True}
+    assert await queue_ids(alice) == [second, first]
+    again = await alice.client.post("/queue/vote", json={"id": second, "up": True})
+    assert again.status_code == 409
+
+
+async def test_jam_toggles_and_reports_state(signed_in: SignedIn) -> None:
+    item_id = await add(signed_in, 0)
+    on = await signed_in.client.post("/queue/jam", json={"id": item_id})
+    off = await signed_in.client.post("/queue/jam", json={"id": item_id})
+    assert (on.json()["jammed"], off.json()["jammed"]) == (True, False)
+
+
+async def test_remove_writes_audit_line(signed_in: SignedIn, caplog) -> None:
+    item_id = await add(signed_in, 0)
+    with caplog.at_level(logging.INFO, logger="andre.audit"):
+        resp = await signed_in.client.post("/queue/remove", json={"id": item_id})
+    assert resp.status_code == 200
+    assert await queue_ids(signed_in) == []
+    lines = [r for r in caplog.records if r.name == "andre.audit"]
+    assert [(r.action, r.identity, r.outcome) for r in lines] == [  # type: ignore[attr-defined]
+        ("remove", "alice@example.com", "ok")
+    ]
+
+
+async def test_add_writes_audit_line_with_uri(signed_in: SignedIn, caplog) -> None:
+    with caplog.at_level(logging.INFO, logger="andre.audit"):
+        await add(signed_in, 2)
+    lines = [r for r in caplog.records if r.name == "andre.audit"]
+    assert [(r.action, r.uri) for r in lines] == [("add", TRACKS[2].uri)]  # type: ignore[attr-defined]
+
+
+async def test_add_past_hourly_limit_returns_429_with_retry_after(
+    signed_in: SignedIn, redis_web: Redis
+) -> None:
+    await redis_web.set(actions.ADD_LIMIT.key(signed_in.email), 50, ex=3600)
+    resp = await signed_in.client.post("/queue/add", json={"uri": TRACKS[0].uri})
+    assert resp.status_code == 429
+    assert 1 <= int(resp.headers["retry-after"]) <= 3600
+    assert await queue_ids(signed_in) == []
+
+
+async def test_comment_past_hourly_limit_returns_429(signed_in: SignedIn, redis_web: Redis) -> None:
+    item_id = await add(signed_in, 0)
+    await redis_web.set(actions.COMMENT_LIMIT.key(signed_in.email), 30, ex=3600)
+    resp = await signed_in.client.post("/queue/comment", json={"id": item_id, "text": "hi"})
+    assert resp.status_code == 429
+    assert "retry-after" in resp.headers
+
+
+async def test_airhorn_past_hourly_limit_returns_429(signed_in: SignedIn, redis_web: Redis) -> None:
+    await start_playing(redis_web)
+    await redis_web.set(actions.AIRHORN_LIMIT.key(signed_in.email), 20, ex=3600)
+    resp = await signed_in.client.post("/airhorn", json={"name": "airhorn"})
+    assert resp.status_code == 429
+    assert "retry-after" in resp.headers
+
+
+async def test_airhorn_while_playing_appends_event(signed_in: SignedIn, redis_web: Redis) -> None:
+    await start_playing(redis_web)
+    resp = await signed_in.client.post("/airhorn", json={"name": "siren", "user": "x@y.z"})
+    assert resp.status_code == 200
+    events = await redis_web.xrange(keys.EVENTS)
+    horns = [json.loads(f["data"]) for _, f in events if f["type"] == "airhorn"]
+    assert horns == [{"name": "siren", "user": "alice@example.com"}]
+
+
+async def test_airhorn_when_idle_returns_409(signed_in: SignedIn) -> None:
+    resp = await signed_in.client.post("/airhorn", json={"name": "airhorn"})
+    assert resp.status_code == 409
+
+
+async def test_skip_when_idle_returns_409(signed_in: SignedIn) -> None:
+    resp = await signed_in.client.post("/queue/skip")
+    assert resp.status_code == 409
+
+
+async def test_pause_then_resume_flips_now_playing(signed_in: SignedIn, redis_web: Redis) -> None:
+    await start_playing(redis_web)
+    assert (await signed_in.client.post("/queue/pause")).status_code == 200
+    paused = (await signed_in.client.get("/playing")).json()
+    assert (await signed_in.client.post("/queue/resume")).status_code == 200
+    resumed = (await signed_in.client.get("/playing")).json()
+    assert (paused["paused"], resumed["paused"]) == (True, False)
+    assert resumed["server_time"] > 0 and resumed["uri"] == TRACKS[0].uri
+
+
+async def test_playing_when_idle_returns_empty_object(signed_in: SignedIn) -> None:
+    resp = await signed_in.client.get("/playing")
+    assert resp.status_code == 200 and resp.json() == {}
+
+
+async def test_search_free_text_returns_results_shape(signed_in: SignedIn) -> None:
+    word = TRACKS[0].title.split()[0]
+    resp = await signed_in.client.get("/search", params={"q": word})
+    assert resp.status_code == 200
+    results = resp.json()["results"]
+    assert results and set(results[0]) == {"uri", "title", "artist", "album", "duration_ms", "img"}
+
+
+async def test_search_spotify_uri_returns_that_track(signed_in: SignedIn) -> None:
+    resp = await signed_in.client.get("/search", params={"q": f" {TRACKS[5].uri} "})
+    assert [r["uri"] for r in resp.json()["results"]] == [TRACKS[5].uri]
+
+
+@pytest.mark.parametrize("query", ["", "   ", "x" * 201])
+async def test_search_with_bad_query_returns_400(signed_in: SignedIn, query: str) -> None:
+    resp = await signed_in.client.get("/search", params={"q": query})
+    assert resp.status_code == 400
+    assert set(resp.json()) == {"error"}
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "abc", "100000"])
+async def test_history_with_bad_limit_returns_400(signed_in: SignedIn, limit: str) -> None:
+    resp = await signed_in.client.get("/history", params={"limit": limit})
+    assert resp.status_code == 400
+
+
+async def test_history_returns_plays_newest_first(signed_in: SignedIn, redis_web: Redis) -> None:
+    for n in range(3):
+        track = TRACKS[n]
+        play = {
+            "id": str(n),
+            "uri": track.uri,
+            "title": track.title,
+            "artist": track.artist,
+            "duration_ms": track.duration_ms,
+            "user": "carol@example.com",
+            "added_at": 1.0,
+            "ended_at": 100.0 + n,
+        }
+        await redis_web.lpush(keys.HISTORY, json.dumps(play))
+    resp = await signed_in.client.get("/history", params={"limit": 2})
+    assert [p["id"] for p in resp.json()["plays"]] == ["2", "1"]
+
+
+async def test_bender_filter_drops_the_preview(signed_in: SignedIn, redis_web: Redis) -> None:
+    track = TRACKS[7]
+    preview = {
+        "id": "preview",
+        "uri": track.uri,
+        "title": track.title,
+        "artist": track.artist,
+        "duration_ms": track.duration_ms,
+        "user": "bender@andre",
+        "auto": True,
+        "added_at": 1.0,
+    }
+    await redis_web.set(keys.PREVIEW, json.dumps(preview))
+    resp = await signed_in.client.post("/bender/filter", json={"uri": track.uri})
+    assert resp.status_code == 200
+    assert (await signed_in.client.get("/queue")).json()["preview"] is None
+    assert await redis_web.exists(keys.filtered(track.uri))
+
+
+async def test_bender_queue_adds_preview_as_session_user(
+    signed_in: SignedIn, redis_web: Redis
+) -> None:
+    track = TRACKS[8]
+    preview = {
+        "id": "preview",
+        "uri": track.uri,
+        "title": track.title,
+        "artist": track.artist,
+        "duration_ms": track.duration_ms,
+        "user": "bender@andre",
+        "auto": True,
+        "added_at": 1.0,
+    }
+    await redis_web.set(keys.PREVIEW, json.dumps(preview))
+    resp = await signed_in.client.post(
+        "/bender/queue", json={"uri": track.uri, "email": "boss@example.com"}
+    )
+    assert resp.status_code == 200, resp.text
+    view = (await signed_in.client.get("/queue")).json()
+    assert [(i["uri"], i["user"]) for i in view["queue"]] == [(track.uri, "alice@example.com")]
+    stale = await signed_in.client.post("/bender/queue", json={"uri": track.uri})
+    assert stale.status_code == 409
