@@ -8,8 +8,10 @@ flag; a 429 is reported at once and never waited out while a request is held.
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
 
 import httpx
 from redis.asyncio import Redis
@@ -83,6 +85,26 @@ def episode_from_json(obj: dict[str, Any]) -> Track:
     )
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _expect_shape(
+    method: Callable[P, Coroutine[Any, Any, R]],
+) -> Callable[P, Coroutine[Any, Any, R]]:
+    """Turn an answer of the wrong shape (Spotify changed, or a proxy answered) into a 502."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(*args, **kwargs)
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            _http.log.warning("spotify answer of unexpected shape", exc_info=True)
+            raise SpotifyUpstreamError("Spotify sent an unexpected answer") from exc
+
+    return wrapper
+
+
 def _playable(obj: Any) -> bool:
     return isinstance(obj, dict) and not obj.get("is_local") and obj.get("is_playable") is not False
 
@@ -110,6 +132,7 @@ class SpotifyCatalog:
 
     # --- catalog ----------------------------------------------------------------------------
 
+    @_expect_shape
     async def lookup(self, uri: str) -> Track:
         ref = parse_ref(uri)
         if ref is None:
@@ -124,12 +147,14 @@ class SpotifyCatalog:
             raise SpotifyNotFound("Unknown Spotify track")
         return track_from_json(body).model_copy(update={"uri": ref.uri})
 
+    @_expect_shape
     async def search(self, query: str, limit: int = PAGE_SIZE) -> list[Track]:
         text = " ".join(query.split())[:MAX_QUERY_LEN]
         if not text:
             return []
         return await self._search_tracks(text, clamp_limit(limit))
 
+    @_expect_shape
     async def artist_albums(self, artist_id: str, limit: int = PAGE_SIZE) -> list[str]:
         if not is_spotify_id(artist_id):
             raise SpotifyNotFound("Not a Spotify artist id")
@@ -154,6 +179,7 @@ class SpotifyCatalog:
                 break
         return album_ids[:wanted]
 
+    @_expect_shape
     async def album_tracks(self, album_id: str) -> list[Track]:
         if not is_spotify_id(album_id):
             raise SpotifyNotFound("Not a Spotify album id")
@@ -177,6 +203,7 @@ class SpotifyCatalog:
             offset += len(batch)
         return [track_from_json(t, album) for t in items if _playable(t)]
 
+    @_expect_shape
     async def artist_tracks(self, artist_name: str, limit: int = PAGE_SIZE) -> list[Track]:
         name = " ".join(artist_name.replace('"', " ").split())[:MAX_QUERY_LEN]
         if not name:

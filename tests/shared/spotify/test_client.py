@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
@@ -74,7 +75,7 @@ async def test_catalog_app_token_expired_fetches_new_one(
     tracks = _track_route(spotify)
     await catalog.lookup(TRACK_URI)
     await redis_api.pexpire(keys.SPOTIFY_APP_TOKEN, 1)
-    time.sleep(0.01)
+    await asyncio.sleep(0.01)
     await catalog.lookup(TRACK_URI)
     assert token.call_count == 2
     assert tracks.calls[1].request.headers["Authorization"] == "Bearer new-token"
@@ -424,3 +425,29 @@ def test_create_catalog_with_credentials_returns_real_client(
     catalog = create_catalog(fakes.settings(), redis_api, http)
     assert isinstance(catalog, SpotifyCatalog)
     assert catalog.is_demo is False
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "x", "artists": [], "duration_ms": [1]},
+        {"name": "x", "artists": [], "duration_ms": "long"},
+        {"name": "x", "album": "not an object", "duration_ms": 1},
+    ],
+)
+async def test_catalog_unexpected_answer_shape_raises_upstream_error(
+    catalog: SpotifyCatalog, spotify: respx.MockRouter, body: dict[str, object]
+) -> None:
+    _token_route(spotify)
+    spotify.get(f"{API}/tracks/{TRACK['id']}").mock(return_value=httpx.Response(200, json=body))
+    with pytest.raises(SpotifyUpstreamError):
+        await catalog.lookup(TRACK_URI)
+
+
+async def test_catalog_search_page_of_wrong_shape_raises_upstream_error(
+    catalog: SpotifyCatalog, spotify: respx.MockRouter
+) -> None:
+    _token_route(spotify)
+    spotify.get(f"{API}/search").mock(return_value=httpx.Response(200, json={"tracks": [1, 2]}))
+    with pytest.raises(SpotifyUpstreamError):
+        await catalog.search("x")

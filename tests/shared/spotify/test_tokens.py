@@ -213,3 +213,20 @@ async def test_access_token_refresh_429_raises_rate_limited(
     with pytest.raises(SpotifyRateLimited) as caught:
         await store.access_token(EMAIL, http, fakes.settings())
     assert caught.value.retry_after_s == 9
+
+
+async def test_refresh_failure_logs_carry_no_token(
+    store: UserTokenStore,
+    clock: FakeClock,
+    http: httpx.AsyncClient,
+    spotify: respx.MockRouter,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await store.save(EMAIL, _tokens(clock, expires_in_s=0))
+    spotify.post(TOKEN_URL).mock(return_value=httpx.Response(400, json={"error": "invalid_grant"}))
+    with caplog.at_level("DEBUG"), pytest.raises(SpotifyNotConnected):
+        await store.access_token(EMAIL, http, fakes.settings())
+    assert caplog.records
+    logged = caplog.text + "".join(str(vars(record)) for record in caplog.records)
+    for secret in (ACCESS, REFRESH, fakes.CLIENT_SECRET, fakes.SECRET_KEY):
+        assert secret not in logged

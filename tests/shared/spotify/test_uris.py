@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shared.spotify.uris import SpotifyRef, is_spotify_id, parse_ref
 
@@ -51,3 +53,16 @@ def test_spotify_ref_uri_round_trips_through_parse_ref() -> None:
 def test_is_spotify_id_rejects_non_base62() -> None:
     assert is_spotify_id(TRACK_ID)
     assert not is_spotify_id(TRACK_ID[:-1] + "-")
+
+
+@given(st.text(max_size=400))
+def test_parse_ref_any_text_never_raises_and_round_trips(text: str) -> None:
+    ref = parse_ref(text)
+    if ref is not None:
+        assert parse_ref(ref.uri) == ref
+
+
+@given(st.sampled_from(["track", "episode"]), st.from_regex(r"[0-9A-Za-z]{22}", fullmatch=True))
+def test_parse_ref_generated_uri_parses_back(kind: str, spotify_id: str) -> None:
+    ref = parse_ref(f"spotify:{kind}:{spotify_id}")
+    assert ref is not None and (ref.kind, ref.id) == (kind, spotify_id)
