@@ -20,7 +20,7 @@ EVENTS = PREFIX + "events"  # STREAM, MAXLEN-bounded; fields: type, data (JSON)
 # --- history and Bender (player) ------------------------------------------------------------
 HISTORY = PREFIX + "history"  # LIST of finished plays (JSON), newest first, bounded
 PREVIEW = PREFIX + "bender:preview"  # STRING JSON item: the next auto-fill suggestion
-BENDER_CANDIDATES = PREFIX + "bender:candidates"  # LIST of candidate track URIs
+BENDER_CANDIDATES = PREFIX + "bender:candidates"  # LIST of candidate JSON {uri, title, ...}
 BENDER_SEED = PREFIX + "bender:seed"  # STRING URI of the last human-queued track, TTL
 BENDER_STREAK_START = PREFIX + "bender:streak_start"  # STRING unix seconds
 

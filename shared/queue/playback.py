@@ -1,0 +1,346 @@
+"""The player's side of the queue: the leader lock, the atomic advance, the clock and history.
+
+Only the player worker calls these (the queue domain changes ``paused``/``pos_ms``/``anchor_ms``
+of ``andre:now_playing`` for pause and resume). Every advance is one Lua step guarded by the
+leader token, so a worker that lost the lock can never pop the queue or start a song.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, cast
+
+from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
+
+from shared import keys
+from shared.queue.models import Item, NowPlaying, Play
+
+FILTER_TTL_S = 7 * 24 * 3600  # a played, queued or filtered track stays out of Bender for 7 days
+SEED_TTL_S = 6 * 3600  # the last human-queued track seeds Bender for a few hours, not forever
+
+AdvanceMode = Literal["end", "skip", "idle"]
+
+
+class Clock(Protocol):
+    """Milliseconds since the epoch; the real clock is Redis TIME (one clock for every process)."""
+
+    async def now_ms(self) -> int: ...
+
+
+class RedisClock:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    async def now_ms(self) -> int:
+        seconds, micros = await self.redis.time()
+        return int(seconds) * 1000 + int(micros) // 1000
+
+
+class _Script:
+    """A Lua script run with EVALSHA, loaded on first use or after a Redis restart."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+
+    async def __call__(self, redis: Redis, keys_: Sequence[str], args: Sequence[str | int]) -> Any:
+        try:
+            return await redis.evalsha(self.sha, len(keys_), *keys_, *args)
+        except NoScriptError:
+            await redis.script_load(self.source)
+            return await redis.evalsha(self.sha, len(keys_), *keys_, *args)
+
+
+# --- leader lock ----------------------------------------------------------------------------
+
+# KEYS: lock  ARGV: token, ttl_ms.  Take the lock if free, or extend it if we still hold it.
+_ACQUIRE = _Script(
+    r"""
+local cur = redis.call('GET', KEYS[1])
+if cur == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if cur then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+)
+
+# KEYS: lock  ARGV: token.  Release only our own lock (never a successor's).
+_RELEASE = _Script(
+    r"""
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+)
+
+
+async def acquire_leader(redis: Redis, token: str, ttl_ms: int) -> bool:
+    return bool(await _ACQUIRE(redis, [keys.PLAYER_LEADER], [token, ttl_ms]))
+
+
+async def release_leader(redis: Redis, token: str) -> bool:
+    return bool(await _RELEASE(redis, [keys.PLAYER_LEADER], [token]))
+
+
+# --- now playing ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlayState:
+    """``andre:now_playing`` decoded; ``raw`` is kept to detect concurrent changes."""
+
+    raw: str
+    item: Item
+    started_at: float
+    pos_ms: int
+    anchor_ms: int
+    paused: bool
+
+    def position_ms(self, now_ms: int) -> int:
+        pos = self.pos_ms + (0 if self.paused else now_ms - self.anchor_ms)
+        return max(0, min(pos, max(self.item.duration_ms, 0)))
+
+    def remaining_ms(self, now_ms: int) -> int:
+        return max(self.item.duration_ms, 0) - self.position_ms(now_ms)
+
+    def view(self, now_ms: int) -> NowPlaying:
+        return NowPlaying(
+            **self.item.model_dump(),
+            pos_ms=self.position_ms(now_ms),
+            paused=self.paused,
+            started_at=self.started_at,
+            server_time=now_ms / 1000,
+        )
+
+
+def _item_from(data: dict[str, Any]) -> Item:
+    # Lua's cjson writes an empty list as {}: accept it rather than lose the song.
+    for name in ("jams", "comments"):
+        if isinstance(data.get(name), dict) and not data[name]:
+            data[name] = []
+    return Item.model_validate(data)
+
+
+def parse_now_playing(raw: str) -> PlayState:
+    data = json.loads(raw)
+    return PlayState(
+        raw=raw,
+        item=_item_from(dict(data["item"])),
+        started_at=float(data.get("started_at") or 0),
+        pos_ms=int(data.get("pos_ms") or 0),
+        anchor_ms=int(data.get("anchor_ms") or 0),
+        paused=bool(data.get("paused")),
+    )
+
+
+async def get_play_state(redis: Redis) -> PlayState | None:
+    raw = await redis.get(keys.NOW_PLAYING)
+    return parse_now_playing(str(raw)) if raw else None
+
+
+def play_record(state: PlayState, ended_at_ms: int) -> Play:
+    """The history entry of a song that is finishing (played to its end or skipped)."""
+    return Play(**state.item.model_dump(), ended_at=ended_at_ms / 1000)
+
+
+# --- the advance ----------------------------------------------------------------------------
+
+# KEYS: 1 leader, 2 now_playing, 3 queue, 4 owners, 5 paused, 6 skip, 7 history, 8 preview,
+#       9 events, 10 streak_start, 11 seed, 12 candidates
+# ARGV: 1 token, 2 expected now_playing raw ('' = idle), 3 mode (end|skip|idle), 4 now_ms,
+#       5 allow_fill ('1'/'0'), 6 finished play JSON ('' = none), 7 history max,
+#       8 events max len, 9 item key prefix, 10 filter key prefix, 11 filter ttl s, 12 seed ttl s
+#
+# One atomic step: only the lock holder, and only if now_playing is still what it looked at
+# (a pause, resume or jam in between makes it look again). Finishes the current song into the
+# history, pops the next queued item (or promotes the Bender preview when allowed), writes the
+# new now_playing, and announces it. Items are spliced as text: re-encoding with cjson would
+# turn empty lists into objects.
+_ADVANCE = _Script(
+    r"""
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'not_leader'} end
+local cur = redis.call('GET', KEYS[2]) or ''
+if cur ~= ARGV[2] then return {'stale'} end
+local now = tonumber(ARGV[4])
+local cur_paused = false
+if cur ~= '' then cur_paused = cjson.decode(cur).paused and true or false end
+if ARGV[6] ~= '' then
+  redis.call('LPUSH', KEYS[7], ARGV[6])
+  redis.call('LTRIM', KEYS[7], 0, tonumber(ARGV[7]) - 1)
+end
+-- A skip request is about the song that is now over (or there was none): consume it.
+redis.call('DEL', KEYS[6])
+local item_json = nil
+local source = 'queue'
+while true do
+  local id = redis.call('LPOP', KEYS[3])
+  if not id then break end
+  redis.call('HDEL', KEYS[4], id)
+  local ikey = ARGV[9] .. id
+  item_json = redis.call('GET', ikey)
+  redis.call('DEL', ikey, ikey .. ':votes')
+  if item_json then break end
+end
+if not item_json and ARGV[5] == '1' then
+  item_json = redis.call('GET', KEYS[8])
+  if item_json then
+    redis.call('DEL', KEYS[8])
+    source = 'preview'
+  end
+end
+local emit = function(etype, data)
+  redis.call('XADD', KEYS[9], 'MAXLEN', '~', ARGV[8], '*', 'type', etype, 'data', data)
+end
+if not item_json then
+  redis.call('DEL', KEYS[2], KEYS[5])
+  if cur ~= '' then emit('now_playing', '{}') end
+  return {'idle'}
+end
+local item = cjson.decode(item_json)
+-- Skip while paused: the next song is cued at 0 and stays paused until someone resumes.
+local paused = (ARGV[3] == 'skip') and cur_paused
+local pflag = paused and 'true' or 'false'
+local started = now / 1000
+local np = '{"item":' .. item_json .. ',"started_at":' .. string.format('%.3f', started) ..
+  ',"pos_ms":0,"anchor_ms":' .. string.format('%d', now) .. ',"paused":' .. pflag .. '}'
+redis.call('SET', KEYS[2], np)
+if paused then redis.call('SET', KEYS[5], '1') else redis.call('DEL', KEYS[5]) end
+local uri = tostring(item.uri or '')
+if uri ~= '' and redis.call('GET', ARGV[10] .. uri) ~= 'user' then
+  redis.call('SET', ARGV[10] .. uri, 'play', 'EX', ARGV[11])
+end
+if item.auto then
+  redis.call('SET', KEYS[10], string.format('%d', now), 'NX')
+else
+  -- A human song ends any auto-fill streak and becomes Bender's new seed.
+  redis.call('DEL', KEYS[10], KEYS[12])
+  if uri ~= '' then redis.call('SET', KEYS[11], uri, 'EX', ARGV[12]) end
+end
+local view = string.sub(item_json, 1, -2) .. ',"pos_ms":0,"paused":' .. pflag ..
+  ',"started_at":' .. string.format('%.3f', started) ..
+  ',"server_time":' .. string.format('%.3f', started) .. '}'
+emit('now_playing', view)
+emit('queue_update', '')
+return {'started', np, source}
+"""
+)
+
+
+@dataclass(frozen=True)
+class AdvanceResult:
+    status: Literal["started", "idle", "stale", "not_leader"]
+    state: PlayState | None = None
+    source: str = ""  # "queue" or "preview" when started
+
+
+async def advance(
+    redis: Redis,
+    *,
+    token: str,
+    current: PlayState | None,
+    mode: AdvanceMode,
+    now_ms: int,
+    allow_fill: bool,
+    history_max: int,
+    events_max_len: int,
+) -> AdvanceResult:
+    """Finish ``current`` (if any) and start the next song, atomically, as the leader."""
+    finished = play_record(current, now_ms).model_dump_json() if current else ""
+    result = await _ADVANCE(
+        redis,
+        [
+            keys.PLAYER_LEADER,
+            keys.NOW_PLAYING,
+            keys.QUEUE,
+            keys.QUEUE_OWNERS,
+            keys.PAUSED,
+            keys.SKIP,
+            keys.HISTORY,
+            keys.PREVIEW,
+            keys.EVENTS,
+            keys.BENDER_STREAK_START,
+            keys.BENDER_SEED,
+            keys.BENDER_CANDIDATES,
+        ],
+        [
+            token,
+            current.raw if current else "",
+            mode,
+            now_ms,
+            "1" if allow_fill else "0",
+            finished,
+            history_max,
+            events_max_len,
+            keys.item(""),
+            keys.filtered(""),
+            FILTER_TTL_S,
+            SEED_TTL_S,
+        ],
+    )
+    status = cast(str, result[0])
+    if status == "started":
+        return AdvanceResult("started", parse_now_playing(str(result[1])), str(result[2]))
+    if status == "idle":
+        return AdvanceResult("idle")
+    if status == "stale":
+        return AdvanceResult("stale")
+    if status == "not_leader":
+        return AdvanceResult("not_leader")
+    raise RuntimeError(f"unexpected advance result {status!r}")
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+async def publish_event(redis: Redis, etype: str, data: dict[str, Any], max_len: int) -> None:
+    """Append one event to the stream (same fields as ``shared.events``)."""
+    payload = json.dumps(data, separators=(",", ":")) if data else ""
+    if etype == "now_playing" and not data:
+        payload = "{}"
+    await redis.xadd(
+        keys.EVENTS, {"type": etype, "data": payload}, maxlen=max_len, approximate=True
+    )
+
+
+def position_event(state: PlayState, now_ms: int) -> dict[str, Any]:
+    """The ``player_position`` event data (DESIGN §4.4)."""
+    return {
+        "src": "spotify",
+        "trackid": state.item.uri,
+        "pos_ms": state.position_ms(now_ms),
+        "server_time": now_ms / 1000,
+    }
+
+
+# --- history --------------------------------------------------------------------------------
+
+# KEYS: history  ARGV: max, play JSON... (newest first).  Only fills an empty history.
+_SEED_HISTORY = _Script(
+    r"""
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if #ARGV < 2 then return 0 end
+redis.call('RPUSH', KEYS[1], unpack(ARGV, 2))
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+return #ARGV - 1
+"""
+)
+
+
+async def seed_history(redis: Redis, plays_newest_first: Sequence[str], history_max: int) -> int:
+    """Fill ``andre:history`` from the play logs when Redis started empty; else do nothing."""
+    count = 0
+    batch = list(plays_newest_first[:history_max])
+    if batch:
+        count = int(await _SEED_HISTORY(redis, [keys.HISTORY], [history_max, *batch]))
+    return count
+
+
+def wall_ms() -> int:
+    return int(time.time() * 1000)
