@@ -1,0 +1,54 @@
+"""Create deploy/secrets/ for a fresh deployment: random values for what Andre generates itself,
+empty files for the optional ones (fill in Spotify/OIDC by hand). Never overwrites a file.
+
+Usage: python deploy/make_secrets.py [DIR]     (stdlib only; files are mode 0600)
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+
+GENERATED = (
+    "redis_password_healthcheck",
+    "redis_password_andre_api",
+    "redis_password_andre_web",
+    "redis_password_andre_player",
+    "redis_password_andre_admin",
+    "api_token",
+    "secret_key",
+)
+# May stay empty: extra named API tokens (rotation), previous Redis passwords (rotation), and the
+# Spotify / OIDC client secrets until those apps are registered (demo catalog, guest sign-in).
+OPTIONAL = ("api_tokens", "redis_passwords_previous", "spotify_client_secret", "oidc_client_secret")
+
+
+def create(directory: Path) -> list[str]:
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    created = []
+    for name in GENERATED + OPTIONAL:
+        path = directory / name
+        if path.exists():
+            continue
+        value = secrets.token_urlsafe(32) if name in GENERATED else ""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(value + ("\n" if value else ""))
+        created.append(name)
+    return created
+
+
+def main(argv: list[str]) -> int:
+    directory = Path(argv[1]) if len(argv) > 1 else Path(__file__).with_name("secrets")
+    created = create(directory)
+    for name in created:
+        print(f"created {directory / name}")
+    if not created:
+        print(f"all secrets already exist in {directory}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
