@@ -6,9 +6,10 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from services.web.auth import dev, logout
+from services.web.auth import dev, guests, login, logout
 from services.web.errors import install_error_handlers
 from services.web.routes import actions, pages
+from services.web.routes.deps import close_ui_resources
 from services.web.security import SecurityHeadersMiddleware
 from services.web.settings import WebSettings
 from services.web.templating import STATIC_DIR
@@ -19,6 +20,7 @@ from shared.redis_client import redis_ok
 async def _close_redis_pool(app: FastAPI) -> None:
     # Redis(connection_pool=...) does not close a pool it was handed; close it here so no
     # socket outlives the app.
+    await close_ui_resources(app)  # the UI's event hub tails Redis: stop it first
     await app.state.redis.connection_pool.disconnect()
 
 
@@ -41,7 +43,9 @@ def create_app(settings: WebSettings) -> FastAPI:
         return JSONResponse({"status": "ok"})
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(login.router)
     app.include_router(dev.router)
+    app.include_router(guests.router)
     app.include_router(logout.router)
     app.include_router(pages.router)
     app.include_router(actions.router)

@@ -102,6 +102,10 @@ class SessionStore:
         if now >= record.expires_at:
             await self.redis.delete(key)
             return None
+        # A revoked or expired guest invite ends the guest's sessions at once.
+        if record.is_guest and not await guest_active(self.redis, record.email, now):
+            await self.redis.delete(key)
+            return None
         # Redis' TTL is the idle clock: no use within the idle timeout and the key is gone.
         await self.redis.expire(key, self._ttl_s(record, now))
         return record
@@ -109,6 +113,16 @@ class SessionStore:
     async def revoke(self, session_id: str) -> None:
         if session_id and len(session_id) <= 128:
             await self.redis.delete(keys.session(digest(session_id)))
+
+
+async def guest_active(redis: Redis, email: str, now: float) -> bool:
+    raw = await redis.hget(keys.GUESTS, email)
+    if raw is None:
+        return False
+    try:
+        return float(json.loads(raw)["expires_at"]) > now
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 def session_id_from(conn: HTTPConnection, settings: WebSettings) -> str:

@@ -1,0 +1,314 @@
+"""Guest invites: admins issue expiring passphrases (argon2id-hashed); guests sign in at /guest/."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from fastapi import APIRouter, Request
+from redis.asyncio import Redis
+from starlette.responses import RedirectResponse, Response
+
+from services.web.auth.common import (
+    form_str,
+    normalise_email,
+    read_form,
+    render_presession_form,
+)
+from services.web.auth.csrf import check_form_token, same_origin
+from services.web.auth.deps import (
+    CSRF_HEADER,
+    AdminPageUserDep,
+    SessionStoreDep,
+    WebSettingsDep,
+    check_csrf,
+    get_optional_user,
+    request_ip,
+)
+from services.web.auth.sessions import SessionUser, start_session
+from services.web.errors import Forbidden, TooManyRequests, WebError
+from services.web.templating import templates
+from shared import keys
+from shared.asgi import RedisDep
+from shared.logs import audit
+from shared.queue.errors import RateLimited
+from shared.ratelimit import Limit, check, hit
+
+router = APIRouter()
+PURPOSE = "guest-login"
+
+# Failed guest sign-ins, per client IP and per e-mail (a botnet still meets the e-mail limit).
+GUEST_FAILS_PER_IP = Limit("guest_login_ip", max_hits=10, window_s=15 * 60)
+GUEST_FAILS_PER_EMAIL = Limit("guest_login_email", max_hits=5, window_s=15 * 60)
+
+# argon2id with argon2-cffi's defaults (RFC 9106 low-memory profile: t=3, m=64 MiB, p=4).
+_hasher = PasswordHasher()
+# Each verification holds 64 MiB for a moment: bound how many run at once.
+_verify_slots = asyncio.Semaphore(4)
+_PASSPHRASE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i look-alikes
+
+
+def new_passphrase() -> str:
+    """Four groups of five from a 31-symbol alphabet: about 99 bits."""
+    groups = ("".join(secrets.choice(_PASSPHRASE_ALPHABET) for _ in range(5)) for _ in range(4))
+    return "-".join(groups)
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def _verify(hash_: str, password: str) -> bool:
+    try:
+        return _hasher.verify(hash_, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+async def verify_password(hash_: str | None, password: str) -> bool:
+    """Constant work whether or not the guest exists (no e-mail enumeration by timing)."""
+    async with _verify_slots:
+        ok = await asyncio.to_thread(_verify, hash_ or _dummy_hash(), password)
+    return ok and hash_ is not None
+
+
+@dataclass(frozen=True)
+class Guest:
+    email: str
+    hash: str
+    expires_at: float
+    by: str
+    created_at: float
+
+    @property
+    def expires_iso(self) -> str:
+        return datetime.fromtimestamp(self.expires_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _parse_guest(email: str, raw: str | bytes | None) -> Guest | None:
+    if raw is None:
+        return None
+    try:
+        data: dict[str, Any] = json.loads(raw)
+        return Guest(
+            email=email,
+            hash=str(data["hash"]),
+            expires_at=float(data["expires_at"]),
+            by=str(data.get("by", "")),
+            created_at=float(data.get("created_at", 0)),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+async def issue_guest(redis: Redis, email: str, days: int, by: str) -> tuple[str, Guest]:
+    passphrase = new_passphrase()
+    now = time.time()
+    hash_ = await asyncio.to_thread(_hasher.hash, passphrase)
+    guest = Guest(email=email, hash=hash_, expires_at=now + days * 86400, by=by, created_at=now)
+    record = {"hash": guest.hash, "expires_at": guest.expires_at, "by": by, "created_at": now}
+    await redis.hset(keys.GUESTS, email, json.dumps(record))
+    return passphrase, guest
+
+
+async def list_guests(redis: Redis) -> list[Guest]:
+    entries = await redis.hgetall(keys.GUESTS)
+    parsed = (_parse_guest(str(e), str(raw)) for e, raw in entries.items())
+    guests = [g for g in parsed if g is not None]
+    return sorted(guests, key=lambda g: g.expires_at)
+
+
+# --- guest sign-in --------------------------------------------------------------------------
+
+
+@router.get("/guest/")
+async def guest_form(request: Request, settings: WebSettingsDep) -> Response:
+    """The guest sign-in form."""
+    if await get_optional_user(request) is not None:
+        return RedirectResponse("/", status_code=302)
+    return render_presession_form(request, settings, "auth/guest_login.html", PURPOSE, {})
+
+
+@router.post("/guest/")
+async def guest_sign_in(
+    request: Request, settings: WebSettingsDep, redis: RedisDep, store: SessionStoreDep
+) -> Response:
+    """Sign a guest in with the e-mail and passphrase an admin gave them."""
+    form = await read_form(request)
+    if not same_origin(request, settings) or not check_form_token(
+        request, settings, PURPOSE, form_str(form, "csrf_token")
+    ):
+        raise Forbidden(
+            "The form expired or came from another site; reload and try again", html=True
+        )
+    ip = request_ip(request)
+    raw_email = form_str(form, "email", 254)
+    email = normalise_email(raw_email) or raw_email.strip().lower()
+    password = form_str(form, "password", 256)
+    try:
+        await check(redis, GUEST_FAILS_PER_IP, ip)
+        await check(redis, GUEST_FAILS_PER_EMAIL, email or "-")
+    except RateLimited as exc:
+        audit(
+            "login_failed",
+            identity=email or None,
+            client_ip=ip,
+            path="/guest/",
+            outcome="rate_limited",
+            method="guest",
+        )
+        raise TooManyRequests(str(exc), exc.retry_after_s, html=True) from exc
+
+    guest = _parse_guest(email, await redis.hget(keys.GUESTS, email)) if email else None
+    now = time.time()
+    if guest is not None and guest.expires_at <= now:
+        await redis.hdel(keys.GUESTS, email)  # expired invites are refused and forgotten
+        guest = None
+    ok = await verify_password(guest.hash if guest else None, password) and guest is not None
+    if not ok or guest is None:
+        for limit, subject in ((GUEST_FAILS_PER_IP, ip), (GUEST_FAILS_PER_EMAIL, email or "-")):
+            try:
+                await hit(redis, limit, subject)
+            except RateLimited:
+                pass  # counted; the next attempt gets the 429
+        audit(
+            "login_failed",
+            identity=email or None,
+            client_ip=ip,
+            path="/guest/",
+            outcome="refused",
+            method="guest",
+        )
+        return render_presession_form(
+            request,
+            settings,
+            "auth/guest_login.html",
+            PURPOSE,
+            {
+                "error": "Sign-in failed: wrong e-mail or passphrase, or the invite expired.",
+                "email": email,
+            },
+            status_code=401,
+        )
+    if _hasher.check_needs_rehash(guest.hash):
+        await issue_rehash(redis, guest, password)
+    response = RedirectResponse("/", status_code=303)
+    await start_session(
+        request,
+        response,
+        store,
+        email=guest.email,
+        name="Guest",
+        is_admin=False,
+        is_guest=True,
+        expires_at=guest.expires_at,
+    )
+    audit("login", identity=guest.email, client_ip=ip, path="/guest/", outcome="ok", method="guest")
+    return response
+
+
+async def issue_rehash(redis: Redis, guest: Guest, password: str) -> None:
+    hash_ = await asyncio.to_thread(_hasher.hash, password)
+    record = {
+        "hash": hash_,
+        "expires_at": guest.expires_at,
+        "by": guest.by,
+        "created_at": guest.created_at,
+    }
+    await redis.hset(keys.GUESTS, guest.email, json.dumps(record))
+
+
+# --- admin ----------------------------------------------------------------------------------
+
+
+async def _admin_page(
+    request: Request,
+    redis: Redis,
+    user: SessionUser,
+    *,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    return templates.TemplateResponse(
+        request,
+        "auth/admin_guests.html",
+        {
+            "user": user,
+            "csrf_token": user.csrf_token,
+            "guests": await list_guests(redis),
+            "now": time.time(),
+            "max_days": request.app.state.settings.guest_max_days,
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/admin/guests")
+async def list_guest_invites(request: Request, user: AdminPageUserDep, redis: RedisDep) -> Response:
+    """Admins: the guest invites and a form to issue one."""
+    return await _admin_page(request, redis, user)
+
+
+@router.post("/admin/guests")
+async def change_guest_invites(
+    request: Request, user: AdminPageUserDep, redis: RedisDep, settings: WebSettingsDep
+) -> Response:
+    """Admins: issue (``action=issue``: email, days) or revoke (``action=revoke``: email)."""
+    form = await read_form(request)
+    try:
+        check_csrf(request, user, request.headers.get(CSRF_HEADER) or form_str(form, "csrf_token"))
+    except WebError as exc:
+        raise Forbidden(exc.message, html=True) from exc
+    action = form_str(form, "action", 16) or "issue"
+    email = normalise_email(form_str(form, "email", 254))
+    ip = request_ip(request)
+    if email is None:
+        return await _admin_page(
+            request, redis, user, status_code=400, error="Enter a valid e-mail address."
+        )
+    if action == "revoke":
+        await redis.hdel(keys.GUESTS, email)
+        audit(
+            "guest_revoke",
+            identity=user.email,
+            client_ip=ip,
+            path="/admin/guests",
+            outcome="ok",
+            guest=email,
+        )
+        return await _admin_page(request, redis, user, notice=f"Invite for {email} revoked.")
+    if action != "issue":
+        return await _admin_page(request, redis, user, status_code=400, error="Unknown action.")
+    days_raw = form_str(form, "days", 8).strip()
+    if not days_raw.isdigit() or not 1 <= int(days_raw) <= settings.guest_max_days:
+        return await _admin_page(
+            request,
+            redis,
+            user,
+            status_code=400,
+            error=f"Days must be a whole number from 1 to {settings.guest_max_days}.",
+        )
+    passphrase, guest = await issue_guest(redis, email, int(days_raw), user.email)
+    audit(
+        "guest_issue",
+        identity=user.email,
+        client_ip=ip,
+        path="/admin/guests",
+        outcome="ok",
+        guest=email,
+        expires_at=int(guest.expires_at),
+    )
+    # The passphrase is shown this once, to the admin who created it; only its hash is kept.
+    return await _admin_page(
+        request, redis, user, status_code=201, issued=guest, passphrase=passphrase
+    )
