@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from services.web.auth import dev, guests, login, logout
+from services.web.auth import dev, guests, login, logout, spotify
 from services.web.errors import install_error_handlers
 from services.web.routes import actions, pages
 from services.web.routes.deps import close_ui_resources
@@ -17,17 +17,19 @@ from shared.asgi import RedisDep, make_lifespan
 from shared.redis_client import redis_ok
 
 
-async def _close_redis_pool(app: FastAPI) -> None:
-    # Redis(connection_pool=...) does not close a pool it was handed; close it here so no
-    # socket outlives the app.
-    await close_ui_resources(app)  # the UI's event hub tails Redis: stop it first
-    await app.state.redis.connection_pool.disconnect()
+async def _shutdown(app: FastAPI) -> None:
+    try:
+        await close_ui_resources(app)  # the UI's event hub tails Redis: stop it first
+    finally:
+        # Redis(connection_pool=...) does not close a pool it was handed; close it here so no
+        # socket outlives the app.
+        await app.state.redis.connection_pool.disconnect()
 
 
 def create_app(settings: WebSettings) -> FastAPI:
     app = FastAPI(
         title="Andre web",
-        lifespan=make_lifespan(settings, on_shutdown=_close_redis_pool),
+        lifespan=make_lifespan(settings, on_shutdown=_shutdown),
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
@@ -46,6 +48,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     app.include_router(login.router)
     app.include_router(dev.router)
     app.include_router(guests.router)
+    app.include_router(spotify.router)
     app.include_router(logout.router)
     app.include_router(pages.router)
     app.include_router(actions.router)
