@@ -8,7 +8,9 @@ the clock never waits for Spotify.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -59,6 +61,7 @@ class HouseSpeaker:
         self._device_item: str | None = None
         self._device_paused = True
         self._failures = 0
+        self._not_before = 0.0  # time.monotonic() before which Spotify must not be called
 
     # --- called by the worker (never blocks) ----------------------------------------------
 
@@ -101,6 +104,13 @@ class HouseSpeaker:
                 stopper.cancel()
             if stopping.is_set():
                 return
+            # Spotify asked us to wait (Retry-After): honour it even if the state changed.
+            hold_s = self._not_before - time.monotonic()
+            if hold_s > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), hold_s)
+                if stopping.is_set():
+                    return
             self._changed.clear()
             retry_in = await self.sync()
 
@@ -111,6 +121,7 @@ class HouseSpeaker:
         except SpotifyRateLimited as exc:
             self._failures += 1
             log.warning("house speaker: rate limited, retrying in %ss", exc.retry_after_s)
+            self._not_before = time.monotonic() + exc.retry_after_s
             return float(exc.retry_after_s)
         except Exception as exc:  # noqa: BLE001 - any failure is retried, never fatal
             self._failures += 1
