@@ -1,0 +1,285 @@
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from services.web.app import create_app
+from services.web.auth.guests import issue_guest
+from services.web.auth.sessions import digest
+from shared import keys
+from tests.services.web.conftest import (
+    PUBLIC_URL,
+    SignedIn,
+    build_settings,
+    dev_sign_in,
+    form_token,
+    make_client,
+    running,
+    same_origin,
+)
+from tests.support.redis_server import RedisServer
+
+EVIL = "https://evil.example"
+PROD = {
+    "env": "prod",
+    "oidc_client_id": "andre-web-client",
+    "oidc_client_secret": "idp-client-secret-0123456789",
+    "allowed_email_domains": "example.com",
+}
+
+
+def cookie_flags(resp: httpx.Response, name: str) -> list[str]:
+    cookie = next(h for h in resp.headers.get_list("set-cookie") if h.startswith(name + "="))
+    return [part.strip().lower() for part in cookie.split(";")[1:]]
+
+
+@pytest.fixture
+async def prod_app(redis_clean: RedisServer) -> AsyncIterator[FastAPI]:
+    async with running(create_app(build_settings(redis_clean, **PROD))) as app:
+        yield app
+
+
+@pytest.mark.parametrize("path", ["/queue/add", "/logout/", "/health", "/spotify/token"])
+async def test_cors_preflight_foreign_origin_gets_no_cors_headers(
+    web_client: httpx.AsyncClient, path: str
+) -> None:
+    resp = await web_client.options(
+        path,
+        headers={
+            "Origin": EVIL,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "x-csrf-token, content-type",
+        },
+    )
+    assert not any(h.lower().startswith("access-control-") for h in resp.headers)
+
+
+async def test_cors_get_foreign_origin_gets_no_allow_origin(signed_in: SignedIn) -> None:
+    resp = await signed_in.client.get("/spotify/token", headers={"Origin": EVIL})
+    assert "access-control-allow-origin" not in resp.headers
+    assert "access-control-allow-credentials" not in resp.headers
+
+
+async def test_security_headers_on_pages_and_json(web_client: httpx.AsyncClient) -> None:
+    for path in ("/health", "/login/dev", "/guest/"):
+        resp = await web_client.get(path)
+        assert resp.headers["x-content-type-options"] == "nosniff"
+        assert resp.headers["x-frame-options"] == "DENY"
+        assert "default-src 'self'" in resp.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in resp.headers["content-security-policy"]
+        assert "unsafe-inline" not in resp.headers["content-security-policy"]
+        assert resp.headers["cache-control"] == "no-store"
+        assert resp.headers["referrer-policy"]
+
+
+async def test_security_headers_hsts_only_in_prod(
+    web_client: httpx.AsyncClient, prod_app: FastAPI
+) -> None:
+    assert "strict-transport-security" not in (await web_client.get("/health")).headers
+    async with make_client(prod_app) as client:
+        resp = await client.get("/health")
+    assert resp.headers["strict-transport-security"].startswith("max-age=")
+
+
+async def test_static_assets_cacheable(web_client: httpx.AsyncClient) -> None:
+    resp = await web_client.get("/static/app.css")
+    assert resp.status_code == 200
+    assert resp.headers.get("cache-control") != "no-store"
+
+
+async def test_session_cookie_flags_prod_host_prefix(
+    prod_app: FastAPI, redis_clean: RedisServer
+) -> None:
+    redis = redis_clean.client("andre-web")
+    try:
+        passphrase, _ = await issue_guest(redis, "guest@partner.example", 1, "root@example.com")
+    finally:
+        await redis.aclose()
+    async with make_client(prod_app) as client:
+        page = await client.get("/guest/")
+        pre = cookie_flags(page, "__Host-andre-pre")
+        resp = await client.post(
+            "/guest/",
+            data={
+                "email": "guest@partner.example",
+                "password": passphrase,
+                "csrf_token": form_token(page.text),
+            },
+            headers=same_origin(),
+        )
+    assert resp.status_code == 303
+    flags = cookie_flags(resp, "__Host-andre")
+    for got in (flags, pre):
+        assert {"secure", "httponly", "samesite=lax", "path=/"} <= set(got)
+        assert not any(f.startswith("domain=") for f in got)
+    assert not any(f.startswith(("max-age", "expires")) for f in flags)
+
+
+async def test_dev_login_prod_loopback_404(prod_app: FastAPI) -> None:
+    async with make_client(prod_app) as client:
+        assert (await client.get("/login/dev")).status_code == 404
+        resp = await client.post(
+            "/login/dev", data={"email": "a@example.com"}, headers=same_origin()
+        )
+    assert resp.status_code == 404
+
+
+async def test_session_cookie_holds_only_random_id_redis_holds_digest(
+    signed_in: SignedIn, redis_clean: RedisServer
+) -> None:
+    session_id = signed_in.session_id
+    assert len(session_id) >= 43
+    redis = redis_clean.client("andre-web")
+    try:
+        assert not await redis.exists(keys.session(session_id))
+        raw = await redis.get(keys.session(digest(session_id)))
+        ttl = await redis.ttl(keys.session(digest(session_id)))
+    finally:
+        await redis.aclose()
+    assert raw is not None and session_id not in raw
+    assert 0 < ttl <= 12 * 3600
+
+
+async def test_session_absolute_timeout_ends_session(
+    signed_in: SignedIn, redis_clean: RedisServer
+) -> None:
+    key = keys.session(digest(signed_in.session_id))
+    redis = redis_clean.client("andre-web")
+    try:
+        record = json.loads(await redis.get(key) or "{}")
+        record["expires_at"] = time.time() - 1
+        await redis.set(key, json.dumps(record), ex=3600)
+        resp = await signed_in.client.get("/spotify/token")
+        assert resp.status_code == 401
+        assert not await redis.exists(key)
+    finally:
+        await redis.aclose()
+
+
+async def test_session_idle_timeout_is_redis_ttl(
+    redis_clean: RedisServer,
+) -> None:
+    settings = build_settings(redis_clean, session_idle_timeout_s=60)
+    async with running(create_app(settings)) as app:
+        who = await dev_sign_in(app, redis_clean, "alice@example.com")
+        redis = redis_clean.client("andre-web")
+        try:
+            key = keys.session(digest(who.session_id))
+            assert 0 < await redis.ttl(key) <= 60
+            await redis.expire(key, 5)
+            await who.client.get("/spotify/token")  # any use pushes the idle clock back
+            assert await redis.ttl(key) > 5
+            await redis.delete(key)  # what Redis does after 60 s without a request
+            assert (await who.client.get("/spotify/token")).status_code == 401
+        finally:
+            await redis.aclose()
+            await who.client.aclose()
+
+
+async def test_logout_with_csrf_revokes_session(
+    signed_in: SignedIn, redis_clean: RedisServer
+) -> None:
+    resp = await signed_in.client.post("/logout/")
+    assert resp.status_code == 200
+    assert "andre_session=" in resp.headers["set-cookie"]
+    assert "max-age=0" in resp.headers["set-cookie"].lower()
+    redis = redis_clean.client("andre-web")
+    try:
+        assert not await redis.exists(keys.session(digest(signed_in.session_id)))
+    finally:
+        await redis.aclose()
+    async with signed_in.bare() as bare:
+        bare.cookies.set("andre_session", signed_in.session_id, domain="andre.test")
+        assert (await bare.get("/spotify/token")).status_code == 401
+
+
+async def test_logout_form_field_csrf_accepted(signed_in: SignedIn) -> None:
+    async with signed_in.bare() as bare:
+        resp = await bare.post(
+            "/logout/", data={"csrf_token": signed_in.csrf_token}, headers=same_origin()
+        )
+    assert resp.status_code == 200
+    assert (await signed_in.client.get("/spotify/token")).status_code == 401
+
+
+async def test_logout_missing_csrf_403_session_kept(signed_in: SignedIn) -> None:
+    async with signed_in.bare() as bare:
+        resp = await bare.post("/logout/", headers=same_origin())
+    assert resp.status_code == 403
+    assert (await signed_in.client.get("/spotify/token")).status_code != 401
+
+
+async def test_logout_foreign_origin_403(signed_in: SignedIn) -> None:
+    resp = await signed_in.client.post("/logout/", headers={"Origin": EVIL})
+    assert resp.status_code == 403
+    assert (await signed_in.client.get("/spotify/token")).status_code != 401
+
+
+async def test_logout_no_session_401(web_client: httpx.AsyncClient) -> None:
+    resp = await web_client.post("/logout/", headers=same_origin())
+    assert resp.status_code == 401
+    assert resp.json() == {"error": "Not signed in"}
+
+
+async def test_logout_spoofed_email_field_ignored(
+    sign_in: Callable[[str], Awaitable[SignedIn]], signed_in: SignedIn
+) -> None:
+    bob = await sign_in("bob@example.com")
+    resp = await signed_in.client.post("/logout/", data={"email": bob.email, "user": bob.email})
+    assert resp.status_code == 200
+    assert (await bob.client.get("/spotify/token")).status_code != 401
+    assert (await signed_in.client.get("/spotify/token")).status_code == 401
+
+
+async def test_queue_add_spoofed_email_credited_to_session_user(signed_in: SignedIn) -> None:
+    from shared.spotify.demo import DemoCatalog
+
+    track = (await DemoCatalog().search("a", limit=1))[0]
+    resp = await signed_in.client.post(
+        "/queue/add", json={"uri": track.uri, "email": "boss@example.com", "user": "boss@x"}
+    )
+    assert resp.status_code == 201, resp.text
+    queue = (await signed_in.client.get("/queue")).json()["queue"]
+    assert [item["user"] for item in queue] == ["alice@example.com"]
+
+
+async def test_action_bad_json_body_400_not_422(signed_in: SignedIn) -> None:
+    resp = await signed_in.client.post(
+        "/queue/add", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert resp.status_code == 400
+    assert set(resp.json()) == {"error"}
+
+
+async def test_unknown_route_json_or_html_404(web_client: httpx.AsyncClient) -> None:
+    as_json = await web_client.get("/nope")
+    assert as_json.status_code == 404 and as_json.json() == {"error": "Not found"}
+    as_html = await web_client.get("/nope", headers={"Accept": "text/html"})
+    assert as_html.status_code == 404 and "text/html" in as_html.headers["content-type"]
+
+
+async def test_error_pages_escape_user_text(web_client: httpx.AsyncClient) -> None:
+    page = await web_client.get("/login/dev")
+    resp = await web_client.post(
+        "/login/dev",
+        data={"email": "<script>alert(1)</script>", "csrf_token": form_token(page.text)},
+        headers={**same_origin(), "Accept": "text/html"},
+    )
+    assert resp.status_code == 400
+    assert "<script>alert(1)</script>" not in resp.text
+
+
+async def test_public_url_origin_port_normalised(web_client: httpx.AsyncClient) -> None:
+    assert PUBLIC_URL == "https://andre.test"
+    page = await web_client.get("/login/dev")
+    resp = await web_client.post(
+        "/login/dev",
+        data={"email": "a@example.com", "csrf_token": form_token(page.text)},
+        headers={"Origin": "https://andre.test:443"},
+    )
+    assert resp.status_code == 303
