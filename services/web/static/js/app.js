@@ -321,7 +321,10 @@ async function onCommentSubmit(event) {
   const id = form.dataset.id || (state.now && state.now.id);
   if (!text || !id) return;
   const result = await act("/queue/comment", { id, text });
-  if (result) input.value = "";
+  if (!result) return;
+  // A live update may have rebuilt the row (carrying the typed text over): clear the current one.
+  const current = form.dataset.id ? $("queue").querySelector(`form[data-id="${CSS.escape(form.dataset.id)}"] input`) : input;
+  for (const node of new Set([input, current])) if (node && node.value.trim() === text) node.value = "";
 }
 
 // ---- search --------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ export class ListenAlong {
     this.tokenExpiresAt = 0;
     this.playingId = null; // queue id we last told Spotify to play
     this.sentPaused = false;
+    this.soundsOnly = false; // no Spotify playback here (demo catalog): airhorns only
     this.busy = Promise.resolve();
   }
 
@@ -38,14 +39,14 @@ export class ListenAlong {
     node.hidden = false;
   }
 
+  // "ok", "sounds" (no Spotify here, e.g. the demo catalog: airhorns only) or "fail".
   async fetchToken() {
     try {
       const body = await getJson("/spotify/token");
-      this.token = body.access_token || body.token || null;
+      this.token = body.access_token || null;
       const ttlS = Number(body.expires_in ?? 0);
-      const expiresAt = Number(body.expires_at ?? 0);
-      this.tokenExpiresAt = expiresAt > 0 ? expiresAt * 1000 : Date.now() + (ttlS > 0 ? ttlS : 300) * 1000;
-      return Boolean(this.token);
+      this.tokenExpiresAt = Date.now() + (ttlS > 0 ? ttlS : 300) * 1000;
+      return this.token ? "ok" : "fail";
     } catch (err) {
       this.token = null;
       if (err instanceof ApiError && (err.status === 404 || err.status === 409)) {
@@ -53,28 +54,35 @@ export class ListenAlong {
           kind: "warn",
           link: { href: "/spotify/connect", text: "Connect Spotify" },
         });
-      } else {
-        this.status(`Could not get your Spotify token: ${err.message}`, { kind: "error" });
+        return "fail";
       }
-      return false;
+      if (err instanceof ApiError && err.status === 503) {
+        this.status(`${err.message} You will still hear the airhorns.`, { kind: "warn" });
+        return "sounds";
+      }
+      this.status(`Could not get your Spotify token: ${err.message}`, { kind: "error" });
+      return "fail";
     }
   }
 
   async ensureToken() {
+    if (this.soundsOnly) return false;
     if (this.token && Date.now() < this.tokenExpiresAt - 60000) return true;
-    return this.fetchToken();
+    return (await this.fetchToken()) === "ok";
   }
 
   async enable() {
     this.enabled = true;
     this.playingId = null;
     this.sentPaused = false;
-    if (!(await this.fetchToken())) {
+    const result = await this.fetchToken();
+    if (result === "fail") {
       this.enabled = false;
       this.onChange(false);
       return false;
     }
-    this.status("Listening along on your Spotify.", { kind: "ok" });
+    this.soundsOnly = result === "sounds";
+    if (!this.soundsOnly) this.status("Listening along on your Spotify.", { kind: "ok" });
     this.onChange(true);
     return true;
   }
@@ -153,7 +161,7 @@ export class ListenAlong {
   }
 
   async apply(now, positionMs) {
-    if (!this.enabled) return;
+    if (!this.enabled || this.soundsOnly) return;
     if (!now || !now.uri) {
       if (this.playingId !== null && !this.sentPaused) await this.call("PUT", "/pause");
       this.playingId = null;

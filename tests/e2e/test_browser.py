@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from shared.spotify.demo import DemoCatalog
+from tests.support.stack import LocalStack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(180)]
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+TRACKS = DemoCatalog().tracks
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    stack = LocalStack.start(timeout_s=90)
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make install-test`")
+    # Sync API in plain (non-async) tests: no asyncio loop is running in this thread.
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def signed_in_page(
+    browser: Browser, stack: LocalStack, email: str, viewport: dict[str, int], errors: list[str]
+) -> tuple[BrowserContext, Page]:
+    context = browser.new_context(
+        ignore_https_errors=True, viewport=viewport, is_mobile=viewport is PHONE
+    )
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(f"{email}: {exc}"))
+    page.on(
+        "console",
+        lambda msg: (
+            errors.append(f"{email}: {msg.text}")
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
+    page.on(
+        "response",
+        lambda resp: (
+            errors.append(f"{email}: {resp.status} {resp.url}") if resp.status >= 400 else None
+        ),
+    )
+    page.goto(f"{stack.https}/login/dev")
+    page.fill("input[name=email]", email)
+    page.click("form button[type=submit]")
+    page.wait_for_url(f"{stack.https}/")
+    expect(page.locator("#demo-banner")).to_be_visible()
+    return context, page
+
+
+def add_song(page: Page, query: str, title: str) -> str:
+    page.fill("#search-q", query)
+    page.press("#search-q", "Enter")
+    row = page.locator("#results li").filter(has_text=title).first
+    expect(row).to_be_visible()
+    button = row.get_by_role("button", name=f"Add {title}")
+    button.click()
+    expect(button).to_have_text("Added")
+    page.click("#results-close")
+    return title
+
+
+def titles(page: Page) -> list[str]:
+    return page.locator("#queue .row-title").all_inner_texts()
+
+
+def test_browser_two_people_share_a_live_queue(stack: LocalStack, browser: Browser) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    errors: list[str] = []
+    alice_ctx, alice = signed_in_page(browser, stack, "alice@example.com", DESKTOP, errors)
+    bob_ctx, bob = signed_in_page(browser, stack, "bob@example.com", PHONE, errors)
+    try:
+        # Bender fills the idle player, so something is playing before anyone adds.
+        expect(bob.locator("#now-label")).to_have_text("Now playing")
+        # Each adds songs (free text, a spotify: URI, an open.spotify.com link); the queue
+        # takes them in fair rounds: everyone's first song, then everyone's second.
+        t = TRACKS
+        a1 = add_song(alice, f"{t[0].title} {t[0].artist}", t[0].title)
+        expect(bob.locator("#queue .row-title")).to_have_text([a1])
+        b1 = add_song(bob, t[5].uri, t[5].title)
+        a2 = add_song(alice, f"https://open.spotify.com/track/{t[10].id}?si=x", t[10].title)
+        b2 = add_song(bob, t[15].uri, t[15].title)
+        expected = [a1, b1, a2, b2]
+        expect(alice.locator("#queue .row-title")).to_have_text(expected)
+        expect(bob.locator("#queue .row-title")).to_have_text(expected)
+
+        # The progress bar moves on its own (interpolated between server updates).
+        before = float(bob.locator("#progress").get_attribute("aria-valuenow") or 0)
+        pos_before = bob.locator("#pos-time").inner_text()
+        bob.wait_for_timeout(2500)
+        assert bob.locator("#pos-time").inner_text() != pos_before
+        assert float(bob.locator("#progress").get_attribute("aria-valuenow") or 0) >= before
+
+        # Alice votes Bob's second song up: it moves one place, for both of them.
+        alice.get_by_role("button", name=f"Vote up {b2}").click()
+        expected = [a1, b1, b2, a2]
+        expect(alice.locator("#queue .row-title")).to_have_text(expected)
+        expect(bob.locator("#queue .row-title")).to_have_text(expected)
+        expect(alice.get_by_role("button", name=f"Vote up {b2}")).to_be_disabled()
+
+        # A comment with markup arrives as text, never as markup.
+        evil = "<script>window.pwned = 1</script><b>bold?</b>"
+        bob.fill("#now-comment-text", evil)
+        bob.press("#now-comment-text", "Enter")
+        comment = alice.locator("#now-comments .comment-text")
+        expect(comment).to_have_text(evil)
+        assert alice.locator("#now-comments script, #now-comments b").count() == 0
+        assert alice.evaluate("typeof window.pwned") == "undefined"
+
+        # Bob opens the comments of a queued song and leaves one there too.
+        bob.get_by_role("button", name=f"Comments on {a2}").click()
+        box = bob.locator("#queue li").filter(has_text=a2).get_by_label(f"Comment on {a2}")
+        box.fill("great pick")
+        box.press("Enter")
+        expect(
+            alice.get_by_role("button", name=f"Comments on {a2}").locator(".count")
+        ).to_have_text("1")
+
+        alice.screenshot(path=str(ARTIFACTS / "app-desktop.png"), full_page=True)
+        bob.screenshot(path=str(ARTIFACTS / "app-phone.png"))
+        bob.locator("#queue-heading").scroll_into_view_if_needed()
+        bob.screenshot(path=str(ARTIFACTS / "app-phone-queue.png"))
+        bob.goto(f"{stack.https}/history/")
+        expect(bob.locator("h1")).to_have_text("Recently played")
+        bob.screenshot(path=str(ARTIFACTS / "history-phone.png"))
+        assert errors == []
+    finally:
+        alice_ctx.close()
+        bob_ctx.close()
