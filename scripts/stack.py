@@ -176,8 +176,7 @@ https://localhost:{https} {{
 }}
 
 http://localhost:{http} {{
-	header -Server
-	redir https://localhost:{https}{{uri}} 308
+	import andre_http_redirect
 }}
 """
 
@@ -248,6 +247,7 @@ def build_children(values: dict[str, str]) -> list[Child]:
             "XDG_CONFIG_HOME": str(STATE / "caddy" / "config"),
             "ANDRE_API_UPSTREAM": f"127.0.0.1:{PORTS['api']}",
             "ANDRE_WEB_UPSTREAM": f"127.0.0.1:{PORTS['web']}",
+            "ANDRE_HTTPS_PORT_SUFFIX": f":{PORTS['https']}",
         }
     )
     children.append(

@@ -1,0 +1,1 @@
+"""Deployment tooling: `python -m deploy.verify` checks a live deployment."""

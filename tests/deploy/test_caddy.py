@@ -1,0 +1,160 @@
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.deploy.compose_model import DEPLOY, ROOT
+
+CADDY = shutil.which("caddy") or "/usr/bin/caddy"
+PROD_ENV = {"ANDRE_DOMAIN": "andre.example.test", "ANDRE_ACME_EMAIL": "ops@example.test"}
+EXPECTED_HEADERS = {
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+def caddy(args: list[str], tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ANDRE_")}
+    full_env.update(
+        {"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "d"),
+         "XDG_CONFIG_HOME": str(tmp_path / "c")}
+    )  # fmt: skip
+    full_env.update(env)
+    return subprocess.run(
+        [CADDY, *args], capture_output=True, text=True, env=full_env, timeout=30, check=False
+    )
+
+
+def local_caddyfile(tmp_path: Path) -> Path:
+    spec = importlib.util.spec_from_file_location("andre_stack", ROOT / "scripts" / "stack.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being defined
+    spec.loader.exec_module(module)
+    path = tmp_path / "Caddyfile.local"
+    path.write_text(module.caddyfile())
+    return path
+
+
+def adapt(path: Path, tmp_path: Path, env: dict[str, str]) -> dict[str, Any]:
+    result = caddy(["adapt", "--config", str(path), "--adapter", "caddyfile"], tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def walk(node: Any) -> list[dict[str, Any]]:
+    """Every JSON object in the adapted config, depth first."""
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        found.append(node)
+        for v in node.values():
+            found.extend(walk(v))
+    elif isinstance(node, list):
+        for v in node:
+            found.extend(walk(v))
+    return found
+
+
+def test_caddy_validate_production_caddyfile_valid(tmp_path: Path) -> None:
+    result = caddy(
+        ["validate", "--config", str(DEPLOY / "Caddyfile"), "--adapter", "caddyfile"],
+        tmp_path,
+        PROD_ENV,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Valid configuration" in result.stdout + result.stderr
+
+
+def test_caddy_validate_local_stack_caddyfile_valid(tmp_path: Path) -> None:
+    env = {"ANDRE_API_UPSTREAM": "127.0.0.1:1", "ANDRE_WEB_UPSTREAM": "127.0.0.1:2",
+           "ANDRE_HTTPS_PORT_SUFFIX": ":8443"}  # fmt: skip
+    path = local_caddyfile(tmp_path)
+    assert f"import {DEPLOY / 'caddy' / 'andre.caddy'}" in path.read_text()
+    result = caddy(["validate", "--config", str(path), "--adapter", "caddyfile"], tmp_path, env)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_caddy_validate_broken_snippet_refused(tmp_path: Path) -> None:
+    broken = tmp_path / "deploy"
+    shutil.copytree(DEPLOY / "caddy", broken / "caddy")
+    shutil.copy(DEPLOY / "Caddyfile", broken / "Caddyfile")
+    snippet = broken / "caddy" / "andre.caddy"
+    snippet.write_text(snippet.read_text().replace("flush_interval -1", "flush_interval soon"))
+    result = caddy(
+        ["validate", "--config", str(broken / "Caddyfile"), "--adapter", "caddyfile"],
+        tmp_path,
+        PROD_ENV,
+    )
+    assert result.returncode != 0
+
+
+def test_caddy_production_security_headers_on_every_response(tmp_path: Path) -> None:
+    config = adapt(DEPLOY / "Caddyfile", tmp_path, PROD_ENV)
+    header_handlers = [o for o in walk(config) if o.get("handler") == "headers" and "response" in o]
+    site = [
+        h for h in header_handlers if "Strict-Transport-Security" in h["response"].get("set", {})
+    ]
+    assert len(site) == 1
+    response = site[0]["response"]
+    for name, value in EXPECTED_HEADERS.items():
+        assert response["set"][name] == [value]
+    csp = response["set"]["Content-Security-Policy"][0]
+    assert "frame-ancestors 'none'" in csp and "default-src 'self'" in csp
+    assert "object-src 'none'" in csp
+    perms = response["set"]["Permissions-Policy"][0]
+    assert "camera=()" in perms and "microphone=()" in perms and "geolocation=()" in perms
+    # Deleted from the site and from the HTTP redirect alike.
+    assert all("Server" in h["response"].get("delete", []) for h in header_handlers)
+    assert len(header_handlers) == 2
+
+
+def test_caddy_production_routes_api_and_web(tmp_path: Path) -> None:
+    config = adapt(DEPLOY / "Caddyfile", tmp_path, PROD_ENV)
+    proxies = [o for o in walk(config) if o.get("handler") == "reverse_proxy"]
+    upstreams = sorted(p["upstreams"][0]["dial"] for p in proxies)
+    assert upstreams == ["api:8000", "web:8000"]
+    for proxy in proxies:
+        assert proxy["flush_interval"] == -1, "SSE would be buffered"
+        assert proxy["headers"]["request"]["set"]["X-Forwarded-For"] == [
+            "{http.request.remote.host}"
+        ]
+    matchers = [o for o in walk(config) if "path" in o and isinstance(o["path"], list)]
+    assert any(m["path"] == ["/api/*"] for m in matchers)
+    limits = [o for o in walk(config) if o.get("handler") == "request_body"]
+    assert limits and all(0 < lim["max_size"] <= 1_000_000 for lim in limits)
+
+
+def test_caddy_production_acme_email_and_domain_from_settings(tmp_path: Path) -> None:
+    config = adapt(DEPLOY / "Caddyfile", tmp_path, PROD_ENV)
+    text = json.dumps(config)
+    assert "ops@example.test" in text
+    hosts = [o["host"] for o in walk(config) if "host" in o and isinstance(o["host"], list)]
+    assert ["andre.example.test"] in hosts
+    redirects = [o for o in walk(config) if o.get("handler") == "static_response"]
+    assert any(
+        r.get("status_code") == 308
+        and r["headers"]["Location"] == ["https://{http.request.host}{http.request.uri}"]
+        for r in redirects
+    )
+
+
+def test_caddy_image_paths_match_import(tmp_path: Path) -> None:
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert "COPY deploy/Caddyfile /etc/caddy/Caddyfile" in dockerfile
+    assert "COPY deploy/caddy/andre.caddy /etc/caddy/caddy/andre.caddy" in dockerfile
+    assert "import caddy/andre.caddy" in (DEPLOY / "Caddyfile").read_text()
+
+
+@pytest.mark.parametrize("name", ["Caddyfile", "caddy/andre.caddy"])
+def test_caddy_files_name_no_operator_host(name: str) -> None:
+    text = (DEPLOY / name).read_text()
+    for operator in ("dylanbochman", "192.81.213.152", "100.92.192.62"):
+        assert operator not in text
