@@ -21,13 +21,18 @@ from services.web.auth.deps import SessionStoreDep, WebSettingsDep, get_optional
 from services.web.auth.flows import new_state, save_flow, take_flow
 from services.web.auth.oidc import OIDCClient, OIDCError, pkce_pair
 from services.web.auth.sessions import start_session
-from services.web.errors import error_response
+from services.web.errors import TooManyRequests, error_response
 from services.web.templating import templates
 from shared.asgi import RedisDep, get_http
 from shared.logs import audit
+from shared.queue.errors import RateLimited
+from shared.ratelimit import Limit, hit
 
 router = APIRouter()
 FLOW_KIND = "oidc"
+# Each start stores a flow record in Redis (noeviction): bound how many one client can create.
+# Generous, because a whole office may share one address.
+LOGIN_STARTS_PER_IP = Limit("login_start_ip", max_hits=120, window_s=600)
 
 
 def get_oidc(request: Request) -> OIDCClient:
@@ -68,6 +73,10 @@ async def start_login(
         return templates.TemplateResponse(
             request, "auth/login_unavailable.html", {}, status_code=503
         )
+    try:
+        await hit(redis, LOGIN_STARTS_PER_IP, request_ip(request))
+    except RateLimited as exc:
+        raise TooManyRequests(str(exc), exc.retry_after_s, html=True) from exc
     try:
         meta = await oidc.metadata()
     except OIDCError as exc:

@@ -18,9 +18,11 @@ from services.web.auth.deps import (
     request_ip,
 )
 from services.web.auth.flows import new_state, save_flow, take_flow
-from services.web.errors import error_response, status_for
+from services.web.errors import TooManyRequests, error_response, status_for
 from shared.asgi import HttpDep, RedisDep, get_redis
 from shared.logs import audit
+from shared.queue.errors import RateLimited
+from shared.ratelimit import Limit, hit
 from shared.spotify import oauth
 from shared.spotify.errors import SpotifyError, SpotifyNotConnected
 from shared.spotify.tokens import UserTokenStore
@@ -29,6 +31,8 @@ router = APIRouter()
 FLOW_KIND = "spotify"
 DEMO_MESSAGE = "Spotify is not configured on this server (demo mode): nothing to link"
 NOT_LINKED = "Spotify not linked"
+# Each start stores a flow record in Redis (noeviction): bound how many one user can create.
+CONNECT_STARTS_PER_USER = Limit("spotify_connect", max_hits=20, window_s=600)
 
 
 def get_token_store(request: Request) -> UserTokenStore:
@@ -50,6 +54,10 @@ async def connect_spotify(
     """Send the browser to Spotify to link the signed-in user's own account."""
     if not settings.spotify_configured:
         return error_response(request, 503, DEMO_MESSAGE, html=True)
+    try:
+        await hit(redis, CONNECT_STARTS_PER_USER, user.email)
+    except RateLimited as exc:
+        raise TooManyRequests(str(exc), exc.retry_after_s, html=True) from exc
     state = new_state()
     verifier = oauth.new_code_verifier()
     await save_flow(

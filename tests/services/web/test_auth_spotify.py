@@ -173,3 +173,18 @@ async def test_spotify_demo_mode_says_so(signed_in: SignedIn) -> None:
     token = await signed_in.client.get("/spotify/token")
     assert token.status_code == 503
     assert "demo mode" in json.loads(token.text)["error"]
+
+
+async def test_spotify_connect_starts_rate_limited_429(
+    alice: SignedIn, redis_clean: RedisServer
+) -> None:
+    from services.web.auth.spotify import CONNECT_STARTS_PER_USER
+
+    redis = redis_clean.client("andre-web")
+    try:
+        await redis.set(CONNECT_STARTS_PER_USER.key(alice.email), 20, ex=600)
+    finally:
+        await redis.aclose()
+    resp = await alice.client.get("/spotify/connect")
+    assert resp.status_code == 429
+    assert "retry-after" in resp.headers

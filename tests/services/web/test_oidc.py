@@ -367,3 +367,19 @@ async def test_login_not_configured_dev_loopback_goes_to_dev_login(
     resp = await web_client.get("/login/")
     assert resp.status_code == 302
     assert resp.headers["location"] == "/login/dev"
+
+
+async def test_login_starts_rate_limited_per_ip_429(
+    oidc_app: FastAPI, redis_clean: RedisServer
+) -> None:
+    from services.web.auth.login import LOGIN_STARTS_PER_IP
+
+    redis = redis_clean.client("andre-web")
+    try:
+        await redis.set(LOGIN_STARTS_PER_IP.key("198.51.100.7"), 120, ex=600)
+    finally:
+        await redis.aclose()
+    async with make_client(oidc_app, client_ip="198.51.100.7") as client:
+        resp = await client.get("/login/")
+    assert resp.status_code == 429
+    assert int(resp.headers["retry-after"]) > 0
