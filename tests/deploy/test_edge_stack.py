@@ -1,0 +1,101 @@
+import json
+import ssl
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from deploy import verify
+from tests.support.stack import LocalStack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+
+HEADERS = {
+    "strict-transport-security": "max-age=31536000; includeSubDomains",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "strict-origin-when-cross-origin",
+    "x-frame-options": "DENY",
+}
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    running = LocalStack.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def client(stack: LocalStack) -> Iterator[httpx.Client]:
+    context = ssl.create_default_context(cafile=str(stack.ca_file))
+    with httpx.Client(verify=context, timeout=10, follow_redirects=False) as c:
+        yield c
+
+
+@pytest.mark.parametrize("path", ["/health", "/api/health", "/api/queue", "/no-such-page", "/"])
+def test_edge_security_headers_on_every_response(
+    client: httpx.Client, stack: LocalStack, path: str
+) -> None:
+    resp = client.get(f"{stack.https}{path}")
+    for name, value in HEADERS.items():
+        assert resp.headers.get(name) == value, (path, name)
+    csp = resp.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp and "default-src 'self'" in csp
+    assert "camera=()" in resp.headers["permissions-policy"]
+    assert "server" not in resp.headers
+
+
+@pytest.mark.parametrize("path", ["/", "/api/health", "/queue?x=1&y=2"])
+def test_edge_http_redirects_to_https(stack: LocalStack, path: str) -> None:
+    resp = httpx.get(f"{stack.http}{path}", follow_redirects=False, timeout=10)
+    assert resp.status_code == 308
+    assert resp.headers["location"] == f"{stack.https}{path}"
+    assert "server" not in resp.headers
+
+
+def test_edge_oversized_body_refused(client: httpx.Client, stack: LocalStack) -> None:
+    token = stack.secret("ANDRE_API_TOKEN")
+    resp = client.post(
+        f"{stack.https}/api/queue/add",
+        content=b'{"uri": "' + b"x" * (2 * 1024 * 1024) + b'"}',
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    assert resp.status_code == 413
+
+
+def test_edge_api_events_stream_unbuffered(client: httpx.Client, stack: LocalStack) -> None:
+    token = stack.secret("ANDRE_API_TOKEN")
+    auth = {"Authorization": f"Bearer {token}"}
+    with client.stream("GET", f"{stack.https}/api/events", headers=auth) as resp:
+        assert resp.status_code == 200
+        assert resp.headers["content-type"].startswith("text/event-stream")
+        lines = resp.iter_lines()
+        started = time.monotonic()
+        # The snapshot is written at once and the stream stays open: a buffering proxy would
+        # hold it back until the (never-ending) response finished or a buffer filled.
+        seen = []
+        while not any(line.startswith("event: queue_update") for line in seen):
+            seen.append(next(lines))
+        assert time.monotonic() - started < 5
+        results = client.get(f"{stack.https}/api/search", params={"q": "a"}, headers=auth)
+        uri = results.json()["results"][0]["uri"]
+        added_at = time.monotonic()
+        add = client.post(f"{stack.https}/api/queue/add", json={"uri": uri}, headers=auth)
+        assert add.status_code == 201, add.text
+        event = None
+        for line in lines:
+            if line.startswith("event: queue_update"):
+                event = line
+            elif event and line.startswith("data: "):
+                payload = json.loads(line[6:])
+                if any(item["id"] == add.json()["id"] for item in payload["queue"]):
+                    break
+        assert time.monotonic() - added_at < 3, "the event was held back"
+
+
+def test_edge_verify_http_checks_pass_against_local_stack(stack: LocalStack) -> None:
+    context = ssl.create_default_context(cafile=str(stack.ca_file))
+    with httpx.Client(verify=context, timeout=10, follow_redirects=False) as c:
+        results = verify.http_checks(c, stack.https, stack.http, stack.secret("ANDRE_API_TOKEN"))
+    assert [r.line() for r in results if r.ok is not True] == []
