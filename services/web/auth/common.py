@@ -16,15 +16,16 @@ from services.web.settings import WebSettings
 from services.web.templating import templates
 from shared.clientip import client_ip
 
-EMAIL_RE = re.compile(
-    r"^[^@\s<>\"']{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251})\.[A-Za-z0-9-]{2,63}$|^[^@\s<>\"']{1,64}@localhost$"
-)
+# Deliberately plain: lower-cased ASCII domains, no quotes or markup in the local part.
+_LOCAL = r"[^@\s<>\"'(),;:\\]{1,64}"
+_DOMAIN = r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}|localhost"
+EMAIL_RE = re.compile(rf"^{_LOCAL}@(?:{_DOMAIN})$")
 MAX_FORM_BYTES = 16 * 1024
 
 
 def normalise_email(value: str) -> str | None:
     email = value.strip().lower()
-    if len(email) > 254 or not EMAIL_RE.match(email):
+    if len(email) > 254 or not EMAIL_RE.fullmatch(email):
         return None
     return email
 
