@@ -67,6 +67,9 @@ async def start_login(
     """Send the browser to the identity provider (or to the app if already signed in)."""
     if await get_optional_user(request) is not None:
         return RedirectResponse("/", status_code=302)
+    if "signed_out" in request.query_params:
+        # After sign-out, going straight to the provider would sign the user right back in.
+        return templates.TemplateResponse(request, "auth/signed_out.html", {})
     if not settings.oidc_configured:
         if settings.is_dev and is_loopback_client(request, settings):
             return RedirectResponse("/login/dev", status_code=302)

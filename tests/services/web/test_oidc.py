@@ -383,3 +383,10 @@ async def test_login_starts_rate_limited_per_ip_429(
         resp = await client.get("/login/")
     assert resp.status_code == 429
     assert int(resp.headers["retry-after"]) > 0
+
+
+async def test_login_signed_out_flag_shows_page_not_provider(browser: httpx.AsyncClient) -> None:
+    resp = await browser.get("/login/", params={"signed_out": "1"})
+    assert resp.status_code == 200
+    assert "signed out" in resp.text.lower()
+    assert 'href="/login/"' in resp.text
