@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
 
 from shared.spotify.demo import DemoCatalog
 from tests.support.stack import LocalStack
@@ -159,3 +160,57 @@ def test_browser_two_people_share_a_live_queue(stack: LocalStack, browser: Brows
     finally:
         alice_ctx.close()
         bob_ctx.close()
+
+
+def test_browser_listen_along_follows_now_playing_on_own_device(
+    stack: LocalStack, browser: Browser
+) -> None:
+    errors: list[str] = []
+    context, page = signed_in_page(browser, stack, "carol@example.com", DESKTOP, errors)
+    calls: list[tuple[str, str, str]] = []
+    no_device = {"value": False}
+
+    def spotify(route: Route) -> None:
+        request = route.request
+        calls.append((request.method, request.url, request.post_data or ""))
+        if no_device["value"]:
+            body = {"error": {"status": 404, "message": "No device", "reason": "NO_ACTIVE_DEVICE"}}
+            route.fulfill(status=404, json=body)
+        else:
+            route.fulfill(status=204, body="")
+
+    try:
+        # The demo stack has no Spotify app: stand in for the user's token and their device.
+        page.route(
+            "**/spotify/token",
+            lambda route: route.fulfill(json={"access_token": "user-token", "expires_in": 3600}),
+        )
+        page.route("https://api.spotify.com/**", spotify)
+        expect(page.locator("#now-label")).to_have_text("Now playing")
+        playing_uri = page.evaluate(
+            "fetch('/playing', {headers: {Accept: 'application/json'}}).then(r => r.json())"
+        )["uri"]
+
+        page.click("#listen-btn")
+        expect(page.locator("#listen-btn")).to_have_attribute("aria-pressed", "true")
+        expect(page.locator("#listen-status")).to_contain_text("Listening along")
+        method, url, body = calls[0]
+        assert (method, url) == ("PUT", "https://api.spotify.com/v1/me/player/play")
+        sent = json.loads(body)
+        assert sent["uris"] == [playing_uri] and sent["position_ms"] > 0
+
+        page.click("#pause-btn")
+        expect(page.locator("#resume-btn")).to_be_visible()
+        page.wait_for_timeout(500)
+        assert ("PUT", "https://api.spotify.com/v1/me/player/pause") in [c[:2] for c in calls]
+
+        # No active device: a clear message instead of silence.
+        no_device["value"] = True
+        page.click("#resume-btn")
+        expect(page.locator("#listen-status")).to_contain_text(
+            "No active Spotify device", timeout=15_000
+        )
+        page.screenshot(path=str(ARTIFACTS / "listen-along-no-device.png"))
+        assert [e for e in errors if "404" not in e] == []
+    finally:
+        context.close()
