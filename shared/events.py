@@ -109,6 +109,8 @@ class EventHub:
         self._subs: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
         self._started = asyncio.Event()
+        self._stopping = False
+        self._conn: Any = None  # the tail's own connection: a blocking read holds it
 
     @property
     def subscriber_count(self) -> int:
@@ -124,10 +126,21 @@ class EventHub:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
+        self._stopping = True
+        if task is None:
+            return
+        # Closing the tail's own connection ends its blocking read at once; cancelling the read
+        # instead would leave redis-py with a half-closed socket.
+        conn = self._conn
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.disconnect()
+        try:
+            async with asyncio.timeout(2):
+                await asyncio.gather(task, return_exceptions=True)
+        except TimeoutError:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.gather(task, return_exceptions=True)
         for sub in list(self._subs):
             self._drop(sub)
 
@@ -154,30 +167,50 @@ class EventHub:
             else:
                 sub.wakeup.set()
 
+    async def _read(self, conn: Any) -> Any:
+        await conn.send_command(
+            "XREAD", "COUNT", 500, "BLOCK", self.block_ms, "STREAMS", keys.EVENTS, self.last_id
+        )
+        return await conn.read_response()
+
     async def _run(self) -> None:
+        pool = self.redis.connection_pool
         backoff = 0.1
-        while True:
+        while not self._stopping:
             try:
                 if not self._started.is_set():
                     last: Any = await self.redis.xrevrange(keys.EVENTS, count=1)
                     self.last_id = last[0][0] if last else "0-0"
                     self._started.set()
-                reply: Any = await self.redis.xread(
-                    {keys.EVENTS: self.last_id}, count=500, block=self.block_ms
-                )
+                if self._conn is None:
+                    self._conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+                reply = await self._read(self._conn)
                 backoff = 0.1
                 if not reply:
                     continue
-                entries = reply[0][1]
+                entries = [(eid, dict(zip(f[::2], f[1::2], strict=True))) for eid, f in reply[0][1]]
                 self.last_id = entries[-1][0]
                 if self._subs:
                     self._fan_out(await _frames_for(self.redis, entries))
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - the tail must outlive Redis hiccups
+                if self._stopping:
+                    break
                 log.warning("event hub: reading the stream failed; retrying", exc_info=True)
+                await self._release(disconnect=True)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+        await self._release(disconnect=True)
+
+    async def _release(self, *, disconnect: bool) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        if disconnect:
+            with contextlib.suppress(Exception):
+                await conn.disconnect()
+        await self.redis.connection_pool.release(conn)
 
 
 async def _replay(redis: Redis, after: str) -> AsyncIterator[tuple[StreamId, bytes]]:

@@ -1,23 +1,56 @@
-"""The api service's application factory."""
+"""The api service's application factory: token-guarded routers, one error table, events hub."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 
+from services.api.auth import AuthGuard, TokenTable, require_api_token
+from services.api.body import BodySizeLimit
+from services.api.errors import install_error_handlers
+from services.api.routes import catalog, events, queue, spotify
 from services.api.settings import ApiSettings
 from shared.asgi import RedisDep, make_lifespan
+from shared.events import EventHub
+from shared.queue.queue import QueueRules
 from shared.redis_client import redis_ok
+from shared.spotify.catalog import create_catalog
+from shared.spotify.connect import SpotifyConnect
+from shared.spotify.tokens import UserTokenStore
+
+
+async def _startup(app: FastAPI) -> None:
+    settings: ApiSettings = app.state.settings
+    redis, http = app.state.redis, app.state.http
+    app.state.catalog = create_catalog(settings, redis, http)
+    app.state.connect = SpotifyConnect(http, UserTokenStore(redis, settings.secret_key), settings)
+    app.state.hub = EventHub(redis)
+    await app.state.hub.start()
+
+
+async def _shutdown(app: FastAPI) -> None:
+    hub: EventHub | None = getattr(app.state, "hub", None)
+    if hub is not None:
+        await hub.stop()
+    # Redis(connection_pool=...) does not close its pool on aclose(); close it here.
+    await app.state.redis.connection_pool.aclose()
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
+    # Parsed before anything starts: a malformed ANDRE_API_TOKENS stops the service clearly.
+    tokens = TokenTable.from_settings(settings)
     app = FastAPI(
         title="Andre API",
-        lifespan=make_lifespan(settings),
+        lifespan=make_lifespan(settings, on_startup=_startup, on_shutdown=_shutdown),
         openapi_url="/api/openapi.json",
         docs_url=None,
         redoc_url=None,
     )
+    app.state.settings = settings
+    app.state.guard = AuthGuard(settings, tokens)
+    app.state.rules = QueueRules.from_settings(settings)
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
 
     @app.get("/api/health", tags=["health"])
     async def health(redis: RedisDep) -> JSONResponse:
@@ -26,4 +59,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
             return JSONResponse({"status": "error", "error": "redis unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
+    # Every router but health sits behind the token: a new route cannot forget it.
+    guarded = APIRouter(prefix="/api", dependencies=[Depends(require_api_token)])
+    for module in (queue, catalog, spotify, events):
+        guarded.include_router(module.router)
+    app.include_router(guarded)
     return app

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
+
 from shared.settings import AndreSettings
 
 
@@ -12,3 +14,9 @@ class ApiSettings(AndreSettings):
 
     service_name: str = "api"
     redis_username: str = "andre-api"
+
+    # Wrong tokens from one client IP before it gets 429 for the rest of the window.
+    api_bad_token_max: int = Field(default=10, ge=1)
+    api_bad_token_window_s: int = Field(default=300, ge=1)
+    # Request bodies are tiny JSON objects; anything bigger is refused with 413 unread.
+    api_max_body_bytes: int = Field(default=16 * 1024, ge=256)

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import json
+
+import httpx
+from redis.asyncio import Redis
+
+from shared import keys
+from shared.queue import queue as domain
+from shared.spotify.demo import DemoCatalog
+from tests.services.api.conftest import BOT_TOKEN
+from tests.shared.queue.helpers import set_playing, track
+
+_DEMO = DemoCatalog()
+URIS = [t.uri for t in _DEMO.tracks][:6]
+
+
+async def test_add_track_returns_201_and_queues_as_api_identity(
+    api_client: httpx.AsyncClient,
+) -> None:
+    r = await api_client.post("/api/queue/add", json={"uri": URIS[0]})
+    assert r.status_code == 201
+    body = r.json()
+    assert body["ok"] is True and body["id"]
+    queue = (await api_client.get("/api/queue")).json()
+    assert queue["preview"] is None
+    assert [i["id"] for i in queue["queue"]] == [body["id"]]
+    assert queue["queue"][0]["user"] == "openclaw@api"
+    assert queue["queue"][0]["jams"] == [] and queue["queue"][0]["comments"] == []
+
+
+async def test_add_track_open_spotify_link_accepted(api_client: httpx.AsyncClient) -> None:
+    link = "https://open.spotify.com/track/" + URIS[1].rsplit(":", 1)[1] + "?si=abc"
+    r = await api_client.post("/api/queue/add", json={"uri": link})
+    assert r.status_code == 201
+
+
+async def test_add_track_unknown_track_404(api_client: httpx.AsyncClient) -> None:
+    r = await api_client.post("/api/queue/add", json={"uri": "spotify:track:" + "Z" * 22})
+    assert r.status_code == 404 and "error" in r.json()
+
+
+async def test_named_token_acts_as_name_at_api(api_client: httpx.AsyncClient) -> None:
+    r = await api_client.post(
+        "/api/queue/add",
+        json={"uri": URIS[0]},
+        headers={"Authorization": f"Bearer {BOT_TOKEN}"},
+    )
+    assert r.status_code == 201
+    queue = (await api_client.get("/api/queue")).json()
+    assert queue["queue"][0]["user"] == "bot@api"
+
+
+async def test_vote_track_moves_and_refuses_repeat(
+    api_client: httpx.AsyncClient, redis_api: Redis
+) -> None:
+    a = await domain.add_item(redis_api, track(1), "a@example.com")
+    b = await domain.add_item(redis_api, track(2), "b@example.com")
+    r = await api_client.post("/api/queue/vote", json={"id": b.id, "up": True})
+    assert r.status_code == 200 and r.json() == {"ok": True}
+    assert await domain.get_queue_ids(redis_api) == [b.id, a.id]
+    r = await api_client.post("/api/queue/vote", json={"id": b.id})
+    assert r.status_code == 409 and r.json() == {"error": "You already voted on this song"}
+    r = await api_client.post("/api/queue/vote", json={"id": a.id, "up": False})
+    assert r.status_code == 200
+    assert (await domain.get_item(redis_api, a.id)).votes == -1
+
+
+async def test_vote_own_song_upvote_409(api_client: httpx.AsyncClient) -> None:
+    r = await api_client.post("/api/queue/add", json={"uri": URIS[0]})
+    r = await api_client.post("/api/queue/vote", json={"id": r.json()["id"], "up": True})
+    assert r.status_code == 409
+
+
+async def test_jam_track_toggles(api_client: httpx.AsyncClient, redis_api: Redis) -> None:
+    a = await domain.add_item(redis_api, track(1), "a@example.com")
+    r = await api_client.post("/api/queue/jam", json={"id": a.id})
+    assert r.json() == {"ok": True, "jammed": True}
+    r = await api_client.post("/api/queue/jam", json={"id": a.id})
+    assert r.json() == {"ok": True, "jammed": False}
+
+
+async def test_remove_and_clear_routes(api_client: httpx.AsyncClient, redis_api: Redis) -> None:
+    a = await domain.add_item(redis_api, track(1), "a@example.com")
+    await domain.add_item(redis_api, track(2), "a@example.com")
+    assert (await api_client.post("/api/queue/remove", json={"id": a.id})).status_code == 200
+    r = await api_client.post("/api/queue/remove", json={"id": a.id})
+    assert r.status_code == 404 and r.json()["error"]
+    assert (await api_client.post("/api/queue/clear")).json() == {"ok": True}
+    assert (await api_client.get("/api/queue")).json() == {"queue": [], "preview": None}
+
+
+async def test_control_routes_change_now_playing(
+    api_client: httpx.AsyncClient, redis_api: Redis
+) -> None:
+    for path in ("/api/queue/pause", "/api/queue/resume", "/api/queue/skip"):
+        assert (await api_client.post(path)).json() == {"ok": True}
+    assert (await api_client.get("/api/playing")).json() == {}
+    await set_playing(redis_api, "np1")
+    assert (await api_client.post("/api/queue/pause")).status_code == 200
+    playing = (await api_client.get("/api/playing")).json()
+    assert playing["id"] == "np1" and playing["paused"] is True
+    assert {"pos_ms", "started_at", "server_time"} <= playing.keys()
+    assert (await api_client.post("/api/queue/resume")).status_code == 200
+    assert (await api_client.get("/api/playing")).json()["paused"] is False
+    assert (await api_client.post("/api/queue/skip")).status_code == 200
+    assert await redis_api.get(keys.SKIP) == "1"
+
+
+async def test_search_tracks_returns_results(api_client: httpx.AsyncClient) -> None:
+    title = _DEMO.tracks[0].title
+    r = await api_client.get("/api/search", params={"q": title})
+    assert r.status_code == 200
+    results = r.json()["results"]
+    assert results
+    assert {"uri", "title", "artist", "album", "duration_ms", "img"} <= results[0].keys()
+
+
+async def test_list_history_newest_first(api_client: httpx.AsyncClient, redis_api: Redis) -> None:
+    play = {**(await domain.add_item(redis_api, track(1), "a@example.com")).model_dump()}
+    await redis_api.lpush(keys.HISTORY, json.dumps({**play, "ended_at": 5.0}))
+    r = await api_client.get("/api/history", params={"limit": 5})
+    assert r.status_code == 200 and r.json()["plays"][0]["ended_at"] == 5.0
+
+
+async def test_health_is_public(api_client: httpx.AsyncClient) -> None:
+    r = await api_client.get("/api/health", headers={"Authorization": ""})
+    assert r.json() == {"status": "ok"}
