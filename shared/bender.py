@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 CANDIDATES_TTL_S = 20 * 60
 MAX_CANDIDATES = 20
 MAX_THROWBACKS = 5
+MIN_DURATION_MS = 5_000
 FALLBACK_URI = "spotify:track:3utq2FgD1pkmIoaWfjXWAU"
 FALLBACK_QUERIES = ("the", "love", "night", "summer")
 
@@ -147,6 +148,8 @@ class Bender:
             except ValueError:
                 continue
             uri = candidate.get("uri", "")
+            if int(candidate.get("duration_ms") or 0) < MIN_DURATION_MS:
+                continue  # a blip is no fill song, and would spin through the candidates
             if uri in busy or await self._filtered(uri, relaxed=bool(candidate.get("relaxed"))):
                 continue
             return candidate

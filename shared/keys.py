@@ -22,7 +22,7 @@ HISTORY = PREFIX + "history"  # LIST of finished plays (JSON), newest first, bou
 PREVIEW = PREFIX + "bender:preview"  # STRING JSON item: the next auto-fill suggestion
 BENDER_CANDIDATES = PREFIX + "bender:candidates"  # LIST of candidate JSON {uri, title, ...}
 BENDER_SEED = PREFIX + "bender:seed"  # STRING URI of the last human-queued track, TTL
-BENDER_STREAK_START = PREFIX + "bender:streak_start"  # STRING unix seconds
+BENDER_STREAK_START = PREFIX + "bender:streak_start"  # STRING unix ms (Redis TIME)
 
 # --- player ---------------------------------------------------------------------------------
 PLAYER_LEADER = PREFIX + "player:leader"  # STRING lock holder id, TTL

@@ -72,7 +72,7 @@ class Worker:
         self._bender_kick = asyncio.Event()
         self._announced: tuple[str, bool, int] | None = None
         self._last_position_ms = 0
-        self._history_checked = False
+        self._next_history_check_ms = 0
 
     # --- one step --------------------------------------------------------------------------
 
@@ -95,10 +95,12 @@ class Worker:
             log.info("player: leading", extra={"worker": self.token})
             self.is_leader = True
             self._announced = None
+            self._next_history_check_ms = 0
             self._bender_kick.set()
-        if not self._history_checked:
+        if now >= self._next_history_check_ms:
+            # Cheap EXISTS; reads the logs only when Redis lost the history (started empty).
+            self._next_history_check_ms = now + 60_000
             await self._rebuild_history()
-            self._history_checked = True
         return await self._lead(now)
 
     def _step_down(self) -> None:

@@ -300,13 +300,10 @@ async def advance(
 
 
 async def publish_event(redis: Redis, etype: str, data: dict[str, Any], max_len: int) -> None:
-    """Append one event to the stream (same fields as ``shared.events``)."""
-    payload = json.dumps(data, separators=(",", ":")) if data else ""
-    if etype == "now_playing" and not data:
-        payload = "{}"
-    await redis.xadd(
-        keys.EVENTS, {"type": etype, "data": payload}, maxlen=max_len, approximate=True
-    )
+    """Append one event to the stream (``shared.events.publish``)."""
+    from shared.events import publish  # late: shared.events imports the queue views
+
+    await publish(redis, etype, data, max_len)
 
 
 def position_event(state: PlayState, now_ms: int) -> dict[str, Any]:
