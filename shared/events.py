@@ -85,6 +85,18 @@ async def _frames_for(
     return out
 
 
+def _entries(reply: Any) -> list[tuple[str, dict[str, str]]]:
+    """XREAD's entries from a RESP2 (list) or RESP3 (map) reply."""
+    streams = list(reply.values()) if isinstance(reply, dict) else [s[1] for s in reply]
+    out = []
+    for stream in streams:
+        for event_id, fields in stream:
+            if not isinstance(fields, dict):
+                fields = dict(zip(fields[::2], fields[1::2], strict=False))
+            out.append((str(event_id), fields))
+    return out
+
+
 @dataclass(eq=False)
 class Subscription:
     queue: asyncio.Queue[tuple[StreamId, bytes]]
@@ -188,7 +200,9 @@ class EventHub:
                 backoff = 0.1
                 if not reply:
                     continue
-                entries = [(eid, dict(zip(f[::2], f[1::2], strict=True))) for eid, f in reply[0][1]]
+                entries = _entries(reply)
+                if not entries:
+                    continue
                 self.last_id = entries[-1][0]
                 if self._subs:
                     self._fan_out(await _frames_for(self.redis, entries))

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+from starlette.requests import Request
+
+from shared import keys
+from shared.events import EventHub, event_stream, publish
+from shared.queue import queue as domain
+from tests.shared.queue.helpers import track
+
+
+def _request(last_event_id: str | None = None) -> Request:
+    headers = [] if last_event_id is None else [(b"last-event-id", last_event_id.encode())]
+    return Request({"type": "http", "method": "GET", "path": "/events", "headers": headers})
+
+
+def _parse(chunk: bytes) -> list[dict[str, str]]:
+    events = []
+    for block in chunk.decode().split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in block.splitlines():
+            name, _, value = line.partition(": ")
+            fields[name] = value
+        if "event" in fields:
+            events.append(fields)
+    return events
+
+
+@pytest.fixture
+async def hub(redis_api: Redis) -> AsyncIterator[EventHub]:
+    h = EventHub(redis_api, block_ms=200)
+    await h.start()
+    yield h
+    await h.stop()
+
+
+async def _next_events(stream: AsyncIterator[bytes], count: int) -> list[dict[str, str]]:
+    got: list[dict[str, str]] = []
+    async with asyncio.timeout(5):
+        while len(got) < count:
+            got.extend(_parse(await anext(stream)))
+    return got
+
+
+async def test_publish_appends_typed_event(redis_api: Redis) -> None:
+    await publish(redis_api, "airhorn", {"name": "siren", "user": "u@example.com"})
+    await publish(redis_api, "queue_update", {"ignored": True})
+    entries = await redis_api.xrange(keys.EVENTS)
+    assert [e[1]["type"] for e in entries] == ["airhorn", "queue_update"]
+    assert json.loads(entries[0][1]["data"]) == {"name": "siren", "user": "u@example.com"}
+    assert entries[1][1]["data"] == ""
+    with pytest.raises(ValueError):
+        await publish(redis_api, "bogus", {})
+
+
+async def test_event_stream_fresh_client_gets_snapshot_then_live(
+    redis_api: Redis, hub: EventHub
+) -> None:
+    stream = event_stream(hub, _request())
+    try:
+        assert await anext(stream) == b"retry: 2000\n\n"
+        snapshot = await _next_events(stream, 2)
+        assert [e["event"] for e in snapshot] == ["queue_update", "now_playing"]
+        assert json.loads(snapshot[0]["data"]) == {"queue": [], "preview": None}
+        assert json.loads(snapshot[1]["data"]) == {}
+        item = await domain.add_item(redis_api, track(1), "a@example.com")
+        live = await _next_events(stream, 1)
+        assert live[0]["event"] == "queue_update" and live[0]["id"]
+        assert json.loads(live[0]["data"])["queue"][0]["id"] == item.id
+    finally:
+        await stream.aclose()
+    assert hub.subscriber_count == 0
+
+
+async def test_event_stream_resume_replays_everything_missed(
+    redis_api: Redis, hub: EventHub
+) -> None:
+    await domain.add_item(redis_api, track(1), "a@example.com")
+    first_id = (await redis_api.xrange(keys.EVENTS))[-1][0]
+    for n in range(2, 6):
+        await domain.add_item(redis_api, track(n), "a@example.com")
+    await publish(redis_api, "airhorn", {"name": "siren", "user": "u@example.com"})
+    missed = [e[0] for e in await redis_api.xrange(keys.EVENTS, min=f"({first_id}")]
+    stream = event_stream(hub, _request(first_id))
+    try:
+        await anext(stream)
+        replayed = await _next_events(stream, len(missed))
+        assert [e["id"] for e in replayed] == missed
+        assert replayed[-1]["event"] == "airhorn"
+        assert len(json.loads(replayed[0]["data"])["queue"]) == 5
+        await domain.add_item(redis_api, track(9), "b@example.com")
+        live = await _next_events(stream, 1)
+        assert live[0]["id"] > missed[-1]
+    finally:
+        await stream.aclose()
+
+
+async def test_event_stream_trimmed_resume_sends_snapshot_first(
+    redis_api: Redis, hub: EventHub
+) -> None:
+    await domain.add_item(redis_api, track(1), "a@example.com")
+    stream = event_stream(hub, _request("1-0"))
+    try:
+        await anext(stream)
+        events = await _next_events(stream, 3)
+        assert [e["event"] for e in events] == ["queue_update", "now_playing", "queue_update"]
+        assert "id" not in events[0] and events[2]["id"]
+    finally:
+        await stream.aclose()
+
+
+async def test_event_stream_idle_sends_ping(redis_api: Redis, hub: EventHub) -> None:
+    stream = event_stream(hub, _request(), ping_interval_s=0.05)
+    try:
+        await anext(stream)
+        await _next_events(stream, 2)
+        async with asyncio.timeout(2):
+            assert await anext(stream) == b": ping\n\n"
+    finally:
+        await stream.aclose()
+
+
+async def test_event_hub_slow_subscriber_dropped_others_served(redis_api: Redis) -> None:
+    hub = EventHub(redis_api, subscriber_queue_size=2, block_ms=200)
+    await hub.start()
+    try:
+        slow = hub.subscribe()
+        fast = hub.subscribe()
+        got: list[bytes] = []
+
+        async def drain() -> None:
+            while len(got) < 5:
+                await fast.wakeup.wait()
+                fast.wakeup.clear()
+                while not fast.queue.empty():
+                    got.append(fast.queue.get_nowait()[1])
+
+        reader = asyncio.create_task(drain())
+        for n in range(5):
+            await publish(redis_api, "airhorn", {"name": "siren", "user": f"u{n}"})
+            await asyncio.sleep(0.05)
+        async with asyncio.timeout(5):
+            await reader
+        assert slow.dropped and not fast.dropped
+        assert hub.subscriber_count == 1
+        assert all(b"event: airhorn" in frame for frame in got)
+    finally:
+        await hub.stop()
