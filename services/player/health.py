@@ -19,6 +19,8 @@ async def check(settings: PlayerSettings) -> bool:
         return False
     finally:
         await redis.aclose()
+        # The client does not own a pool passed to it: close the connection explicitly.
+        await redis.connection_pool.disconnect()
 
 
 def main() -> None:
