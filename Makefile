@@ -8,9 +8,9 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha25
 
 # command:debian-package pairs
 RUN_DEPS := redis-server:redis-server caddy:caddy
-TEST_DEPS := $(RUN_DEPS) chromium:chromium
+TEST_DEPS := $(RUN_DEPS) chromium:chromium sshd:openssh-server fail2ban-client:fail2ban ufw:ufw cloud-init:cloud-init
 
-.PHONY: help install install-test up test lint check bench verify lock clean
+.PHONY: help install install-test up test lint check bench verify repin lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ bench: install-test ## run the benchmarks in bench/ and print their figures
 
 verify: $(STAMP) ## check a live deployment's hardening (ANDRE_VERIFY_* settings)
 	$(PY) -m deploy.verify
+
+repin: ## re-pin the base images of deploy/ to the digests their tags serve now (needs Docker)
+	$(PY) -m deploy.repin
 
 lock: ## re-resolve requirements*.lock from pyproject.toml (needs network to PyPI)
 	$(PY) -m pip install -q uv
