@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+from redis.asyncio import Redis
+
+from shared import keys
+from shared.queue import queue as domain
+from tests.services.api.conftest import AUTH
+from tests.shared.queue.helpers import track
+
+
+async def _read_events(lines: AsyncIterator[str], count: int) -> list[dict[str, str]]:
+    events: list[dict[str, str]] = []
+    fields: dict[str, str] = {}
+    async with asyncio.timeout(10):
+        async for line in lines:
+            if line == "":
+                if "event" in fields:
+                    events.append(fields)
+                    if len(events) == count:
+                        return events
+                fields = {}
+                continue
+            name, _, value = line.partition(": ")
+            fields[name] = value
+    return events
+
+
+async def test_stream_events_resume_with_last_event_id_misses_nothing(
+    live_api: str, redis_api: Redis
+) -> None:
+    async with httpx.AsyncClient(base_url=live_api, headers=AUTH, timeout=10) as client:
+        async with client.stream("GET", "/api/events") as r:
+            assert r.status_code == 200
+            assert r.headers["content-type"].startswith("text/event-stream")
+            assert r.headers["cache-control"].startswith("no-cache")
+            lines = r.aiter_lines()
+            await _read_events(lines, 2)  # snapshot
+            await domain.add_item(redis_api, track(1), "a@example.com")
+            first = (await _read_events(lines, 1))[0]
+            assert first["event"] == "queue_update"
+        for n in range(2, 5):
+            await domain.add_item(redis_api, track(n), "b@example.com")
+        missed = [e[0] for e in await redis_api.xrange(keys.EVENTS, min=f"({first['id']}")]
+        assert len(missed) == 3
+        headers = {"Last-Event-ID": first["id"]}
+        async with client.stream("GET", "/api/events", headers=headers) as r:
+            replay = await _read_events(r.aiter_lines(), 3)
+            assert [e["id"] for e in replay] == missed
+            assert len(json.loads(replay[-1]["data"])["queue"]) == 4
