@@ -18,7 +18,7 @@ from pathlib import Path
 DEPLOY = Path(__file__).resolve().parent
 FILES = (DEPLOY / "Dockerfile", DEPLOY / "compose.yaml")
 PIN = re.compile(r"(?P<ref>[a-z0-9][a-z0-9./-]*:[A-Za-z0-9._-]+)@(?P<digest>sha256:[0-9a-f]{64})")
-STAMP = re.compile(r"^# Last `make repin`: .*$", re.M)
+STAMP = re.compile(r"^(?P<indent>[ \t]*)# Last `make repin`: .*$", re.M)
 
 Resolver = Callable[[str], str]
 
@@ -51,7 +51,7 @@ def repin_text(text: str, resolve: Resolver, today: str) -> tuple[str, list[str]
 
     new = PIN.sub(sub, text)
     stamp = f"# Last `make repin`: {today}, digests as served by the registry (docker pull)."
-    new = STAMP.sub(stamp, new) if STAMP.search(new) else new
+    new = STAMP.sub(lambda m: m.group("indent") + stamp, new)
     return new, changes
 
 
