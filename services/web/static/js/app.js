@@ -415,6 +415,15 @@ async function onHornClick(event) {
 
 // ---- boot ----------------------------------------------------------------------------------
 
+// Say so when live updates stop, but not for the blink of a routine reconnect.
+let offlineTimer = null;
+function setLive(up) {
+  root.classList.toggle("offline", !up);
+  clearTimeout(offlineTimer);
+  if (up) $("offline").hidden = true;
+  else offlineTimer = setTimeout(() => ($("offline").hidden = false), 3000);
+}
+
 function boot() {
   $("queue").addEventListener("click", onQueueClick);
   $("queue").addEventListener("submit", onCommentSubmit);
@@ -441,7 +450,7 @@ function boot() {
     },
     {
       // A fresh stream starts with a snapshot (queue_update + now_playing), so no extra fetch.
-      onStatus: (up) => root.classList.toggle("offline", !up),
+      onStatus: setLive,
     },
   );
   setInterval(tick, 250);

@@ -3,6 +3,8 @@
 // stream (e.g. the session ended) does EventSource give up; then we open a new one after a pause
 // (a fresh stream starts with a snapshot of the queue and now playing).
 
+import { getJson } from "./api.js";
+
 const TYPES = ["queue_update", "now_playing", "player_position", "airhorn"];
 
 export function connectLive(handlers, { onStatus = () => {} } = {}) {
@@ -19,6 +21,8 @@ export function connectLive(handlers, { onStatus = () => {} } = {}) {
       onStatus(false);
       if (source.readyState === EventSource.CLOSED) {
         source.close();
+        // Refused rather than dropped: if the session ended, this call sends us to sign in.
+        getJson("/queue").catch(() => {});
         setTimeout(open, retryMs);
         retryMs = Math.min(retryMs * 2, 30000);
       }
