@@ -20,15 +20,17 @@ GENERATED = (
     "api_token",
     "secret_key",
 )
-# May stay empty: extra named API tokens (rotation), previous Redis passwords (rotation), and the
-# Spotify / OIDC client secrets until those apps are registered (demo catalog, guest sign-in).
-OPTIONAL = ("api_tokens", "redis_passwords_previous", "spotify_client_secret", "oidc_client_secret")
+# Created empty. Stay empty: extra named API tokens and previous Redis passwords (both only during a
+# rotation), the Spotify client secret (the demo catalog runs without). Must be filled in by hand:
+# the OIDC client secret (web refuses to start in prod while it is empty).
+OPTIONAL = ("api_tokens", "redis_passwords_previous", "spotify_client_secret")
+FILL_IN = ("oidc_client_secret",)
 
 
 def create(directory: Path) -> list[str]:
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     created = []
-    for name in GENERATED + OPTIONAL:
+    for name in GENERATED + OPTIONAL + FILL_IN:
         path = directory / name
         if path.exists():
             continue
@@ -47,6 +49,9 @@ def main(argv: list[str]) -> int:
         print(f"created {directory / name}")
     if not created:
         print(f"all secrets already exist in {directory}")
+    for name in FILL_IN:
+        if not (directory / name).read_text(encoding="utf-8").strip():
+            print(f"fill in {directory / name} before `docker compose up` (see README.md)")
     return 0
 
 

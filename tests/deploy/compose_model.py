@@ -14,7 +14,12 @@ DEPLOY = ROOT / "deploy"
 COMPOSE_FILE = DEPLOY / "compose.yaml"
 
 # The settings compose.yaml requires (everything else has a default).
-TEST_ENV = {"ANDRE_DOMAIN": "andre.example.test", "ANDRE_ACME_EMAIL": "ops@example.test"}
+TEST_ENV = {
+    "ANDRE_DOMAIN": "andre.example.test",
+    "ANDRE_ACME_EMAIL": "ops@example.test",
+    "ANDRE_OIDC_CLIENT_ID": "andre-test-client",
+    "ANDRE_ALLOWED_EMAIL_DOMAINS": "example.test",
+}
 
 _VAR = re.compile(
     r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)"

@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tests.deploy.compose_model import DEPLOY, MissingVariable, load, parse, raw_text
+from tests.deploy.compose_model import DEPLOY, TEST_ENV, MissingVariable, load, parse, raw_text
 
 Compose = dict[str, Any]
 SCHEMA = Path(__file__).with_name("schemas") / "compose-spec.json"
@@ -63,7 +63,7 @@ SECRETS = {  # target names inside /run/secrets (pydantic-settings field names)
         "redis_passwords_previous",
     },
     "redis": set(),
-    "api": {"redis_password", "api_token", "api_tokens", "spotify_client_secret"},
+    "api": {"redis_password", "api_token", "api_tokens", "secret_key", "spotify_client_secret"},
     "web": {"redis_password", "secret_key", "spotify_client_secret", "oidc_client_secret"},
     "player": {"redis_password", "secret_key", "spotify_client_secret"},
     "caddy": set(),
@@ -577,9 +577,9 @@ def test_compose_schema_rejects_unknown_service_key() -> None:
     assert list(jsonschema.Draft7Validator(schema).iter_errors(bad))
 
 
-@pytest.mark.parametrize("missing", ["ANDRE_DOMAIN", "ANDRE_ACME_EMAIL"])
+@pytest.mark.parametrize("missing", sorted(TEST_ENV))
 def test_compose_required_setting_missing_refused(missing: str) -> None:
-    env = {"ANDRE_DOMAIN": "andre.example.test", "ANDRE_ACME_EMAIL": "ops@example.test"}
+    env = dict(TEST_ENV)
     del env[missing]
     with pytest.raises(MissingVariable, match=missing):
         load(env)
