@@ -74,6 +74,11 @@ class Bender:
         self.rng = rng or random.Random()
         self._failures = 0
 
+    @property
+    def failures(self) -> int:
+        """Consecutive failed steps; while non-zero the caller must honour the backoff."""
+        return self._failures
+
     # --- the loop step ---------------------------------------------------------------------
 
     async def step(self) -> float:

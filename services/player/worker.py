@@ -73,6 +73,7 @@ class Worker:
         self._announced: tuple[str, bool, int] | None = None
         self._last_position_ms = 0
         self._next_history_check_ms = 0
+        self._stale_streak = 0
 
     # --- one step --------------------------------------------------------------------------
 
@@ -114,8 +115,11 @@ class Worker:
         pipe.get(keys.NOW_PLAYING)
         pipe.exists(keys.SKIP)
         pipe.get(keys.BENDER_STREAK_START)
-        raw, skip, streak_start = await pipe.execute()
+        pipe.exists(keys.PREVIEW)
+        raw, skip, streak_start, has_preview = await pipe.execute()
         state = parse_now_playing(raw) if raw else None
+        if not has_preview:
+            self._bender_kick.set()  # e.g. the web's Filter button took it
 
         mode: AdvanceMode | None = None
         if state is None:
@@ -137,7 +141,10 @@ class Worker:
                 events_max_len=self.settings.events_max_len,
             )
             if result.status == "stale":
-                return 0.0  # changed under us (pause, jam, ...): look again at once
+                # Changed under us (pause, jam, ...): look again at once, but never spin.
+                self._stale_streak += 1
+                return 0.0 if self._stale_streak < 3 else 0.05
+            self._stale_streak = 0
             if result.status == "not_leader":
                 self._step_down()
                 return self.settings.standby_poll_s
@@ -271,17 +278,24 @@ class Worker:
             await self.redis.delete(keys.PLAYER_WAKE)
 
     async def _bender_loop(self) -> None:
+        """Keep the preview filled while leading; kicks wake it, backoff is never cut short."""
         assert self.bender is not None
         while not self._stopping.is_set():
-            delay = 1.0
-            if self.is_leader:
-                try:
-                    delay = await self.bender.step()
-                except Exception:
-                    log.exception("player: bender step failed")
-                    delay = 5.0
-            if delay > 0:
-                self._bender_kick.clear()
+            if not self.is_leader:
+                await self._sleep(self.settings.standby_poll_s * 4)
+                continue
+            # Cleared before the step, so a kick that arrives during it is not lost.
+            self._bender_kick.clear()
+            try:
+                delay = await self.bender.step()
+            except Exception:
+                log.exception("player: bender step failed")
+                delay = 5.0
+            if delay <= 0:
+                await asyncio.sleep(0)
+            elif self.bender.failures:
+                await self._sleep(delay)
+            else:
                 kick = asyncio.ensure_future(self._bender_kick.wait())
                 stopper = asyncio.ensure_future(self._stopping.wait())
                 try:
@@ -291,8 +305,10 @@ class Worker:
                 finally:
                     kick.cancel()
                     stopper.cancel()
-            else:
-                await asyncio.sleep(0)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def run(self) -> None:
         log.info("player worker started", extra={"worker": self.token})
