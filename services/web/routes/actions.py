@@ -25,9 +25,8 @@ from shared.events import sse_response
 from shared.logs import audit
 from shared.queue import airhorns, control, history
 from shared.queue import queue as q
-from shared.queue.errors import DomainError, NothingPlaying
-from shared.spotify.catalog import MAX_QUERY_LEN, Track
-from shared.spotify.errors import SpotifyError
+from shared.queue.errors import NothingPlaying
+from shared.spotify.catalog import MAX_QUERY_LEN
 from shared.spotify.uris import parse_ref
 
 router = APIRouter()
@@ -83,7 +82,7 @@ def audited(request: Request, user: SessionUser, action: str, **details: Any) ->
     """One audit line per action, whether it was done or refused."""
     try:
         yield
-    except (DomainError, SpotifyError) as exc:
+    except Exception as exc:
         audit(
             action,
             identity=user.email,
@@ -233,19 +232,9 @@ async def queue_preview(
     uri = _track_ref(body.uri)
     with audited(request, user, "add", uri=uri, source="bender"):
         await rl.hit(redis, ADD_LIMIT, user.email)
-        item = await bender.take_preview(redis, uri)
-        if item is None:
+        added = await bender.promote_preview(redis, uri, user.email, rules=rules)
+        if added is None:
             raise WebError("That suggestion is no longer available", status_code=409)
-        track = Track(
-            uri=item.uri,
-            title=item.title,
-            artist=item.artist,
-            duration_ms=item.duration_ms,
-            img=item.img,
-            big_img=item.big_img,
-            kind="episode" if item.uri.startswith("spotify:episode:") else "track",
-        )
-        added = await q.add_item(redis, track, user.email, rules=rules)
     return Added(id=added.id)
 
 

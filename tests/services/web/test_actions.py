@@ -345,3 +345,30 @@ async def test_bender_queue_adds_preview_as_session_user(
     assert [(i["uri"], i["user"]) for i in view["queue"]] == [(track.uri, "alice@example.com")]
     stale = await signed_in.client.post("/bender/queue", json={"uri": track.uri})
     assert stale.status_code == 409
+
+
+async def test_add_refused_by_limit_writes_refused_audit_line(
+    signed_in: SignedIn, redis_web: Redis, caplog
+) -> None:
+    await redis_web.set(actions.ADD_LIMIT.key(signed_in.email), 50, ex=3600)
+    with caplog.at_level(logging.INFO, logger="andre.audit"):
+        resp = await signed_in.client.post("/queue/add", json={"uri": TRACKS[0].uri})
+    assert resp.status_code == 429
+    lines = [r for r in caplog.records if r.name == "andre.audit"]
+    assert [(r.action, r.outcome, r.reason) for r in lines] == [  # type: ignore[attr-defined]
+        ("add", "refused", "RateLimited")
+    ]
+
+
+async def test_skip_while_playing_sets_flag_and_audits(
+    signed_in: SignedIn, redis_web: Redis, caplog
+) -> None:
+    await start_playing(redis_web)
+    with caplog.at_level(logging.INFO, logger="andre.audit"):
+        resp = await signed_in.client.post("/queue/skip", json={"email": "boss@example.com"})
+    assert resp.status_code == 200
+    assert await redis_web.exists(keys.SKIP)
+    lines = [r for r in caplog.records if r.name == "andre.audit"]
+    assert [(r.action, r.identity) for r in lines] == [  # type: ignore[attr-defined]
+        ("skip", "alice@example.com")
+    ]
