@@ -11,9 +11,10 @@ from redis.asyncio import Redis
 
 from services.player.worker import Worker
 from shared import keys
-from shared.bender import Bender
+from shared.bender import Bender, filter_preview
 from shared.queue.control import pause, request_skip, resume
 from shared.spotify.demo import DemoCatalog
+from shared.spotify.errors import SpotifyNotFound
 from tests.services.player.helpers import add, history, now_playing
 
 
@@ -146,3 +147,68 @@ async def test_worker_run_on_demo_catalog_never_silent_over_5s(
     finally:
         worker.stop()
         await asyncio.wait_for(task, 5)
+
+
+def demo_bender(settings: Any, redis: Redis, catalog: Any = None) -> Bender:
+    return Bender(
+        redis,
+        catalog or DemoCatalog(),
+        bender_email=settings.bender_email,
+        play_log_dir=settings.play_log_dir,
+        events_max_len=settings.events_max_len,
+    )
+
+
+async def test_worker_run_filtered_preview_is_replaced_within_1s(
+    settings: Any, redis_player: Redis
+) -> None:
+    await add(redis_player, 1, duration_ms=60_000)
+    worker = Worker(settings, redis_player, bender=demo_bender(settings, redis_player), token="f")
+    task = asyncio.create_task(worker.run())
+    try:
+
+        async def has_preview() -> bool:
+            return bool(await redis_player.exists(keys.PREVIEW))
+
+        await wait_until(has_preview, 3)
+        uri = json.loads(await redis_player.get(keys.PREVIEW) or "{}")["uri"]
+        assert await filter_preview(redis_player, uri, events_max_len=1000)
+
+        assert await wait_until(has_preview, 1) < 1
+        assert json.loads(await redis_player.get(keys.PREVIEW) or "{}")["uri"] != uri
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 5)
+
+
+class EmptyCatalog(DemoCatalog):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    async def search(self, query: str, limit: int = 10) -> list[Any]:
+        self.calls += 1
+        return []
+
+    async def lookup(self, uri: str) -> Any:
+        self.calls += 1
+        raise SpotifyNotFound("gone")
+
+
+async def test_worker_run_bender_finding_nothing_backs_off_not_hot_loop(
+    settings: Any, redis_player: Redis
+) -> None:
+    catalog = EmptyCatalog()
+    worker = Worker(
+        settings, redis_player, bender=demo_bender(settings, redis_player, catalog), token="e"
+    )
+    task = asyncio.create_task(worker.run())
+    try:
+        await asyncio.sleep(1.5)
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 5)
+
+    assert worker.bender is not None and worker.bender.failures == 1
+    assert catalog.calls <= 2 * (1 + 4)  # one refill: a few lookups and fallback searches
+    assert await now_playing(redis_player) is None
