@@ -20,6 +20,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -233,9 +234,19 @@ def main() -> int:
             await redis.aclose()
             return sent
 
-        rss_peak = rss_connected
+        peak = [rss_connected]
+        sampling = threading.Event()
+
+        def sample_rss() -> None:
+            while not sampling.wait(0.05):
+                peak[0] = max(peak[0], web_ps.memory_info().rss / 2**20)
+
+        sampler = threading.Thread(target=sample_rss, daemon=True)
+        sampler.start()
         sent = asyncio.run(make_changes())
-        rss_peak = max(rss_peak, web_ps.memory_info().rss / 2**20)
+        sampling.set()
+        sampler.join()
+        rss_peak = peak[0]
         time.sleep(1.0)  # let the last event reach everyone
         stop_evt.set()
         arrivals: dict[str, list[float]] = {}
