@@ -90,7 +90,9 @@ class SessionStore:
         if not session_id or len(session_id) > 128:
             return None
         key = keys.session(digest(session_id))
-        raw = await self.redis.get(key)
+        # Redis' TTL is the idle clock: each use pushes it back (in the same round trip as the
+        # read); no use within the idle timeout and the key is gone.
+        raw = await self.redis.getex(key, ex=self.settings.session_idle_timeout_s)
         if raw is None:
             return None
         try:
@@ -106,8 +108,8 @@ class SessionStore:
         if record.is_guest and not await guest_active(self.redis, record.email, now):
             await self.redis.delete(key)
             return None
-        # Redis' TTL is the idle clock: no use within the idle timeout and the key is gone.
-        await self.redis.expire(key, self._ttl_s(record, now))
+        if record.expires_at - now < self.settings.session_idle_timeout_s:
+            await self.redis.expire(key, self._ttl_s(record, now))  # never past the absolute end
         return record
 
     async def revoke(self, session_id: str) -> None:

@@ -283,3 +283,31 @@ async def test_public_url_origin_port_normalised(web_client: httpx.AsyncClient) 
         headers={"Origin": "https://andre.test:443"},
     )
     assert resp.status_code == 303
+
+
+async def test_session_guest_ttl_capped_by_invite_end(
+    web_app: FastAPI, redis_clean: RedisServer
+) -> None:
+    redis = redis_clean.client("andre-web")
+    try:
+        passphrase, _ = await issue_guest(redis, "guest@partner.example", 1, "root@example.com")
+        record = json.loads(await redis.hget(keys.GUESTS, "guest@partner.example") or "{}")
+        record["expires_at"] = time.time() + 100
+        await redis.hset(keys.GUESTS, "guest@partner.example", json.dumps(record))
+        async with make_client(web_app) as client:
+            page = await client.get("/guest/")
+            resp = await client.post(
+                "/guest/",
+                data={
+                    "email": "guest@partner.example",
+                    "password": passphrase,
+                    "csrf_token": form_token(page.text),
+                },
+                headers=same_origin(),
+            )
+            key = keys.session(digest(resp.cookies["andre_session"]))
+            assert 0 < await redis.ttl(key) <= 100
+            await client.get("/spotify/token")  # a use must not extend past the invite's end
+            assert 0 < await redis.ttl(key) <= 100
+    finally:
+        await redis.aclose()
