@@ -31,7 +31,8 @@ def create_redis(settings: AndreSettings, *, max_connections: int | None = None)
         retry=Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=6),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
     )
-    return Redis(connection_pool=pool)
+    # from_pool: the client owns the pool, so aclose() also closes every pooled connection.
+    return Redis.from_pool(pool)
 
 
 async def redis_ok(client: Redis) -> bool:

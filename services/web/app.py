@@ -18,12 +18,7 @@ from shared.redis_client import redis_ok
 
 
 async def _shutdown(app: FastAPI) -> None:
-    try:
-        await close_ui_resources(app)  # the UI's event hub tails Redis: stop it first
-    finally:
-        # Redis(connection_pool=...) does not close a pool it was handed; close it here so no
-        # socket outlives the app.
-        await app.state.redis.connection_pool.disconnect()
+    await close_ui_resources(app)  # the UI's event hub tails Redis: stop it before Redis closes
 
 
 def create_app(settings: WebSettings) -> FastAPI:
