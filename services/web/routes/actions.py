@@ -77,6 +77,10 @@ class Jammed(Ok):
     jammed: bool
 
 
+class FreeHorns(Ok):
+    free_left: int
+
+
 @contextmanager
 def audited(request: Request, user: SessionUser, action: str, **details: Any) -> Iterator[None]:
     """One audit line per action, whether it was done or refused."""
@@ -216,12 +220,12 @@ async def blow_airhorn(
 @router.post("/airhorn/free")
 async def blow_free_airhorn(
     request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
-) -> Ok:
+) -> FreeHorns:
     """Spend one free airhorn credit (earned when others jam your songs)."""
     with audited(request, user, "airhorn", name=airhorns.DEFAULT_AIRHORN, free=True):
         await rl.hit(redis, AIRHORN_LIMIT, user.email)
         await airhorns.blast_free_airhorn(redis, user.email, rules=rules)
-    return Ok()
+    return FreeHorns(free_left=await airhorns.get_free_airhorns(redis, user.email))
 
 
 @router.post("/bender/queue")

@@ -10,7 +10,8 @@ from fastapi.responses import HTMLResponse
 from services.web.auth.deps import PageUserDep, SessionUser
 from services.web.routes.deps import CatalogDep
 from services.web.templating import templates
-from shared.queue.airhorns import AIRHORN_NAMES
+from shared.asgi import RedisDep
+from shared.queue.airhorns import AIRHORN_NAMES, get_free_airhorns
 
 router = APIRouter()
 
@@ -28,9 +29,12 @@ def _context(request: Request, user: SessionUser, page: str) -> dict[str, Any]:
 
 
 @router.get("/", response_class=HTMLResponse)
-async def app_page(request: Request, user: PageUserDep, catalog: CatalogDep) -> HTMLResponse:
+async def app_page(
+    request: Request, user: PageUserDep, catalog: CatalogDep, redis: RedisDep
+) -> HTMLResponse:
     """The app: now playing, the queue, search, airhorns and listen-along."""
     context = _context(request, user, "app")
+    context["free_horns"] = await get_free_airhorns(redis, user.email)
     horns = [(name, _HORN_LABELS.get(name, name.capitalize())) for name in AIRHORN_NAMES]
     context.update(demo=catalog.is_demo, airhorns=horns)
     return templates.TemplateResponse(request, "app.html", context)

@@ -372,3 +372,22 @@ async def test_skip_while_playing_sets_flag_and_audits(
     assert [(r.action, r.identity) for r in lines] == [  # type: ignore[attr-defined]
         ("skip", "alice@example.com")
     ]
+
+
+async def test_free_airhorn_spends_a_credit_and_reports_the_rest(
+    signed_in: SignedIn, redis_web: Redis
+) -> None:
+    await start_playing(redis_web)
+    await redis_web.set(keys.free_horns(signed_in.email), 2)
+    resp = await signed_in.client.post("/airhorn/free")
+    assert resp.status_code == 200
+    assert resp.json() == {"ok": True, "free_left": 1}
+
+
+async def test_free_airhorn_without_credit_is_refused(
+    signed_in: SignedIn, redis_web: Redis
+) -> None:
+    await start_playing(redis_web)
+    resp = await signed_in.client.post("/airhorn/free")
+    assert 400 <= resp.status_code < 500
+    assert set(resp.json()) == {"error"}

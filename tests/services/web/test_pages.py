@@ -44,6 +44,7 @@ async def test_app_page_carries_csrf_meta_and_demo_banner(signed_in: SignedIn) -
     assert f'<meta name="csrf-token" content="{signed_in.csrf_token}">' in resp.text
     assert 'id="demo-banner"' in resp.text
     assert 'data-user="alice@example.com"' in resp.text
+    assert '<span class="count" id="free-count">0</span>' in resp.text
 
 
 async def test_app_page_has_no_inline_script_or_style(signed_in: SignedIn) -> None:

@@ -409,7 +409,10 @@ function onAirhorn(data) {
 async function onHornClick(event) {
   const button = event.target.closest("button");
   if (!button) return;
-  if (button.id === "horn-free") await act("/airhorn/free", {});
+  if (button.id === "horn-free") {
+    const result = await act("/airhorn/free", {});
+    if (result) $("free-count").textContent = String(result.free_left);
+  }
   else if (button.dataset.horn) await act("/airhorn", { name: button.dataset.horn });
 }
 
