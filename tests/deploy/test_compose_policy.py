@@ -53,7 +53,7 @@ MOUNTS = {
     "player": {("play_logs", "/var/lib/andre/play_logs", False)},
     "caddy": {("caddy_data", "/data", False)},
 }
-SECRETS = {  # target names inside /run/secrets (pydantic-settings field names)
+SECRETS = {  # names inside /run/secrets: pydantic-settings reads the ANDRE_-prefixed name
     "redis-acl": {
         "redis_password_healthcheck",
         "redis_password_andre_api",
@@ -63,9 +63,20 @@ SECRETS = {  # target names inside /run/secrets (pydantic-settings field names)
         "redis_passwords_previous",
     },
     "redis": set(),
-    "api": {"redis_password", "api_token", "api_tokens", "secret_key", "spotify_client_secret"},
-    "web": {"redis_password", "secret_key", "spotify_client_secret", "oidc_client_secret"},
-    "player": {"redis_password", "secret_key", "spotify_client_secret"},
+    "api": {
+        "andre_redis_password",
+        "andre_api_token",
+        "andre_api_tokens",
+        "andre_secret_key",
+        "andre_spotify_client_secret",
+    },
+    "web": {
+        "andre_redis_password",
+        "andre_secret_key",
+        "andre_spotify_client_secret",
+        "andre_oidc_client_secret",
+    },
+    "player": {"andre_redis_password", "andre_secret_key", "andre_spotify_client_secret"},
     "caddy": set(),
 }
 DEPENDS = {

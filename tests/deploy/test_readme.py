@@ -27,7 +27,9 @@ def test_readme_measure_row_references_resolve(row: str) -> None:
     assert refs, "row names no file:line"
     for path, line, anchor in refs:
         lines = (ROOT / path).read_text().splitlines()
-        assert anchor in lines[int(line) - 1], f"{path}:{line} no longer holds {anchor!r}"
+        assert anchor in lines[int(line) - 1], (
+            f"{path}:{line} no longer holds {anchor!r}: run python deploy/readme_lines.py"
+        )
     tests = TEST_REF.findall(row)
     rows = ROW_REF.findall(row)
     assert tests or rows, "row names no test"
