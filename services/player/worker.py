@@ -117,12 +117,20 @@ class Worker:
         pipe.get(keys.BENDER_STREAK_START)
         pipe.exists(keys.PREVIEW)
         raw, skip, streak_start, has_preview = await pipe.execute()
-        state = parse_now_playing(raw) if raw else None
         if not has_preview:
             self._bender_kick.set()  # e.g. the web's Filter button took it
+        try:
+            state = parse_now_playing(raw) if raw else None
+        except (ValueError, KeyError, TypeError):
+            # A record nobody can read must not stall the DJ: replace it with the next song.
+            log.error("player: unreadable now_playing record, moving on")
+            state = None
+        unreadable = raw if raw and state is None else ""
 
         mode: AdvanceMode | None = None
-        if state is None:
+        if unreadable:
+            mode = "end"
+        elif state is None:
             mode = "idle"
         elif skip:
             mode = "skip"
@@ -134,6 +142,7 @@ class Worker:
                 self.redis,
                 token=self.token,
                 current=state,
+                expected_raw=unreadable,
                 mode=mode,
                 now_ms=now,
                 allow_fill=allow_fill,

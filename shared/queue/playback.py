@@ -170,14 +170,26 @@ local cur = redis.call('GET', KEYS[2]) or ''
 if cur ~= ARGV[2] then return {'stale'} end
 local now = tonumber(ARGV[4])
 local cur_paused = false
-if cur ~= '' then cur_paused = cjson.decode(cur).paused and true or false end
+if cur ~= '' then
+  local ok, decoded = pcall(cjson.decode, cur)
+  if ok and type(decoded) == 'table' then cur_paused = decoded.paused and true or false end
+end
 if ARGV[6] ~= '' then
   redis.call('LPUSH', KEYS[7], ARGV[6])
   redis.call('LTRIM', KEYS[7], 0, tonumber(ARGV[7]) - 1)
 end
 -- A skip request is about the song that is now over (or there was none): consume it.
 redis.call('DEL', KEYS[6])
+-- Scripts are not rolled back on error: never raise after the first write. An item record
+-- that is missing or unreadable is dropped and the next one tried.
+local function readable(raw)
+  if not raw then return nil end
+  local ok, decoded = pcall(cjson.decode, raw)
+  if ok and type(decoded) == 'table' and string.sub(raw, -1) == '}' then return decoded end
+  return nil
+end
 local item_json = nil
+local item = nil
 local source = 'queue'
 while true do
   local id = redis.call('LPOP', KEYS[3])
@@ -186,24 +198,24 @@ while true do
   local ikey = ARGV[9] .. id
   item_json = redis.call('GET', ikey)
   redis.call('DEL', ikey, ikey .. ':votes')
-  if item_json then break end
+  item = readable(item_json)
+  if item then break end
+  item_json = nil
 end
-if not item_json and ARGV[5] == '1' then
+if not item and ARGV[5] == '1' then
   item_json = redis.call('GET', KEYS[8])
-  if item_json then
-    redis.call('DEL', KEYS[8])
-    source = 'preview'
-  end
+  item = readable(item_json)
+  if item_json then redis.call('DEL', KEYS[8]) end
+  if item then source = 'preview' else item_json = nil end
 end
 local emit = function(etype, data)
   redis.call('XADD', KEYS[9], 'MAXLEN', '~', ARGV[8], '*', 'type', etype, 'data', data)
 end
-if not item_json then
+if not item then
   redis.call('DEL', KEYS[2], KEYS[5])
   if cur ~= '' then emit('now_playing', '{}') end
   return {'idle'}
 end
-local item = cjson.decode(item_json)
 -- Skip while paused: the next song is cued at 0 and stays paused until someone resumes.
 local paused = (ARGV[3] == 'skip') and cur_paused
 local pflag = paused and 'true' or 'false'
@@ -246,12 +258,16 @@ async def advance(
     token: str,
     current: PlayState | None,
     mode: AdvanceMode,
+    expected_raw: str = "",
     now_ms: int,
     allow_fill: bool,
     history_max: int,
     events_max_len: int,
 ) -> AdvanceResult:
-    """Finish ``current`` (if any) and start the next song, atomically, as the leader."""
+    """Finish ``current`` (if any) and start the next song, atomically, as the leader.
+
+    ``expected_raw`` replaces an unreadable record (no state to log) with the next song.
+    """
     finished = play_record(current, now_ms).model_dump_json() if current else ""
     result = await _ADVANCE(
         redis,
@@ -271,7 +287,7 @@ async def advance(
         ],
         [
             token,
-            current.raw if current else "",
+            current.raw if current else expected_raw,
             mode,
             now_ms,
             "1" if allow_fill else "0",

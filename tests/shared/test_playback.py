@@ -161,3 +161,18 @@ async def test_seed_history_only_fills_an_empty_history(redis_player: Redis) -> 
 async def test_redis_clock_matches_redis_time(redis_player: Redis) -> None:
     sec, usec = await redis_player.time()
     assert abs(await RedisClock(redis_player).now_ms() - (sec * 1000 + usec // 1000)) < 1000
+
+
+async def test_advance_skips_unreadable_queue_item_without_half_writes(
+    redis_player: Redis,
+) -> None:
+    bad = await add_item(redis_player, track(1), "ann@example.com")
+    good = await add_item(redis_player, track(2), "ann@example.com")
+    await redis_player.set(keys.item(bad.id), '{"id": "1", "uri": ')
+    await acquire_leader(redis_player, "me", 5_000)
+
+    assert await step(redis_player) == "started"
+
+    state = await get_play_state(redis_player)
+    assert state is not None and state.item.id == good.id
+    assert await redis_player.llen(keys.QUEUE) == 0

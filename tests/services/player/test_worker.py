@@ -333,3 +333,16 @@ async def test_worker_start_with_empty_redis_rebuilds_history_from_logs(
     await worker.tick()
 
     assert [p["id"] for p in await history(redis_player)] == ["2", "1", "0"]
+
+
+async def test_worker_tick_with_unreadable_now_playing_moves_on(
+    settings: Any, redis_player: Redis, clock: FakeClock
+) -> None:
+    second = await add(redis_player, 2)
+    await redis_player.set(keys.NOW_PLAYING, '{"item": "garbage"')
+    worker = make_worker(settings, redis_player, clock)
+
+    await worker.tick()
+
+    np = await now_playing(redis_player)
+    assert np is not None and np["item"]["id"] == second
