@@ -83,14 +83,16 @@ def test_edge_api_events_stream_unbuffered(client: httpx.Client, stack: LocalSta
         added_at = time.monotonic()
         add = client.post(f"{stack.https}/api/queue/add", json={"uri": uri}, headers=auth)
         assert add.status_code == 201, add.text
-        event = None
+        event, found = None, False
         for line in lines:
-            if line.startswith("event: queue_update"):
+            if line.startswith("event: "):
                 event = line
-            elif event and line.startswith("data: "):
+            elif event == "event: queue_update" and line.startswith("data: "):
                 payload = json.loads(line[6:])
                 if any(item["id"] == add.json()["id"] for item in payload["queue"]):
+                    found = True
                     break
+        assert found, "the stream ended without the new queue item"
         assert time.monotonic() - added_at < 3, "the event was held back"
 
 
