@@ -35,6 +35,8 @@ router = APIRouter()
 ADD_LIMIT = rl.Limit("web_add", 50, 3600)
 AIRHORN_LIMIT = rl.Limit("web_airhorn", 20, 3600)
 COMMENT_LIMIT = rl.Limit("web_comment", 30, 3600)
+# Each search may cost Spotify requests on the shared app quota; generous for people, not scripts.
+SEARCH_LIMIT = rl.Limit("web_search", 600, 3600)
 SEARCH_RESULTS = 20
 
 
@@ -254,6 +256,7 @@ async def filter_preview(
 @router.get("/search")
 async def search_tracks(
     user: ReadUserDep,
+    redis: RedisDep,
     catalog: CatalogDep,
     q_: Annotated[str, Query(alias="q", max_length=MAX_QUERY_LEN)] = "",
 ) -> JSONResponse:
@@ -261,6 +264,7 @@ async def search_tracks(
     text = q_.strip()
     if not text:
         raise BadRequest("Missing required field: q")
+    await rl.hit(redis, SEARCH_LIMIT, user.email)
     ref = parse_ref(text)
     tracks = [await catalog.lookup(ref.uri)] if ref else await catalog.search(text, SEARCH_RESULTS)
     results = [

@@ -391,3 +391,10 @@ async def test_free_airhorn_without_credit_is_refused(
     resp = await signed_in.client.post("/airhorn/free")
     assert 400 <= resp.status_code < 500
     assert set(resp.json()) == {"error"}
+
+
+async def test_search_past_hourly_limit_returns_429(signed_in: SignedIn, redis_web: Redis) -> None:
+    await redis_web.set(actions.SEARCH_LIMIT.key(signed_in.email), 600, ex=3600)
+    resp = await signed_in.client.get("/search", params={"q": "lantern"})
+    assert resp.status_code == 429
+    assert "retry-after" in resp.headers

@@ -460,7 +460,10 @@ function boot() {
   // ETAs drift as the clock moves; refresh them twice a minute.
   setInterval(renderQueue, 30000);
   if (localStorage.getItem("andre-listen") === "1") {
-    listen.status("Press Listen along to resume following the queue on your Spotify.", { kind: "info" });
+    // Following on Spotify needs no gesture; sound does, so the first click anywhere unlocks it.
+    document.addEventListener("pointerdown", unlockAudio, { once: true });
+    document.addEventListener("keydown", unlockAudio, { once: true });
+    listen.enable().then((on) => on && listen.follow(state.now, currentPos));
   }
 }
 
