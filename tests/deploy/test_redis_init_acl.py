@@ -11,13 +11,12 @@ import pytest
 import redis
 from redis.exceptions import AuthenticationError
 
+from deploy import make_secrets
 from tests.deploy.compose_model import DEPLOY, load
 from tests.support.redis_server import free_port
 
-sys.path.insert(0, str(DEPLOY))
 sys.path.insert(0, str(DEPLOY / "redis"))
 import init_acl  # noqa: E402
-import make_secrets  # noqa: E402
 
 
 @pytest.fixture
