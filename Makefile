@@ -10,6 +10,8 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha25
 RUN_DEPS := redis-server:redis-server caddy:caddy
 TEST_DEPS := $(RUN_DEPS) chromium:chromium sshd:openssh-server fail2ban-client:fail2ban ufw:ufw cloud-init:cloud-init
 
+BENCH_DEPS := wrk:wrk
+
 .PHONY: help install install-test up test lint check bench verify repin lock clean
 
 help: ## list the targets
@@ -39,6 +41,7 @@ lint: $(STAMP) ## ruff and mypy
 check: lint test ## lint and test
 
 bench: install-test ## run the benchmarks in bench/ and print their figures
+	@bash scripts/system-deps.sh $(BENCH_DEPS)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 verify: $(STAMP) ## check a live deployment's hardening (ANDRE_VERIFY_* settings)

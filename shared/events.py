@@ -183,7 +183,8 @@ class EventHub:
         await conn.send_command(
             "XREAD", "COUNT", 500, "BLOCK", self.block_ms, "STREAMS", keys.EVENTS, self.last_id
         )
-        return await conn.read_response()
+        # Past the block time: the connection's default socket timeout (5 s) must not race it.
+        return await conn.read_response(timeout=self.block_ms / 1000 + 5)
 
     async def _run(self) -> None:
         pool = self.redis.connection_pool

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 
-from services.api.auth import AuthGuard, TokenTable, require_api_token
+from services.api.auth import (
+    SCHEME_NAME,
+    SECURITY_SCHEME,
+    AuthGuard,
+    TokenTable,
+    require_api_token,
+)
 from services.api.body import BodySizeLimit
+from services.api.deps import RedisDep
 from services.api.errors import install_error_handlers
+from services.api.fastpath import QueueFastPath
 from services.api.routes import catalog, events, queue, spotify
 from services.api.settings import ApiSettings
-from shared.asgi import RedisDep, make_lifespan
+from shared.asgi import make_lifespan
 from shared.events import EventHub
-from shared.queue.queue import QueueRules
+from shared.queue.queue import QueueReader, QueueRules
 from shared.redis_client import redis_ok
 from shared.spotify.catalog import create_catalog
 from shared.spotify.connect import SpotifyConnect
@@ -24,6 +34,7 @@ async def _startup(app: FastAPI) -> None:
     redis, http = app.state.redis, app.state.http
     app.state.catalog = create_catalog(settings, redis, http)
     app.state.connect = SpotifyConnect(http, UserTokenStore(redis, settings.secret_key), settings)
+    app.state.queue_reader = QueueReader(redis)
     app.state.hub = EventHub(redis)
     await app.state.hub.start()
 
@@ -51,6 +62,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.rules = QueueRules.from_settings(settings)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(QueueFastPath)  # outermost: see services/api/fastpath.py
 
     @app.get("/api/health", tags=["health"])
     async def health(redis: RedisDep) -> JSONResponse:
@@ -64,4 +76,26 @@ def create_app(settings: ApiSettings) -> FastAPI:
     for module in (queue, catalog, spotify, events):
         guarded.include_router(module.router)
     app.include_router(guarded)
+    _document_security(app)
     return app
+
+
+def _document_security(app: FastAPI) -> None:
+    """List the bearer scheme on every route but health in /api/openapi.json."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {}).setdefault("securitySchemes", {})[SCHEME_NAME] = (
+                SECURITY_SCHEME
+            )
+            for path, operations in schema.get("paths", {}).items():
+                if path == "/api/health":
+                    continue
+                for operation in operations.values():
+                    operation["security"] = [{SCHEME_NAME: []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.asyncio import Redis
+from starlette.requests import HTTPConnection
 
 from services.api.errors import ApiError
 from services.api.settings import ApiSettings
@@ -34,8 +34,13 @@ log = logging.getLogger(__name__)
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,31}")
 _BLOCK_CACHE_MAX = 10_000
 
-# Only for the OpenAPI schema (every guarded route lists this scheme); parsing is ours.
-bearer_scheme = HTTPBearer(auto_error=False, description="Authorization: Bearer <API token>")
+# Shown in the OpenAPI schema on every guarded route (services.api.app adds it there).
+SECURITY_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "Authorization: Bearer <API token>",
+}
+SCHEME_NAME = "HTTPBearer"
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,20 @@ class AuthGuard:
             self._block(ip, exc.retry_after_s)
             raise
 
+    def quick_identity(self, conn: HTTPConnection) -> ApiIdentity | None:
+        """Success-only check without side effects (no audit, no counting), for fast paths.
+
+        None means "not obviously fine": the caller must hand the request to the full
+        dependency, which answers 401/403/429/503 and writes the audit line.
+        """
+        if not self.tokens:
+            return None
+        ip = client_ip(conn, self.trusted_proxies)
+        if self._blocked_for(ip):
+            return None
+        token = parse_bearer(conn.headers.get("authorization"))
+        return None if token is None else self.tokens.match(token)
+
     async def authenticate(self, request: Request, redis: Redis) -> ApiIdentity:
         ip = client_ip(request, self.trusted_proxies)
         request.state.client_ip = ip
@@ -172,11 +191,11 @@ class AuthGuard:
         return identity
 
 
-async def require_api_token(
-    request: Request,
-    _scheme: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> ApiIdentity:
+async def require_api_token(request: Request) -> ApiIdentity:
     """The identity behind the request's bearer token (401/403/429/503 otherwise)."""
+    identity: ApiIdentity | None = getattr(request.state, "identity", None)
+    if identity is not None:
+        return identity  # already checked for this request (router and route both ask)
     guard: AuthGuard = request.app.state.guard
     return await guard.authenticate(request, request.app.state.redis)
 

@@ -6,6 +6,7 @@ drift however many votes are cast. Each change is one Lua script that also appen
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import unicodedata
@@ -277,3 +278,43 @@ async def get_item(redis: Redis, item_id: str) -> Item:
     if raw is None:
         raise ItemNotFound("No such song in the queue")
     return Item.model_validate_json(raw)
+
+
+class QueueReader:
+    """Coalesces concurrent queue reads of one process into shared Redis reads.
+
+    Every caller gets the result of a read that *started after it asked*, so nobody sees a queue
+    older than their own request (read-your-writes holds); callers that arrive while a read is in
+    flight share the next one. Under load one round trip serves many requests.
+    """
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._next: asyncio.Future[str] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def get_json(self) -> str:
+        if self._next is None:
+            self._next = asyncio.get_running_loop().create_future()
+            # A failed read nobody awaits any more must not warn "exception never retrieved".
+            self._next.add_done_callback(_retrieve)
+        future = self._next
+        if self._task is None:
+            self._task = asyncio.create_task(self._pump())
+        return await asyncio.shield(future)
+
+    async def _pump(self) -> None:
+        try:
+            while self._next is not None:
+                future, self._next = self._next, None
+                try:
+                    future.set_result(await get_queue_json(self._redis))
+                except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
+                    future.set_exception(exc)
+        finally:
+            self._task = None
+
+
+def _retrieve(future: asyncio.Future[str]) -> None:
+    if not future.cancelled():
+        future.exception()

@@ -18,9 +18,8 @@ from services.api.body import (
     read_object,
     required_str,
 )
-from services.api.deps import CatalogDep, RulesDep, audited
+from services.api.deps import CatalogDep, QueueReaderDep, RedisDep, RulesDep, audited
 from services.api.errors import ApiError
-from shared.asgi import RedisDep
 from shared.queue import control
 from shared.queue import queue as domain
 from shared.queue.history import DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, get_history
@@ -56,9 +55,9 @@ def ok() -> Response:
 
 
 @router.get("/queue", response_model=QueueView)
-async def list_queue(redis: RedisDep) -> Response:
+async def list_queue(reader: QueueReaderDep) -> Response:
     """The queue in play order and the Bender preview."""
-    return Response(await domain.get_queue_json(redis), media_type=_JSON)
+    return Response(await reader.get_json(), media_type=_JSON)
 
 
 @router.get("/playing", response_model=NowPlaying | dict[str, Any])

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -15,6 +16,7 @@ from shared.queue.errors import (
     QueueFull,
 )
 from tests.shared.queue.helpers import event_types, set_playing, track
+from tests.support.redis_server import RedisServer
 
 A = "a@example.com"
 B = "b@example.com"
@@ -169,3 +171,30 @@ async def test_get_queue_view_includes_preview(redis_api: Redis) -> None:
     assert view.preview is not None and view.preview.auto
     await redis_api.set(keys.PREVIEW, "not json")
     assert (await q.get_queue_view(redis_api)).preview is None
+
+
+async def test_queue_reader_coalesces_concurrent_reads(
+    redis_api: Redis, redis_clean: RedisServer
+) -> None:
+    await q.add_item(redis_api, track(1), A)
+    reader = q.QueueReader(redis_api)
+    await reader.get_json()
+    admin = redis_clean.client("andre-admin")
+    try:
+        before = (await admin.info("commandstats"))["cmdstat_evalsha"]["calls"]
+        results = await asyncio.gather(*(reader.get_json() for _ in range(50)))
+        after = (await admin.info("commandstats"))["cmdstat_evalsha"]["calls"]
+    finally:
+        await admin.aclose()
+    assert len(set(results)) == 1 and json.loads(results[0])["queue"][0]["title"] == "Song 1"
+    assert after - before <= 2  # one read in flight, one shared by everyone who came meanwhile
+
+
+async def test_queue_reader_never_older_than_the_request(redis_api: Redis) -> None:
+    reader = q.QueueReader(redis_api)
+    in_flight = asyncio.create_task(reader.get_json())
+    await asyncio.sleep(0)
+    item = await q.add_item(redis_api, track(2), B)
+    fresh = json.loads(await reader.get_json())
+    assert [i["id"] for i in fresh["queue"]] == [item.id]
+    await in_flight
