@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError
+from redis.retry import Retry
 
 from deploy import make_secrets
 from tests.deploy.compose_model import DEPLOY, load
@@ -24,6 +26,11 @@ def secrets_dir(tmp_path: Path) -> Path:
     directory = tmp_path / "secrets"
     make_secrets.create(directory)
     return directory
+
+
+def connect(port: int, user: str, password: str) -> redis.Redis:
+    # No retries: a refused password must fail at once, not after redis-py's backoff.
+    return redis.Redis(port=port, username=user, password=password, retry=Retry(NoBackoff(), 0))
 
 
 def run_redis(acl: Path, workdir: Path) -> Iterator[int]:
@@ -96,25 +103,25 @@ def test_init_acl_previous_password_accepted_during_rotation(
     assert init_acl.main([str(out), str(secrets_dir)]) == 0
     for port in run_redis(out / "users.acl", tmp_path):
         for password in (old, new):
-            client = redis.Redis(port=port, username="andre-api", password=password)
+            client = connect(port, "andre-api", password)
             assert client.ping()
             client.close()
-        client = redis.Redis(port=port, username="andre-web", password=old)
+        client = connect(port, "andre-web", old)
         with pytest.raises(AuthenticationError):
             client.ping()
         client.close()
         hc = (out / "healthcheck.pass").read_text().strip()
-        client = redis.Redis(port=port, username="healthcheck", password=hc)
+        client = connect(port, "healthcheck", hc)
         assert client.ping()
         client.close()
         # Rotation done: the previous password is dropped and the admin reloads the file.
         (secrets_dir / "redis_passwords_previous").write_text("")
         assert init_acl.main([str(out), str(secrets_dir)]) == 0
         admin_pw = (secrets_dir / "redis_password_andre_admin").read_text().strip()
-        admin = redis.Redis(port=port, username="andre-admin", password=admin_pw)
+        admin = connect(port, "andre-admin", admin_pw)
         assert admin.execute_command("ACL", "LOAD")
         admin.close()
-        client = redis.Redis(port=port, username="andre-api", password=old)
+        client = connect(port, "andre-api", old)
         with pytest.raises(AuthenticationError):
             client.ping()
         client.close()
