@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 
 from services.web.auth.deps import PageUserDep, SessionUser
 from services.web.routes.deps import CatalogDep
-from services.web.templating import templates
+from services.web.templating import STATIC_DIR, templates
 from shared.asgi import RedisDep
 from shared.queue.airhorns import AIRHORN_NAMES, get_free_airhorns
 
@@ -44,3 +44,9 @@ async def app_page(
 async def history_page(request: Request, user: PageUserDep) -> HTMLResponse:
     """Recently played songs (the JSON is at GET /history)."""
     return templates.TemplateResponse(request, "history.html", _context(request, user, "history"))
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+async def favicon() -> FileResponse:
+    """Browsers ask for this on every page that names no icon (the sign-in pages)."""
+    return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")

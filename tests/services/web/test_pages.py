@@ -142,3 +142,9 @@ async def test_events_stream_snapshot_then_live_queue_update(
             [(etype, data)] = await _read_events(lines, 1)
     assert etype == "queue_update"
     assert [i["uri"] for i in data["queue"]] == [TRACKS[0].uri]  # type: ignore[index]
+
+
+async def test_favicon_served_without_session(web_client: httpx.AsyncClient) -> None:
+    resp = await web_client.get("/favicon.ico")
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("image/svg+xml")
