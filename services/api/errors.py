@@ -9,12 +9,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.queue.airhorns import NoFreeAirhorns
 from shared.queue.errors import (
     AlreadyVoted,
     DomainError,
     InvalidInput,
     ItemNotFound,
+    NoFreeAirhorns,
     NothingPlaying,
     OwnSongUpvote,
     QueueFull,

@@ -14,16 +14,18 @@ from redis.asyncio import Redis
 
 from shared import keys
 from shared.queue import lua
-from shared.queue.errors import DomainError, InvalidInput, NothingPlaying, RateLimited
+from shared.queue.errors import (
+    DomainError,
+    InvalidInput,
+    NoFreeAirhorns,
+    NothingPlaying,
+    RateLimited,
+)
 from shared.queue.queue import DEFAULT_RULES, QueueRules
 
 # The sounds the web client ships; anything else is refused rather than echoed to everyone.
 AIRHORN_NAMES = ("airhorn", "foghorn", "siren", "rimshot", "sadtrombone", "applause")
 DEFAULT_AIRHORN = "airhorn"
-
-
-class NoFreeAirhorns(DomainError):
-    """The user has no free airhorn credit left (409)."""
 
 
 def check_name(name: str) -> str:

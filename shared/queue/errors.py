@@ -37,3 +37,7 @@ class NothingPlaying(DomainError):
 
 class QueueFull(DomainError):
     """The queue reached its configured maximum length (409)."""
+
+
+class NoFreeAirhorns(DomainError):
+    """The user has no free airhorn credit left (409)."""

@@ -7,7 +7,7 @@ from redis.asyncio import Redis
 
 from shared import keys
 from shared.queue import airhorns
-from shared.queue.errors import InvalidInput, NothingPlaying, RateLimited
+from shared.queue.errors import InvalidInput, NoFreeAirhorns, NothingPlaying, RateLimited
 from shared.queue.queue import QueueRules
 from tests.shared.queue.helpers import set_playing
 
@@ -46,7 +46,7 @@ async def test_blast_airhorn_idle_or_unknown_name_raises(redis_api: Redis) -> No
 
 async def test_blast_free_airhorn_spends_credits(redis_api: Redis) -> None:
     await set_playing(redis_api)
-    with pytest.raises(airhorns.NoFreeAirhorns):
+    with pytest.raises(NoFreeAirhorns):
         await airhorns.blast_free_airhorn(redis_api, U)
     await redis_api.set(keys.free_horns(U), 1)
     assert await airhorns.get_free_airhorns(redis_api, U) == 1
