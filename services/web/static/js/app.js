@@ -31,6 +31,13 @@ function rememberVote(id, dir) {
 
 const isMine = (item) => (item.user || "").toLowerCase() === me;
 const nameOf = (email) => (email && email.toLowerCase() === me ? "you" : shortName(email, benderEmail));
+const isBender = (email) => !email || email.toLowerCase() === benderEmail.toLowerCase();
+
+// Who a song is credited to: a person, Bender, or (a Throwback) whoever queued it back then.
+function creditOf(item) {
+  if (!item.auto) return nameOf(item.user);
+  return isBender(item.user) ? "Bender" : `${nameOf(item.user)} (throwback)`;
+}
 
 function reportError(err) {
   if (err instanceof ApiError && err.status === 429) {
@@ -107,7 +114,7 @@ function renderNow() {
   $("now-label").textContent = now ? (now.paused ? "Paused" : "Now playing") : "Nothing playing";
   $("now-title").textContent = now ? now.title : "";
   $("now-artist").textContent = now ? now.artist : "";
-  $("now-user").textContent = now ? (now.auto ? `picked by Bender` : `added by ${nameOf(now.user)}`) : "";
+  $("now-user").textContent = now ? (now.auto && isBender(now.user) ? "picked by Bender" : `added by ${creditOf(now)}`) : "";
   document.title = now ? `${now.title} · ${now.artist} · Andre` : "Andre";
 
   const jams = now ? now.jams || [] : [];
@@ -207,7 +214,7 @@ function queueRow(item, startMs, index) {
       "div",
       { class: "row-main" },
       el("p", { class: "row-title", text: item.title }),
-      el("p", { class: "row-meta" }, el("span", { text: item.artist }), " · ", el("span", { class: "row-user", text: item.auto ? "Bender" : nameOf(item.user) })),
+      el("p", { class: "row-meta" }, el("span", { text: item.artist }), " · ", el("span", { class: "row-user", text: creditOf(item) })),
       el("p", { class: "row-eta" }, el("span", { text: etaText(startMs, paused) }), " · ", el("span", { text: fmtDuration(item.duration_ms) })),
     ),
     el(
@@ -256,7 +263,7 @@ function renderPreview() {
   if (!item) return;
   $("preview-row").replaceChildren(
     artImg(item),
-    el("div", { class: "row-main" }, el("p", { class: "row-title", text: item.title }), el("p", { class: "row-meta", text: item.artist })),
+    el("div", { class: "row-main" }, el("p", { class: "row-title", text: item.title }), el("p", { class: "row-meta", text: isBender(item.user) ? item.artist : `${item.artist} · throwback from ${nameOf(item.user)}` })),
     el(
       "div",
       { class: "row-actions" },

@@ -20,7 +20,7 @@ function playRow(play) {
       "div",
       { class: "row-main" },
       el("p", { class: "row-title", text: play.title }),
-      el("p", { class: "row-meta" }, el("span", { text: play.artist }), " · ", el("span", { class: "row-user", text: play.auto ? "Bender" : nameOf(play.user) })),
+      el("p", { class: "row-meta" }, el("span", { text: play.artist }), " · ", el("span", { class: "row-user", text: play.auto && (!play.user || play.user.toLowerCase() === benderEmail.toLowerCase()) ? "Bender" : nameOf(play.user) })),
       el("p", { class: "row-eta" }, el("span", { text: `ended ${ended.toLocaleDateString()} ${fmtClock(ended)}` }), " · ", el("span", { text: fmtDuration(play.duration_ms) }), jams.length ? ` · ${jams.length} jam${jams.length > 1 ? "s" : ""}` : ""),
     ),
   );
