@@ -103,6 +103,9 @@ def test_browser_two_people_share_a_live_queue(stack: LocalStack, browser: Brows
     alice_ctx, alice = signed_in_page(browser, stack, "alice@example.com", DESKTOP, errors)
     bob_ctx, bob = signed_in_page(browser, stack, "bob@example.com", PHONE, errors)
     try:
+        # A marker that a reload would wipe: everything below must arrive live.
+        for page in (alice, bob):
+            page.evaluate("window.andreNoReload = true")
         # Bender fills the idle player, so something is playing before anyone adds.
         expect(bob.locator("#now-label")).to_have_text("Now playing")
         # Each adds songs (free text, a spotify: URI, an open.spotify.com link); the queue
@@ -149,6 +152,8 @@ def test_browser_two_people_share_a_live_queue(stack: LocalStack, browser: Brows
             alice.get_by_role("button", name=f"Comments on {a2}").locator(".count")
         ).to_have_text("1")
 
+        assert alice.evaluate("window.andreNoReload") is True
+        assert bob.evaluate("window.andreNoReload") is True
         alice.screenshot(path=str(ARTIFACTS / "app-desktop.png"), full_page=True)
         bob.screenshot(path=str(ARTIFACTS / "app-phone.png"))
         bob.locator("#queue-heading").scroll_into_view_if_needed()
