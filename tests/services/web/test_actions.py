@@ -398,3 +398,39 @@ async def test_search_past_hourly_limit_returns_429(signed_in: SignedIn, redis_w
     resp = await signed_in.client.get("/search", params={"q": "lantern"})
     assert resp.status_code == 429
     assert "retry-after" in resp.headers
+
+
+POST_ROUTES = [
+    "/queue/add",
+    "/queue/vote",
+    "/queue/jam",
+    "/queue/remove",
+    "/queue/comment",
+    "/queue/skip",
+    "/queue/pause",
+    "/queue/resume",
+    "/airhorn",
+    "/airhorn/free",
+    "/bender/queue",
+    "/bender/filter",
+]
+ODD_BODIES = [
+    b"null",
+    b"[]",
+    b'"text"',
+    b"12",
+    b"{",
+    b'{"id": {"$gt": ""}, "uri": ["a"], "up": null, "text": 5, "name": {}}',
+    b'{"id": "' + b"9" * 5000 + b'", "uri": "spotify:track:' + b"A" * 5000 + b'"}',
+    b'{"id": "../../etc", "text": "\\u0000\\u202e", "name": "airhorn\\n"}',
+]
+
+
+@pytest.mark.parametrize("path", POST_ROUTES)
+async def test_action_with_odd_bodies_never_returns_500(signed_in: SignedIn, path: str) -> None:
+    for body in ODD_BODIES:
+        resp = await signed_in.client.post(
+            path, content=body, headers={"Content-Type": "application/json"}
+        )
+        assert resp.status_code < 500, (body, resp.status_code, resp.text)
+        assert resp.headers["content-type"].startswith("application/json")
