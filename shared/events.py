@@ -23,7 +23,7 @@ from starlette.responses import StreamingResponse
 
 from shared import keys
 from shared.queue.control import get_now_playing
-from shared.queue.queue import get_queue_json
+from shared.queue.queue import QueueReader
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ async def _now_playing_json(redis: Redis) -> str:
 
 
 async def _frames_for(
-    redis: Redis, entries: list[tuple[str, dict[str, str]]]
+    reader: QueueReader, entries: list[tuple[str, dict[str, str]]]
 ) -> list[tuple[StreamId, bytes]]:
     """Serialise stream entries; all queue_updates of a batch share one current queue read."""
     queue_json: str | None = None
@@ -77,7 +77,7 @@ async def _frames_for(
             continue
         if etype == "queue_update":
             if queue_json is None:
-                queue_json = await get_queue_json(redis)
+                queue_json = await reader.get_json()
             data = queue_json
         else:
             data = fields.get("data") or "{}"
@@ -115,6 +115,9 @@ class EventHub:
         block_ms: int = 5000,
     ) -> None:
         self.redis = redis
+        # Snapshots and queue_update resolution share reads: a thousand clients reconnecting
+        # at once cost a handful of queue reads, not a thousand.
+        self.queue_reader = QueueReader(redis)
         self.subscriber_queue_size = subscriber_queue_size
         self.block_ms = block_ms
         self.last_id = "0-0"
@@ -206,7 +209,7 @@ class EventHub:
                     continue
                 self.last_id = entries[-1][0]
                 if self._subs:
-                    self._fan_out(await _frames_for(self.redis, entries))
+                    self._fan_out(await _frames_for(self.queue_reader, entries))
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - the tail must outlive Redis hiccups
@@ -228,22 +231,23 @@ class EventHub:
         await self.redis.connection_pool.release(conn)
 
 
-async def _replay(redis: Redis, after: str) -> AsyncIterator[tuple[StreamId, bytes]]:
+async def _replay(hub: EventHub, after: str) -> AsyncIterator[tuple[StreamId, bytes]]:
+    redis = hub.redis
     start = after
     while True:
         entries: Any = await redis.xrange(keys.EVENTS, min=f"({start}", max="+", count=_REPLAY_PAGE)
         if not entries:
             return
-        for item in await _frames_for(redis, entries):
+        for item in await _frames_for(hub.queue_reader, entries):
             yield item
         if len(entries) < _REPLAY_PAGE:
             return
         start = entries[-1][0]
 
 
-async def _snapshot(redis: Redis, event_id: str | None) -> bytes:
-    queue_json = await get_queue_json(redis)
-    np_json = await _now_playing_json(redis)
+async def _snapshot(hub: EventHub, event_id: str | None) -> bytes:
+    queue_json = await hub.queue_reader.get_json()
+    np_json = await _now_playing_json(hub.redis)
     return frame(event_id, "queue_update", queue_json) + frame(event_id, "now_playing", np_json)
 
 
@@ -259,15 +263,15 @@ async def event_stream(
         yield b"retry: 2000\n\n"
         if resume is None:
             tail = hub.last_id
-            yield await _snapshot(redis, tail if tail != "0-0" else None)
+            yield await _snapshot(hub, tail if tail != "0-0" else None)
             last = parse_id(tail) or (0, 0)
         else:
             oldest: Any = await redis.xrange(keys.EVENTS, min="-", max="+", count=1)
             if oldest and (parse_id(oldest[0][0]) or (0, 0)) > resume:
                 # Part of what the client missed was trimmed away: give it the current state.
-                yield await _snapshot(redis, None)
+                yield await _snapshot(hub, None)
             last = resume
-            async for sid, data in _replay(redis, f"{resume[0]}-{resume[1]}"):
+            async for sid, data in _replay(hub, f"{resume[0]}-{resume[1]}"):
                 if sid > last:
                     last = sid
                     yield data

@@ -23,6 +23,7 @@ from services.api.settings import ApiSettings
 from shared.asgi import make_lifespan
 from shared.events import EventHub
 from shared.queue.queue import QueueReader, QueueRules
+from shared.ratelimit import Limit
 from shared.redis_client import redis_ok
 from shared.spotify.catalog import create_catalog
 from shared.spotify.connect import SpotifyConnect
@@ -60,6 +61,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.settings = settings
     app.state.guard = AuthGuard(settings, tokens)
     app.state.rules = QueueRules.from_settings(settings)
+    app.state.add_limit = Limit("api_add", settings.api_add_max, settings.api_add_window_s)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(QueueFastPath)  # outermost: see services/api/fastpath.py

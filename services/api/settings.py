@@ -18,5 +18,8 @@ class ApiSettings(AndreSettings):
     # Wrong tokens from one client IP before it gets 429 for the rest of the window.
     api_bad_token_max: int = Field(default=10, ge=1)
     api_bad_token_window_s: int = Field(default=300, ge=1)
+    # Songs one token identity may add per window (each add may cost a Spotify lookup).
+    api_add_max: int = Field(default=60, ge=1)
+    api_add_window_s: int = Field(default=60, ge=1)
     # Request bodies are tiny JSON objects; anything bigger is refused with 413 unread.
     api_max_body_bytes: int = Field(default=16 * 1024, ge=256)

@@ -20,6 +20,7 @@ from services.api.body import (
 )
 from services.api.deps import CatalogDep, QueueReaderDep, RedisDep, RulesDep, audited
 from services.api.errors import ApiError
+from shared import ratelimit
 from shared.queue import control
 from shared.queue import queue as domain
 from shared.queue.history import DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, get_history
@@ -77,6 +78,7 @@ async def add_track(
     if ref is None:
         raise ApiError(400, "Invalid field: uri")
     with audited(request, identity, "queue.add", uri=ref.uri) as details:
+        await ratelimit.hit(redis, request.app.state.add_limit, identity.email)
         track = await catalog.lookup(ref.uri)
         item = await domain.add_item(redis, track, identity.email, rules=rules)
         details["item_id"] = item.id

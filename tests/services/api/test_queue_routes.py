@@ -5,11 +5,13 @@ import json
 import httpx
 from redis.asyncio import Redis
 
+from services.api.app import create_app
 from shared import keys
 from shared.queue import queue as domain
 from shared.spotify.demo import DemoCatalog
-from tests.services.api.conftest import BOT_TOKEN
+from tests.services.api.conftest import AUTH, BOT_TOKEN, build_settings, running
 from tests.shared.queue.helpers import set_playing, track
+from tests.support.redis_server import RedisServer
 
 _DEMO = DemoCatalog()
 URIS = [t.uri for t in _DEMO.tracks][:6]
@@ -126,3 +128,42 @@ async def test_list_history_newest_first(api_client: httpx.AsyncClient, redis_ap
 async def test_health_is_public(api_client: httpx.AsyncClient) -> None:
     r = await api_client.get("/api/health", headers={"Authorization": ""})
     assert r.json() == {"status": "ok"}
+
+
+async def test_add_track_rate_limited_per_identity(redis_clean: RedisServer) -> None:
+    app = create_app(build_settings(redis_clean, api_add_max=2))
+    async with running(app, AUTH) as client:
+        for n in range(2):
+            r = await client.post("/api/queue/add", json={"uri": URIS[n]})
+            assert r.status_code == 201
+        r = await client.post("/api/queue/add", json={"uri": URIS[2]})
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+        r = await client.post(
+            "/api/queue/add",
+            json={"uri": URIS[2]},
+            headers={"Authorization": f"Bearer {BOT_TOKEN}"},
+        )
+        assert r.status_code == 201
+
+
+async def test_every_mutation_route_appends_an_event(
+    api_client: httpx.AsyncClient, redis_api: Redis
+) -> None:
+    await set_playing(redis_api, "np1")
+    other = await domain.add_item(redis_api, track(1), "a@example.com")
+    start = await redis_api.xlen(keys.EVENTS)
+    added = (await api_client.post("/api/queue/add", json={"uri": URIS[0]})).json()["id"]
+    steps = [
+        ("/api/queue/vote", {"id": other.id, "up": False}),
+        ("/api/queue/jam", {"id": added}),
+        ("/api/queue/jam", {"id": "np1"}),
+        ("/api/queue/remove", {"id": added}),
+        ("/api/queue/pause", None),
+        ("/api/queue/resume", None),
+        ("/api/queue/skip", None),
+        ("/api/queue/clear", None),
+    ]
+    for n, (path, body) in enumerate(steps, start=2):
+        r = await api_client.post(path, json=body)
+        assert r.status_code == 200, (path, r.text)
+        assert await redis_api.xlen(keys.EVENTS) == start + n, path
