@@ -24,7 +24,11 @@ async function parse(resp) {
       // The session ended (idle timeout, sign-out elsewhere): go sign in again.
       window.location.assign("/login/");
     }
-    const message = body && typeof body.error === "string" ? body.error : `Request failed (${resp.status})`;
+    let message = body && typeof body.error === "string" ? body.error : `Request failed (${resp.status})`;
+    if (resp.status === 403 && /csrf/i.test(message)) {
+      // The session was replaced (signed in again in another tab): this page's token is stale.
+      message = "This page is out of date (you signed in again elsewhere?). Reload it to continue.";
+    }
     throw new ApiError(resp.status, message, resp.headers.get("Retry-After"));
   }
   return body;
