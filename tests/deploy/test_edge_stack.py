@@ -77,7 +77,9 @@ def test_edge_api_events_stream_unbuffered(client: httpx.Client, stack: LocalSta
         seen = []
         while not any(line.startswith("event: queue_update") for line in seen):
             seen.append(next(lines))
-        assert time.monotonic() - started < 5
+        # Generous bounds: a buffering proxy holds a never-ending stream back indefinitely, while
+        # a loaded 2-core machine may take a few seconds to serve it.
+        assert time.monotonic() - started < 8
         results = client.get(f"{stack.https}/api/search", params={"q": "a"}, headers=auth)
         uri = results.json()["results"][0]["uri"]
         added_at = time.monotonic()
@@ -93,7 +95,7 @@ def test_edge_api_events_stream_unbuffered(client: httpx.Client, stack: LocalSta
                     found = True
                     break
         assert found, "the stream ended without the new queue item"
-        assert time.monotonic() - added_at < 3, "the event was held back"
+        assert time.monotonic() - added_at < 8, "the event was held back"
 
 
 def test_edge_verify_http_checks_pass_against_local_stack(stack: LocalStack) -> None:
