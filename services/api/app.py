@@ -82,6 +82,30 @@ def create_app(settings: ApiSettings) -> FastAPI:
     return app
 
 
+_ERRORS = {
+    "400": "Missing required field / Invalid field",
+    "401": "Missing or malformed Authorization header (WWW-Authenticate: Bearer)",
+    "403": "Invalid API token",
+    "429": "Rate limited (Retry-After)",
+    "503": "API token not configured on server",
+}
+
+
+def _error_doc(text: str) -> dict[str, Any]:
+    return {
+        "description": text,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"error": {"type": "string"}},
+                    "required": ["error"],
+                }
+            }
+        },
+    }
+
+
 def _document_security(app: FastAPI) -> None:
     """List the bearer scheme on every route but health in /api/openapi.json."""
     build = app.openapi
@@ -97,6 +121,12 @@ def _document_security(app: FastAPI) -> None:
                     continue
                 for operation in operations.values():
                     operation["security"] = [{SCHEME_NAME: []}]
+                    responses = operation.setdefault("responses", {})
+                    responses.pop("422", None)  # never sent: bad input is a 400 {"error"}
+                    for status, text in _ERRORS.items():
+                        responses.setdefault(status, _error_doc(text))
+            for unused in ("HTTPValidationError", "ValidationError"):
+                schema.get("components", {}).get("schemas", {}).pop(unused, None)
             app.openapi_schema = schema
         return app.openapi_schema
 
