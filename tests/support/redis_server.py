@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "deploy" / "redis"))
@@ -109,6 +111,8 @@ class RedisServer:
             username=user,
             password=password if password is not None else self.passwords.get(user or ""),
             decode_responses=True,
+            # Tests want the server's first answer: no backoff-and-retry on refused logins.
+            retry=Retry(NoBackoff(), 0),
         )
 
     async def wipe(self) -> None:
