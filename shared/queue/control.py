@@ -76,6 +76,8 @@ async def get_now_playing(redis: Redis) -> NowPlaying | None:
         return None
     try:
         record = json.loads(raw)
+        if not isinstance(record, dict) or not isinstance(record.get("item"), dict):
+            return None
         return now_playing_view(record, int(sec) * 1000 + int(usec) // 1000)
     except (ValueError, KeyError, TypeError):
         return None  # a half-written or foreign record reads as idle, never as a crash

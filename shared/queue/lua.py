@@ -38,6 +38,14 @@ local function wake(key, token)
   redis.call('LPUSH', key, token)
   redis.call('LTRIM', key, 0, 9)
 end
+-- A now-playing record written by the player, or nil when absent or unreadable (reads as idle).
+local function load_np(key)
+  local raw = redis.call('GET', key)
+  if not raw then return nil end
+  local ok, np = pcall(cjson.decode, raw)
+  if not ok or type(np) ~= 'table' or type(np.item) ~= 'table' then return nil end
+  return np
+end
 -- The NowPlaying view (DESIGN 4.3) of a decoded andre:now_playing record.
 local function np_view(np, now)
   local view = {}
@@ -188,10 +196,8 @@ if redis.call('LPOS', KEYS[1], id) then
   emit(KEYS[3], ARGV[3], 'queue_update', '')
   return {'ok', on and '1' or '0'}
 end
-local npraw = redis.call('GET', KEYS[2])
-if not npraw then return {'not_found'} end
-local np = cjson.decode(npraw)
-if type(np.item) ~= 'table' or tostring(np.item.id) ~= id then return {'not_found'} end
+local np = load_np(KEYS[2])
+if not np or tostring(np.item.id) ~= id then return {'not_found'} end
 local on = toggle_jam(np.item, user)
 redis.call('SET', KEYS[2], fix(cjson.encode(np)), 'KEEPTTL')
 if on then award(np.item, ikey .. ':horn', threshold, ARGV[6], max_credits) end
@@ -227,10 +233,8 @@ if redis.call('LPOS', KEYS[1], id) then
   emit(KEYS[3], ARGV[4], 'queue_update', '')
   return {'ok'}
 end
-local npraw = redis.call('GET', KEYS[2])
-if not npraw then return {'not_found'} end
-local np = cjson.decode(npraw)
-if type(np.item) ~= 'table' or tostring(np.item.id) ~= id then return {'not_found'} end
+local np = load_np(KEYS[2])
+if not np or tostring(np.item.id) ~= id then return {'not_found'} end
 if not append(np.item) then return {'too_many'} end
 redis.call('SET', KEYS[2], fix(cjson.encode(np)), 'KEEPTTL')
 emit(KEYS[3], ARGV[4], 'now_playing', np_view(np, now_ms()))
@@ -278,11 +282,11 @@ return {'ok', tostring(#ids)}
 SKIP = (
     _PRELUDE
     + r"""
-local npraw = redis.call('GET', KEYS[1])
-if not npraw then return {'idle'} end
+local np = load_np(KEYS[1])
+if not np then return {'idle'} end
 redis.call('SET', KEYS[2], '1', 'EX', ARGV[2])
 wake(KEYS[3], 'skip')
-emit(KEYS[4], ARGV[1], 'now_playing', np_view(cjson.decode(npraw), now_ms()))
+emit(KEYS[4], ARGV[1], 'now_playing', np_view(np, now_ms()))
 return {'ok'}
 """
 )
@@ -292,9 +296,8 @@ return {'ok'}
 PAUSE = (
     _PRELUDE
     + r"""
-local npraw = redis.call('GET', KEYS[1])
-if not npraw then return {'idle'} end
-local np = cjson.decode(npraw)
+local np = load_np(KEYS[1])
+if not np then return {'idle'} end
 local pause = ARGV[2] == '1'
 local paused = np.paused and true or false
 if paused == pause then return {'unchanged'} end
@@ -324,8 +327,8 @@ return {'ok'}
 AIRHORN = (
     _PRELUDE
     + r"""
-local npraw = redis.call('GET', KEYS[2])
-if not npraw then return {'idle'} end
+local np = load_np(KEYS[2])
+if not np then return {'idle'} end
 local free = ARGV[3] == '1'
 if free then
   local have = tonumber(redis.call('GET', KEYS[5]) or '0')
@@ -341,8 +344,7 @@ else
   end
   if n > tonumber(ARGV[4]) then return {'rate', tostring(ttl)} end
 end
-local np = cjson.decode(npraw)
-local item = np.item or {}
+local item = np.item
 local record = cjson.encode({name = ARGV[2], user = ARGV[1], free = free,
   song_id = tostring(item.id or ''), title = item.title or '', artist = item.artist or '',
   at = now_ms() / 1000})

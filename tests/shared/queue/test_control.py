@@ -3,10 +3,14 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
 from redis.asyncio import Redis
 
 from shared import keys
 from shared.queue import control
+from shared.queue.airhorns import blast_airhorn
+from shared.queue.errors import ItemNotFound, NothingPlaying
+from shared.queue.queue import toggle_jam
 from tests.shared.queue.helpers import event_types, set_playing
 
 
@@ -61,3 +65,16 @@ async def test_player_wake_list_stays_bounded(redis_api: Redis) -> None:
         await control.pause(redis_api)
         await control.resume(redis_api)
     assert await redis_api.llen(keys.PLAYER_WAKE) == 10
+
+
+async def test_unreadable_now_playing_reads_as_idle(redis_api: Redis) -> None:
+    for raw in ("not json", "[]", '{"item": 5}'):
+        await redis_api.set(keys.NOW_PLAYING, raw)
+        assert await control.get_now_playing(redis_api) is None
+        assert await control.pause(redis_api) is False
+        assert await control.request_skip(redis_api) is False
+        with pytest.raises(ItemNotFound):
+            await toggle_jam(redis_api, "np1", "u@example.com")
+        with pytest.raises(NothingPlaying):
+            await blast_airhorn(redis_api, "u@example.com", "airhorn")
+    assert not await redis_api.exists(keys.EVENTS)
