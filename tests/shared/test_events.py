@@ -151,3 +151,18 @@ async def test_event_hub_slow_subscriber_dropped_others_served(redis_api: Redis)
         assert all(b"event: airhorn" in frame for frame in got)
     finally:
         await hub.stop()
+
+
+@pytest.mark.parametrize("header", ["garbage", "1-2-3", "-1-0", "9" * 30 + "-0", "ü"])
+async def test_event_stream_bad_last_event_id_treated_as_fresh(
+    redis_api: Redis, hub: EventHub, header: str
+) -> None:
+    headers = [(b"last-event-id", header.encode("utf-8"))]
+    request = Request({"type": "http", "method": "GET", "path": "/events", "headers": headers})
+    stream = event_stream(hub, request)
+    try:
+        await anext(stream)
+        events = await _next_events(stream, 2)
+        assert [e["event"] for e in events] == ["queue_update", "now_playing"]
+    finally:
+        await stream.aclose()

@@ -113,3 +113,10 @@ async def test_unknown_route_and_method_json(api_client: httpx.AsyncClient) -> N
 async def test_extra_fields_ignored(api_client: httpx.AsyncClient) -> None:
     r = await api_client.post("/api/queue/skip", json={"user": "someone@else.com"})
     assert r.status_code == 200
+
+
+async def test_search_non_ascii_and_odd_queries_never_500(api_client: httpx.AsyncClient) -> None:
+    for q in ("é", "令牌", "' OR 1=1 --", "%00", "<script>", "a" * 200):
+        r = await api_client.get("/api/search", params={"q": q})
+        assert r.status_code == 200, (q, r.text)
+        assert isinstance(r.json()["results"], list)
