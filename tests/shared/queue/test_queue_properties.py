@@ -155,3 +155,22 @@ async def test_add_item_200_concurrent_adds_keep_rounds(redis_clean: RedisServer
     finally:
         for c in clients:
             await c.aclose()
+
+
+async def test_vote_concurrent_upvotes_each_move_one_slot(redis_clean: RedisServer) -> None:
+    clients = [redis_clean.client("andre-api") for _ in range(4)]
+    try:
+        redis = clients[0]
+        items = [await q.add_item(redis, track(n), f"owner{n}@example.com") for n in range(30)]
+        last = items[-1]
+        voters = [f"v{n}@example.com" for n in range(20)]
+        await asyncio.gather(
+            *(q.vote(clients[n % 4], last.id, voter, True) for n, voter in enumerate(voters))
+        )
+        ids = await q.get_queue_ids(redis)
+        assert ids.index(last.id) == 29 - 20
+        assert sorted(ids) == sorted(i.id for i in items)
+        assert (await q.get_item(redis, last.id)).votes == 20
+    finally:
+        for c in clients:
+            await c.aclose()
