@@ -63,8 +63,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.rules = QueueRules.from_settings(settings)
     app.state.add_limit = Limit("api_add", settings.api_add_max, settings.api_add_window_s)
     install_error_handlers(app)
+    # Outermost last: oversized bodies are refused first, then the GET /api/queue fast path.
+    app.add_middleware(QueueFastPath)  # see services/api/fastpath.py
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
-    app.add_middleware(QueueFastPath)  # outermost: see services/api/fastpath.py
 
     @app.get("/api/health", tags=["health"])
     async def health(redis: RedisDep) -> JSONResponse:

@@ -120,3 +120,9 @@ async def test_search_non_ascii_and_odd_queries_never_500(api_client: httpx.Asyn
         r = await api_client.get("/api/search", params={"q": q})
         assert r.status_code == 200, (q, r.text)
         assert isinstance(r.json()["results"], list)
+
+
+@pytest.mark.parametrize("path", ["/api/queue", "/api/playing", "/api/history"])
+async def test_get_routes_huge_declared_body_413(api_client: httpx.AsyncClient, path: str) -> None:
+    r = await api_client.request("GET", path, content=b"x" * 100_000)
+    _assert_client_error(r, 413)
