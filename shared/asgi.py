@@ -44,15 +44,26 @@ def make_lifespan(
     return lifespan
 
 
-def get_redis(request: Request) -> Redis:
+def app_redis(request: Request) -> Redis:
+    """The lifespan's Redis client, for code that is not a dependency."""
     return request.app.state.redis  # type: ignore[no-any-return]
 
 
-def get_http(request: Request) -> httpx.AsyncClient:
+def app_http(request: Request) -> httpx.AsyncClient:
+    """The lifespan's httpx client, for code that is not a dependency."""
     return request.app.state.http  # type: ignore[no-any-return]
 
 
-def get_base_settings(request: Request) -> AndreSettings:
+# The dependencies are async on purpose: FastAPI runs a plain ``def`` one in a worker thread.
+async def get_redis(request: Request) -> Redis:
+    return app_redis(request)
+
+
+async def get_http(request: Request) -> httpx.AsyncClient:
+    return app_http(request)
+
+
+async def get_base_settings(request: Request) -> AndreSettings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 

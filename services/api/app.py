@@ -44,8 +44,6 @@ async def _shutdown(app: FastAPI) -> None:
     hub: EventHub | None = getattr(app.state, "hub", None)
     if hub is not None:
         await hub.stop()
-    # Redis(connection_pool=...) does not close its pool on aclose(); close it here.
-    await app.state.redis.connection_pool.aclose()
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
@@ -54,7 +52,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app = FastAPI(
         title="Andre API",
         lifespan=make_lifespan(settings, on_startup=_startup, on_shutdown=_shutdown),
-        openapi_url="/api/openapi.json",
+        # Served by a guarded route below: every /api/* path but health needs the token.
+        openapi_url=None,
         docs_url=None,
         redoc_url=None,
     )
@@ -78,6 +77,12 @@ def create_app(settings: ApiSettings) -> FastAPI:
     guarded = APIRouter(prefix="/api", dependencies=[Depends(require_api_token)])
     for module in (queue, catalog, spotify, events):
         guarded.include_router(module.router)
+
+    @guarded.get("/openapi.json", include_in_schema=False)
+    async def openapi_schema() -> JSONResponse:
+        """The OpenAPI schema of this API (token-guarded like every route but health)."""
+        return JSONResponse(app.openapi())
+
     app.include_router(guarded)
     _document_security(app)
     return app

@@ -9,26 +9,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.queue.errors import (
-    AlreadyVoted,
-    DomainError,
-    InvalidInput,
-    ItemNotFound,
-    NoFreeAirhorns,
-    NothingPlaying,
-    OwnSongUpvote,
-    QueueFull,
-    RateLimited,
-)
-from shared.spotify.errors import (
-    SpotifyError,
-    SpotifyNoActiveDevice,
-    SpotifyNotConfigured,
-    SpotifyNotConnected,
-    SpotifyNotFound,
-    SpotifyRateLimited,
-    SpotifyUpstreamError,
-)
+from shared.http_errors import describe_validation, domain_status, retry_after_header
+from shared.queue.errors import DomainError
+from shared.spotify.errors import SpotifyError
 
 log = logging.getLogger(__name__)
 
@@ -43,35 +26,10 @@ class ApiError(Exception):
         self.headers = headers
 
 
-STATUS: dict[type[Exception], int] = {
-    ItemNotFound: 404,
-    AlreadyVoted: 409,
-    OwnSongUpvote: 409,
-    NothingPlaying: 409,
-    QueueFull: 409,
-    NoFreeAirhorns: 409,
-    InvalidInput: 400,
-    RateLimited: 429,
-    SpotifyNotFound: 404,
-    SpotifyRateLimited: 429,
-    SpotifyUpstreamError: 502,
-    SpotifyNotConfigured: 503,
-    SpotifyNotConnected: 503,
-    SpotifyNoActiveDevice: 503,
-}
-
-
 def error_response(
     status: int, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
-
-
-def status_of(exc: Exception) -> int:
-    for cls in type(exc).__mro__:
-        if cls in STATUS:
-            return STATUS[cls]
-    return 502 if isinstance(exc, SpotifyError) else 500
 
 
 async def _api_error(_: Request, exc: Exception) -> JSONResponse:
@@ -80,10 +38,8 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _known_error(_: Request, exc: Exception) -> JSONResponse:
-    status = status_of(exc)
-    headers = None
-    if isinstance(exc, RateLimited | SpotifyRateLimited):
-        headers = {"Retry-After": str(exc.retry_after_s)}
+    status = domain_status(exc)
+    headers = retry_after_header(exc) or None
     if status == 500:
         log.error("unmapped domain error", exc_info=exc)
         return error_response(500, "Internal error")
@@ -91,15 +47,8 @@ async def _known_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
-    # Never FastAPI's 422 shape: name the first bad field in the house format.
     assert isinstance(exc, RequestValidationError)
-    for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "header", "path")]
-        name = loc[0] if loc else "body"
-        if err.get("type") == "missing":
-            return error_response(400, f"Missing required field: {name}")
-        return error_response(400, f"Invalid field: {name}")
-    return error_response(400, "Invalid request")
+    return error_response(400, describe_validation(exc))
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:

@@ -19,8 +19,6 @@ async def check(settings: PlayerSettings) -> bool:
         return False
     finally:
         await redis.aclose()
-        # The client does not own a pool passed to it: close the connection explicitly.
-        await redis.connection_pool.disconnect()
 
 
 def main() -> None:

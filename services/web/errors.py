@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from services.web.templating import templates
+from shared.http_errors import describe_validation, domain_status, retry_after_header
 from shared.queue import errors as qerr
 from shared.spotify import errors as serr
 
@@ -89,33 +90,6 @@ def error_response(
     return JSONResponse({"error": message}, status_code=status_code, headers=headers)
 
 
-# Domain errors carry user-safe messages (their str()); the status is decided here only.
-_DOMAIN_STATUS: tuple[tuple[type[Exception], int], ...] = (
-    (qerr.ItemNotFound, 404),
-    (qerr.AlreadyVoted, 409),
-    (qerr.OwnSongUpvote, 409),
-    (qerr.NothingPlaying, 409),
-    (qerr.QueueFull, 409),
-    (qerr.InvalidInput, 400),
-    (qerr.RateLimited, 429),
-    (qerr.DomainError, 400),
-    (serr.SpotifyRateLimited, 429),
-    (serr.SpotifyNotFound, 404),
-    (serr.SpotifyUpstreamError, 502),
-    (serr.SpotifyNotConfigured, 503),
-    (serr.SpotifyNotConnected, 503),
-    (serr.SpotifyNoActiveDevice, 503),
-    (serr.SpotifyError, 502),
-)
-
-
-def status_for(exc: Exception) -> int:
-    for cls, status in _DOMAIN_STATUS:
-        if isinstance(exc, cls):
-            return status
-    return 500
-
-
 async def _web_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, WebError)
     return error_response(request, exc.status_code, exc.message, headers=exc.headers, html=exc.html)
@@ -126,34 +100,18 @@ async def _login_required(request: Request, exc: Exception) -> Response:
 
 
 async def _domain_error(request: Request, exc: Exception) -> Response:
-    status = status_for(exc)
-    headers: dict[str, str] = {}
-    retry = getattr(exc, "retry_after_s", None)
-    if status == 429 and retry is not None:
-        headers["Retry-After"] = str(max(1, int(retry)))
+    status = domain_status(exc)
+    headers = retry_after_header(exc)
     message = str(exc) or "Request failed"
     if isinstance(exc, serr.SpotifyUpstreamError):
         message = "Spotify is not answering properly; try again shortly"
     return error_response(request, status, message, headers=headers)
 
 
-def _describe_validation(exc: RequestValidationError) -> str:
-    for err in exc.errors():
-        loc = [str(part) for part in err.get("loc", ()) if part not in ("body", "query", "path")]
-        field = ".".join(loc)
-        if err.get("type") == "missing" and field:
-            return f"Missing required field: {field}"
-        if err.get("type") in ("json_invalid", "model_attributes_type", "dict_type"):
-            return "Body must be a JSON object"
-        if field:
-            return f"Invalid field: {field}"
-    return "Invalid request"
-
-
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     # Never FastAPI's 422 shape: it echoes the input back.
-    return JSONResponse({"error": _describe_validation(exc)}, status_code=400)
+    return JSONResponse({"error": describe_validation(exc)}, status_code=400)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -14,7 +14,7 @@ from services.web.auth.csrf import same_origin, tokens_equal
 from services.web.auth.sessions import SessionStore, SessionUser, session_id_from
 from services.web.errors import Forbidden, LoginRequired, NotSignedIn
 from services.web.settings import WebSettings
-from shared.asgi import get_redis
+from shared.asgi import app_redis
 from shared.clientip import client_ip
 
 __all__ = [
@@ -37,7 +37,7 @@ def get_web_settings(request: Request) -> WebSettings:
 
 
 def get_session_store(request: Request) -> SessionStore:
-    return SessionStore(get_redis(request), get_web_settings(request))
+    return SessionStore(app_redis(request), get_web_settings(request))
 
 
 WebSettingsDep = Annotated[WebSettings, Depends(get_web_settings)]

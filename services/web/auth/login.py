@@ -23,7 +23,7 @@ from services.web.auth.oidc import OIDCClient, OIDCError, pkce_pair
 from services.web.auth.sessions import start_session
 from services.web.errors import TooManyRequests, error_response
 from services.web.templating import templates
-from shared.asgi import RedisDep, get_http
+from shared.asgi import RedisDep, app_http
 from shared.logs import audit
 from shared.queue.errors import RateLimited
 from shared.ratelimit import Limit, hit
@@ -38,8 +38,8 @@ LOGIN_STARTS_PER_IP = Limit("login_start_ip", max_hits=120, window_s=600)
 def get_oidc(request: Request) -> OIDCClient:
     """The process's OIDC client (its metadata and key caches live as long as the app)."""
     client: OIDCClient | None = getattr(request.app.state, "oidc", None)
-    if client is None or client.http is not get_http(request):
-        client = OIDCClient(request.app.state.settings, get_http(request))
+    if client is None or client.http is not app_http(request):
+        client = OIDCClient(request.app.state.settings, app_http(request))
         request.app.state.oidc = client
     return client
 

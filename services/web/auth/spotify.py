@@ -18,8 +18,9 @@ from services.web.auth.deps import (
     request_ip,
 )
 from services.web.auth.flows import new_state, save_flow, take_flow
-from services.web.errors import TooManyRequests, error_response, status_for
-from shared.asgi import HttpDep, RedisDep, get_redis
+from services.web.errors import TooManyRequests, error_response
+from shared.asgi import HttpDep, RedisDep, app_redis
+from shared.http_errors import domain_status
 from shared.logs import audit
 from shared.queue.errors import RateLimited
 from shared.ratelimit import Limit, hit
@@ -39,7 +40,7 @@ def get_token_store(request: Request) -> UserTokenStore:
     """One store per process: its refresh locks must be shared by every request."""
     store: UserTokenStore | None = getattr(request.app.state, "user_tokens", None)
     if store is None:
-        store = UserTokenStore(get_redis(request), request.app.state.settings.secret_key)
+        store = UserTokenStore(app_redis(request), request.app.state.settings.secret_key)
         request.app.state.user_tokens = store
     return store
 
@@ -121,7 +122,7 @@ async def finish_spotify_link(
             outcome="failed",
             reason=type(exc).__name__,
         )
-        return error_response(request, status_for(exc), str(exc), html=True)
+        return error_response(request, domain_status(exc), str(exc), html=True)
     audit("spotify_link", identity=user.email, client_ip=ip, path="/spotify/callback", outcome="ok")
     return RedirectResponse("/", status_code=303)
 

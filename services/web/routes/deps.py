@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 
-from shared.asgi import get_http, get_redis
+from shared.asgi import app_http, app_redis
 from shared.events import EventHub
 from shared.queue.queue import QueueRules
 from shared.settings import AndreSettings
@@ -34,7 +34,7 @@ def get_rules(request: Request) -> QueueRules:
 def get_catalog(request: Request) -> Catalog:
     catalog: Catalog | None = getattr(request.app.state, "catalog", None)
     if catalog is None:
-        catalog = create_catalog(_settings(request), get_redis(request), get_http(request))
+        catalog = create_catalog(_settings(request), app_redis(request), app_http(request))
         request.app.state.catalog = catalog
     return catalog
 
@@ -50,7 +50,7 @@ async def get_hub(request: Request) -> EventHub:
     async with _hub_lock:
         hub = getattr(request.app.state, "event_hub", None)
         if hub is None:
-            hub = EventHub(get_redis(request))
+            hub = EventHub(app_redis(request))
             await hub.start()
             request.app.state.event_hub = hub
     return hub

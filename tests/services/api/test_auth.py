@@ -14,7 +14,7 @@ from tests.support.redis_server import RedisServer
 
 
 async def _guarded_routes(client: httpx.AsyncClient) -> list[tuple[str, str]]:
-    schema = (await client.get("/api/openapi.json")).json()
+    schema = (await client.get("/api/openapi.json", headers=AUTH)).json()
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     routes = []
     for path, operations in schema["paths"].items():
@@ -24,6 +24,8 @@ async def _guarded_routes(client: httpx.AsyncClient) -> list[tuple[str, str]]:
                 continue
             assert operation["security"] == [{"HTTPBearer": []}], path
             routes.append((method.upper(), path))
+    # The schema itself is an /api/* route too, guarded like the rest.
+    routes.append(("GET", "/api/openapi.json"))
     return routes
 
 
@@ -58,8 +60,11 @@ async def test_auth_matrix_every_route_but_health_guarded(live_api: str) -> None
 
 async def test_auth_matrix_no_token_configured_503(redis_clean: RedisServer) -> None:
     app = create_app(build_settings(redis_clean, api_token="", api_tokens=""))
+    reference = create_app(build_settings(redis_clean))
+    async with running(reference, AUTH) as ref_client:
+        routes = await _guarded_routes(ref_client)
     async with running(app, AUTH) as client:
-        for method, path in await _guarded_routes(client):
+        for method, path in routes:
             r = await client.request(method, path)
             assert r.status_code == 503, (method, path)
             assert r.json() == {"error": "API token not configured on server"}
