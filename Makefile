@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha25
 
 # command:debian-package pairs
 RUN_DEPS := redis-server:redis-server caddy:caddy
-TEST_DEPS := $(RUN_DEPS) chromium:chromium sshd:openssh-server fail2ban-client:fail2ban ufw:ufw cloud-init:cloud-init
+TEST_DEPS := $(RUN_DEPS) chromium:chromium /usr/share/fonts/truetype/liberation:fonts-liberation sshd:openssh-server fail2ban-client:fail2ban ufw:ufw cloud-init:cloud-init
 
 BENCH_DEPS := wrk:wrk
 
