@@ -63,46 +63,76 @@ class AndreSettings(BaseSettings):
         secrets_dir=str(SECRETS_DIR) if SECRETS_DIR.is_dir() else None,
         extra="ignore",
         hide_input_in_errors=True,
+        use_attribute_docstrings=True,
     )
 
     # Secrets each service cannot run without in prod; extended by the service classes.
     required_secrets: ClassVar[tuple[str, ...]] = ("redis_password",)
 
     env: Literal["dev", "prod"] = "dev"
+    """`dev` or `prod`; dev-only features (dev login) refuse to run in prod."""
     public_url: str = "https://localhost:8443"
+    """Public origin, e.g. `https://andre.example.com`: OAuth redirect URIs, Origin allow-list."""
     service_name: str = "andre"
+    """Name in log lines and the Redis client name."""
     log_level: str = "INFO"
+    """Python log level of the service's JSON logs."""
     bind_host: str = "127.0.0.1"
+    """Address the service listens on (`0.0.0.0` inside containers)."""
     port: int = Field(default=8000, ge=1, le=65535)
+    """Port the service listens on (8000 in compose; 8001/8002/8003 in the local stack)."""
 
     redis_url: str = "redis://127.0.0.1:6380/0"
+    """Redis URL (`redis://redis:6379/0` in compose)."""
     redis_username: str = "default"
+    """This service's Redis ACL user."""
     redis_password: SecretStr = SecretStr("")
+    """This service's Redis ACL password."""
     redis_max_connections: int = Field(default=50, ge=1)
+    """Size of the bounded, blocking Redis connection pool."""
     redis_pool_timeout_s: float = Field(default=5.0, gt=0)
+    """How long a request waits for a free pooled connection."""
 
     secret_key: SecretStr = SecretStr("")
+    """Key for session material and for encrypting stored Spotify tokens."""
 
     api_token: SecretStr = SecretStr("")
+    """The REST API bearer token (acts as `ANDRE_API_EMAIL`)."""
     api_email: str = "openclaw@api"
+    """Identity the main API token acts as."""
     api_tokens: SecretStr = SecretStr("")
+    """Extra named tokens `name=token,...` for rotation; each acts as `name@api`."""
 
     spotify_client_id: str = ""
+    """Spotify app client id; without it and the secret, the demo catalog is used."""
     spotify_client_secret: SecretStr = SecretStr("")
+    """Spotify app client secret."""
     spotify_market: str = "US"
+    """Market for searches and auto-fill."""
     spotify_email: str = ""
+    """Account whose linked Spotify drives `/api/spotify/*` and the house speaker."""
 
     bender_email: str = "bender@andre"
+    """Identity credited with auto-filled songs."""
     play_log_dir: Path = Path("var/play_logs")
+    """Folder of the daily JSON-lines play logs."""
     trusted_proxies: CommaList = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    """Comma list of proxy IPs/CIDRs whose X-Forwarded-For is believed (Caddy)."""
     events_max_len: int = Field(default=10_000, ge=100)
+    """Approximate length bound of the Redis event stream."""
     # Queue rules (shared/queue): caps that keep one user or bot from flooding everyone.
     queue_max_len: int = Field(default=1000, ge=1, le=5000)
+    """Most songs the queue holds."""
     comment_max_chars: int = Field(default=500, ge=1, le=5000)
+    """Longest comment accepted."""
     airhorn_max_per_window: int = Field(default=3, ge=0)
+    """Paid airhorns one user may blast per window."""
     airhorn_window_s: int = Field(default=60, ge=1)
+    """Window of the paid-airhorn cap."""
     airhorn_free_jams: int = Field(default=3, ge=1)
+    """Jams from other people a song needs to earn its queuer a free airhorn."""
     airhorn_free_max: int = Field(default=5, ge=0)
+    """Most free airhorn credits a user can hold."""
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -13,13 +13,20 @@ class ApiSettings(AndreSettings):
     required_secrets: ClassVar[tuple[str, ...]] = ("redis_password", "api_token")
 
     service_name: str = "api"
+    """Name in log lines and the Redis client name."""
     redis_username: str = "andre-api"
+    """This service's Redis ACL user."""
 
     # Wrong tokens from one client IP before it gets 429 for the rest of the window.
     api_bad_token_max: int = Field(default=10, ge=1)
+    """Wrong tokens from one client IP before it gets 429 for the rest of the window."""
     api_bad_token_window_s: int = Field(default=300, ge=1)
+    """Window of the wrong-token limit."""
     # Songs one token identity may add per window (each add may cost a Spotify lookup).
     api_add_max: int = Field(default=60, ge=1)
+    """Songs one token identity may add per window."""
     api_add_window_s: int = Field(default=60, ge=1)
+    """Window of the API add limit."""
     # Request bodies are tiny JSON objects; anything bigger is refused with 413 unread.
     api_max_body_bytes: int = Field(default=16 * 1024, ge=256)
+    """Largest request body; bigger ones get 413 unread."""

@@ -27,20 +27,32 @@ class WebSettings(AndreSettings):
     )
 
     service_name: str = "web"
+    """Name in log lines and the Redis client name."""
     redis_username: str = "andre-web"
+    """This service's Redis ACL user."""
 
     oidc_issuer: str = "https://accounts.google.com"
+    """OpenID Connect issuer (discovery at `/.well-known/openid-configuration`)."""
     oidc_client_id: str = ""
+    """OIDC client id."""
     oidc_client_secret: SecretStr = SecretStr("")
+    """OIDC client secret."""
     oidc_scopes: str = "openid email profile"
+    """Scopes asked of the OIDC provider."""
     # Exact domains (after the last "@"); "*" lets anyone with a verified e-mail in.
     allowed_email_domains: CommaList = Field(default_factory=list)
+    """Comma list of e-mail domains allowed to sign in; `*` for any (prod refuses an empty list)."""
     admin_emails: CommaList = Field(default_factory=list)
+    """Comma list of admins (may issue guest invites)."""
 
     session_idle_timeout_s: int = Field(default=12 * 3600, ge=60)
+    """A session ends after this long without a request."""
     session_absolute_timeout_s: int = Field(default=7 * 24 * 3600, ge=300)
+    """A session ends this long after sign-in, whatever happens."""
     oauth_flow_ttl_s: int = Field(default=600, ge=30, le=3600)
+    """How long a sign-in or Spotify-link flow may take."""
     guest_max_days: int = Field(default=30, ge=1, le=365)
+    """Longest validity of a guest invite."""
 
     @field_validator("allowed_email_domains", "admin_emails", mode="before")
     @classmethod
