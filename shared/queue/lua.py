@@ -91,9 +91,9 @@ local function award(item, marker, threshold, credit_prefix, max_credits)
 end
 """
 
-# KEYS: queue, owners, seq, events, wake
+# KEYS: queue, owners, seq, events, wake, preview
 # ARGV: item body JSON without id/added_at, owner (lower), max_len, events_max_len, item prefix,
-#       Bender filter key ('' for none), filter TTL seconds
+#       Bender filter key ('' for none), filter TTL seconds, track URI
 # Round-robin ("rounds"): n = 1 + the adder's items already queued; the new item goes just before
 # the first item that is its owner's (n+1)-th, else at the end.
 ADD = (
@@ -135,7 +135,16 @@ if pivot then
 else
   redis.call('RPUSH', KEYS[1], id)
 end
-if ARGV[6] ~= '' then redis.call('SET', ARGV[6], '1', 'EX', ARGV[7]) end
+if ARGV[6] ~= '' then
+  redis.call('SET', ARGV[6], '1', 'EX', ARGV[7])
+  -- A person just queued the track Bender was suggesting: the suggestion is stale, drop it
+  -- (the player's Bender makes the next one when it sees the preview gone).
+  local preview = redis.call('GET', KEYS[6])
+  if preview then
+    local ok, p = pcall(cjson.decode, preview)
+    if (not ok) or type(p) ~= 'table' or p['uri'] == ARGV[8] then redis.call('DEL', KEYS[6]) end
+  end
+end
 emit(KEYS[4], ARGV[4], 'queue_update', '')
 wake(KEYS[5], 'add')
 return {'ok', json}

@@ -146,7 +146,14 @@ async def add_item(
     bender_filter = keys.filtered(track.uri) if track.kind == "track" and not auto else ""
     result = await lua.ADD_SCRIPT(
         redis,
-        [keys.QUEUE, keys.QUEUE_OWNERS, keys.QUEUE_SEQ, keys.EVENTS, keys.PLAYER_WAKE],
+        [
+            keys.QUEUE,
+            keys.QUEUE_OWNERS,
+            keys.QUEUE_SEQ,
+            keys.EVENTS,
+            keys.PLAYER_WAKE,
+            keys.PREVIEW,
+        ],
         [
             body,
             owner,
@@ -155,6 +162,7 @@ async def add_item(
             keys.ITEM_PREFIX,
             bender_filter,
             rules.bender_filter_s,
+            track.uri,
         ],
     )
     if result[0] != "ok":

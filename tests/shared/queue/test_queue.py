@@ -173,6 +173,17 @@ async def test_get_queue_view_includes_preview(redis_api: Redis) -> None:
     assert (await q.get_queue_view(redis_api)).preview is None
 
 
+async def test_add_item_previewed_track_drops_stale_preview(redis_api: Redis) -> None:
+    suggestion = (await q.add_item(redis_api, track(7), A, auto=True)).model_copy()
+    await q.remove_item(redis_api, suggestion.id)
+    await redis_api.set(keys.PREVIEW, suggestion.model_dump_json())
+    await q.add_item(redis_api, track(8), B)
+    assert await redis_api.get(keys.PREVIEW) is not None  # another track: the suggestion stays
+    await q.add_item(redis_api, track(7), B)
+    assert await redis_api.get(keys.PREVIEW) is None  # B queued the suggested track itself
+    assert (await q.get_queue_view(redis_api)).preview is None
+
+
 async def test_queue_reader_coalesces_concurrent_reads(
     redis_api: Redis, redis_clean: RedisServer
 ) -> None:
