@@ -17,7 +17,8 @@ export function logoutHandler() {
         redirect: "manual",
       });
     } finally {
-      window.location.assign("/login/");
+      // Not straight to /login/: in prod that bounces through the provider and signs back in.
+      window.location.assign("/login/?signed_out=1");
     }
   });
 }
