@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Iterable
@@ -43,8 +44,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str, ensure_ascii=False)
 
 
+# Query parameters that carry credentials (OAuth callbacks, tokens): their values never reach a
+# log line, e.g. through the access log's request line.
+_SENSITIVE_QUERY = re.compile(
+    r"([?&](?:code|state|token|access_token|refresh_token|id_token|password|passwd|secret|key)=)"
+    r"[^&\s\"]*",
+    re.IGNORECASE,
+)
+
+
 class RedactSecrets(logging.Filter):
-    """Defence in depth: no configured secret value leaves the process through a log line."""
+    """Defence in depth: no configured secret value, and no credential-bearing query parameter,
+    leaves the process through a log line."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
@@ -55,11 +66,9 @@ class RedactSecrets(logging.Filter):
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, "[redacted]")
-        return text
+        return _SENSITIVE_QUERY.sub(r"\1[redacted]", text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self._secrets:
-            return True
         record.msg = self._scrub(record.getMessage())
         record.args = None
         for key, value in list(vars(record).items()):

@@ -51,3 +51,40 @@ def test_stack_env_token_overrides_generated_secret() -> None:
         assert api_proc.environ()["ANDRE_API_TOKEN"] == token
     finally:
         assert stack.stop(signal.SIGINT) == 0
+
+
+def test_stack_logs_carry_no_credentials() -> None:
+    token = "env-token-that-must-never-be-logged-42"
+    stack = LocalStack.start(extra_env={"ANDRE_API_TOKEN": token})
+    secrets = {
+        "token": token,
+        "code": "oauth-code-must-not-be-logged",
+        "state": "oauth-state-must-not-be-logged",
+        "cookie": "session-cookie-must-not-be-logged",
+    }
+    try:
+        ctx = ssl.create_default_context(cafile=str(stack.ca_file))
+        with httpx.Client(verify=ctx, timeout=10) as client:
+            ok = client.get(
+                f"{stack.https}/api/queue", headers={"Authorization": f"Bearer {token}"}
+            )
+            assert ok.status_code == 200
+            wrong = client.get(f"{stack.https}/api/queue", headers={"Authorization": "Bearer nope"})
+            assert wrong.status_code == 403
+            query = f"code={secrets['code']}&state={secrets['state']}"
+            client.get(f"{stack.https}/auth/callback?{query}")
+            client.get(f"{stack.https}/spotify/callback?{query}")
+            client.get(
+                f"{stack.https}/health", headers={"Cookie": f"andre_session={secrets['cookie']}"}
+            )
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not any(
+            "/spotify/callback" in ln for ln in stack.lines
+        ):
+            time.sleep(0.1)
+    finally:
+        assert stack.stop() == 0
+    logged = "\n".join(stack.lines)
+    assert "/auth/callback" in logged and "/spotify/callback" in logged  # the requests were logged
+    for name, value in secrets.items():
+        assert value not in logged, f"the {name} reached a log line"
