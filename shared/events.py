@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 
 EVENT_TYPES = ("queue_update", "now_playing", "player_position", "airhorn")
 PING_INTERVAL_S = 15.0
-_ID_RE = re.compile(r"\d{1,20}-\d{1,20}")
+_ID_RE = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
+_ID_PART_MAX = 2**64 - 1  # Redis stream ids are two unsigned 64-bit numbers
 _REPLAY_PAGE = 500
 
 StreamId = tuple[int, int]
@@ -38,8 +39,10 @@ StreamId = tuple[int, int]
 def parse_id(value: str) -> StreamId | None:
     if not _ID_RE.fullmatch(value):
         return None
-    ms, seq = value.split("-")
-    return int(ms), int(seq)
+    ms, seq = (int(part) for part in value.split("-"))
+    if ms > _ID_PART_MAX or seq > _ID_PART_MAX:
+        return None
+    return ms, seq
 
 
 async def publish(redis: Redis | Pipeline, event_type: str, data: Any, maxlen: int = 10_000) -> Any:
@@ -245,6 +248,11 @@ async def _replay(hub: EventHub, after: str) -> AsyncIterator[tuple[StreamId, by
         start = entries[-1][0]
 
 
+async def _newest_id(redis: Redis) -> StreamId:
+    newest: Any = await redis.xrevrange(keys.EVENTS, count=1)
+    return (parse_id(newest[0][0]) or (0, 0)) if newest else (0, 0)
+
+
 async def _snapshot(hub: EventHub, event_id: str | None) -> bytes:
     queue_json = await hub.queue_reader.get_json()
     np_json = await _now_playing_json(hub.redis)
@@ -260,6 +268,10 @@ async def event_stream(
     try:
         last: StreamId = (0, 0)
         resume = parse_id(request.headers.get("last-event-id", "").strip())
+        if resume is not None and resume > await _newest_id(redis):
+            # Ahead of the stream (made up, or from before a Redis reset): replaying from there
+            # would hold back every live event, so start fresh like a client without an id.
+            resume = None
         yield b"retry: 2000\n\n"
         if resume is None:
             tail = hub.last_id

@@ -153,7 +153,10 @@ async def test_event_hub_slow_subscriber_dropped_others_served(redis_api: Redis)
         await hub.stop()
 
 
-@pytest.mark.parametrize("header", ["garbage", "1-2-3", "-1-0", "9" * 30 + "-0", "ü"])
+@pytest.mark.parametrize(
+    "header",
+    ["garbage", "1-2-3", "-1-0", "9" * 30 + "-0", "ü", "18446744073709551616-0", "0-" + "9" * 20],
+)
 async def test_event_stream_bad_last_event_id_treated_as_fresh(
     redis_api: Redis, hub: EventHub, header: str
 ) -> None:
@@ -164,5 +167,27 @@ async def test_event_stream_bad_last_event_id_treated_as_fresh(
         await anext(stream)
         events = await _next_events(stream, 2)
         assert [e["event"] for e in events] == ["queue_update", "now_playing"]
+    finally:
+        await stream.aclose()
+
+
+@pytest.mark.parametrize(
+    "header", ["18446744073709551615-18446744073709551615", "9999999999999-0", "1-0"]
+)
+async def test_event_stream_last_event_id_ahead_of_stream_starts_fresh_and_goes_live(
+    redis_api: Redis, hub: EventHub, header: str
+) -> None:
+    if header != "1-0":
+        await publish(redis_api, "airhorn", {"name": "siren", "user": "old@example.com"})
+    headers = [(b"last-event-id", header.encode())]
+    request = Request({"type": "http", "method": "GET", "path": "/events", "headers": headers})
+    stream = event_stream(hub, request)
+    try:
+        await anext(stream)
+        events = await _next_events(stream, 2)
+        assert [e["event"] for e in events] == ["queue_update", "now_playing"]
+        await publish(redis_api, "airhorn", {"name": "siren", "user": "new@example.com"})
+        live = await _next_events(stream, 1)
+        assert live[0]["event"] == "airhorn" and "new@example.com" in live[0]["data"]
     finally:
         await stream.aclose()
