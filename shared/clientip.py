@@ -1,38 +1,68 @@
-"""The client's IP: X-Forwarded-For is believed only when the peer is a trusted proxy (Caddy)."""
+"""The client's IP: X-Forwarded-For is believed only when the peer is a trusted proxy (Caddy).
+
+Addresses are normalised first: a dual-stack listener reports IPv4 peers as IPv4-mapped IPv6
+(``::ffff:127.0.0.1``), which must match an IPv4 trusted-proxy entry (else every client behind
+the proxy would look like the proxy itself, a loopback address in the local stack) and is
+returned as plain IPv4, so one client has one rate-limit bucket whichever way it arrives.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from functools import lru_cache
 
 from starlette.requests import HTTPConnection
 
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-def _is_trusted(peer: str, trusted: Iterable[str]) -> bool:
+
+def parse_ip(value: str) -> Address | None:
+    """An address, IPv4-mapped IPv6 unwrapped to IPv4; None for anything else."""
     try:
-        addr = ipaddress.ip_address(peer)
+        addr = ipaddress.ip_address(value.strip())
     except ValueError:
-        return False
+        return None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    return addr
+
+
+@lru_cache(maxsize=16)
+def _networks(trusted: tuple[str, ...]) -> tuple[Network, ...]:
+    nets: list[Network] = []
     for entry in trusted:
         try:
-            if addr in ipaddress.ip_network(entry, strict=False):
-                return True
+            net = ipaddress.ip_network(entry.strip(), strict=False)
         except ValueError:
             continue
-    return False
+        if isinstance(net, ipaddress.IPv6Network) and net.network_address.ipv4_mapped:
+            mapped = net.network_address.ipv4_mapped
+            prefix = max(0, net.prefixlen - 96)
+            net = ipaddress.ip_network(f"{mapped}/{prefix}", strict=False)
+        nets.append(net)
+    return tuple(nets)
+
+
+def _is_trusted(addr: Address, nets: tuple[Network, ...]) -> bool:
+    return any(addr.version == net.version and addr in net for net in nets)
 
 
 def client_ip(conn: HTTPConnection, trusted_proxies: Iterable[str]) -> str:
-    peer = conn.client.host if conn.client else ""
-    trusted = list(trusted_proxies)
-    if peer and _is_trusted(peer, trusted):
+    raw_peer = conn.client.host if conn.client else ""
+    peer = parse_ip(raw_peer) if raw_peer else None
+    if peer is None:
+        return raw_peer or "unknown"
+    nets = _networks(tuple(trusted_proxies))  # parsed once per distinct setting
+    if _is_trusted(peer, nets):
         forwarded = conn.headers.get("x-forwarded-for", "")
         # Walk from the right: the last hop our proxy saw is the one it vouches for.
         hops = [h.strip() for h in forwarded.split(",") if h.strip()]
         for hop in reversed(hops):
-            if not _is_trusted(hop, trusted):
-                try:
-                    return str(ipaddress.ip_address(hop))
-                except ValueError:
-                    break
-    return peer or "unknown"
+            addr = parse_ip(hop)
+            if addr is None:
+                break
+            if not _is_trusted(addr, nets):
+                return str(addr)
+    return str(peer)

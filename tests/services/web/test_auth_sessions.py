@@ -135,3 +135,11 @@ async def test_dev_login_sets_session_cookie_flags(web_client: httpx.AsyncClient
     assert "samesite=lax" in flags and "path=/" in flags
     assert not any(f.startswith("domain=") for f in flags)
     assert PUBLIC_URL.startswith("https://")
+
+
+async def test_dev_login_forwarded_via_mapped_loopback_proxy_404(web_app: FastAPI) -> None:
+    # A dual-stack listener sees the local proxy as ::ffff:127.0.0.1; the remote client behind it
+    # must still be the one that counts.
+    async with make_client(web_app, client_ip="::ffff:127.0.0.1") as client:
+        resp = await client.get("/login/dev", headers={"X-Forwarded-For": "198.51.100.9"})
+    assert resp.status_code == 404

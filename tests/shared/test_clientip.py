@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from shared.clientip import client_ip
+
+TRUSTED = ["127.0.0.1", "::1", "172.31.240.2"]
+
+
+def _conn(peer: str, forwarded: str | None = None) -> Request:
+    headers = [] if forwarded is None else [(b"x-forwarded-for", forwarded.encode())]
+    return Request({"type": "http", "client": (peer, 5000), "headers": headers})
+
+
+def test_client_ip_untrusted_peer_ignores_forwarded_for() -> None:
+    assert client_ip(_conn("203.0.113.5", "127.0.0.1"), TRUSTED) == "203.0.113.5"
+
+
+def test_client_ip_trusted_peer_takes_rightmost_untrusted_hop() -> None:
+    conn = _conn("127.0.0.1", "127.0.0.1, 198.51.100.9, 172.31.240.2")
+    assert client_ip(conn, TRUSTED) == "198.51.100.9"
+
+
+def test_client_ip_mapped_trusted_peer_believes_forwarded_for() -> None:
+    assert client_ip(_conn("::ffff:172.31.240.2", "198.51.100.9"), TRUSTED) == "198.51.100.9"
+
+
+def test_client_ip_mapped_forwarded_hop_normalised_to_ipv4() -> None:
+    assert client_ip(_conn("127.0.0.1", "::ffff:198.51.100.9"), TRUSTED) == "198.51.100.9"
+
+
+def test_client_ip_mapped_untrusted_peer_normalised_to_ipv4() -> None:
+    assert client_ip(_conn("::ffff:203.0.113.5", "198.51.100.9"), TRUSTED) == "203.0.113.5"
+
+
+def test_client_ip_mapped_trusted_hop_skipped() -> None:
+    conn = _conn("127.0.0.1", "198.51.100.9, ::ffff:127.0.0.1")
+    assert client_ip(conn, TRUSTED) == "198.51.100.9"
