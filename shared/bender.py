@@ -427,5 +427,7 @@ async def filter_preview(redis: Redis, uri: str, *, events_max_len: int) -> bool
     """Filter action: keep this track out of Bender for 7 days and drop it from the preview."""
     await redis.set(keys.filtered(uri), FILTER_USER, ex=FILTER_TTL_S)
     taken = await take_preview(redis, uri)
+    if taken is None:
+        return False  # nothing changed: no event for every client, no new pick
     await _after_preview_change(redis, events_max_len)
-    return taken is not None
+    return True

@@ -38,6 +38,8 @@ COMMENT_LIMIT = rl.Limit("web_comment", 30, 3600)
 # Each search may cost Spotify requests on the shared app quota; generous for people, not scripts.
 SEARCH_LIMIT = rl.Limit("web_search", 600, 3600)
 SEARCH_RESULTS = 20
+# Each Filter writes a 7-day key (Redis is noeviction) and may make the player pick again.
+FILTER_LIMIT = rl.Limit("web_filter", 60, 3600)
 
 
 class _Body(BaseModel):
@@ -249,7 +251,9 @@ async def filter_preview(
     body: UriBody, user: ActionUserDep, redis: RedisDep, rules: RulesDep
 ) -> Ok:
     """Reject Bender's current suggestion; it is not suggested again for a week."""
-    await bender.filter_preview(redis, _track_ref(body.uri), events_max_len=rules.events_max_len)
+    uri = _track_ref(body.uri)
+    await rl.hit(redis, FILTER_LIMIT, user.email)
+    await bender.filter_preview(redis, uri, events_max_len=rules.events_max_len)
     return Ok()
 
 

@@ -434,3 +434,23 @@ async def test_action_with_odd_bodies_never_returns_500(signed_in: SignedIn, pat
         )
         assert resp.status_code < 500, (body, resp.status_code, resp.text)
         assert resp.headers["content-type"].startswith("application/json")
+
+
+async def test_bender_filter_past_hourly_limit_returns_429(
+    signed_in: SignedIn, redis_web: Redis
+) -> None:
+    await redis_web.set(actions.FILTER_LIMIT.key(signed_in.email), actions.FILTER_LIMIT.max_hits)
+    resp = await signed_in.client.post("/bender/filter", json={"uri": TRACKS[3].uri})
+    assert resp.status_code == 429
+    assert "retry-after" in resp.headers
+    assert not await redis_web.exists(keys.filtered(TRACKS[3].uri))
+
+
+async def test_bender_filter_not_the_preview_appends_no_event(
+    signed_in: SignedIn, redis_web: Redis
+) -> None:
+    before = await redis_web.xlen(keys.EVENTS)
+    resp = await signed_in.client.post("/bender/filter", json={"uri": TRACKS[4].uri})
+    assert resp.status_code == 200
+    assert await redis_web.xlen(keys.EVENTS) == before
+    assert await redis_web.llen(keys.PLAYER_WAKE) == 0
