@@ -85,14 +85,21 @@ class SessionStore:
         )
         return session_id, record
 
-    async def load(self, session_id: str) -> SessionRecord | None:
-        """The live session for a cookie id; each use pushes the idle timeout back."""
+    async def load(self, session_id: str, *, touch: bool = True) -> SessionRecord | None:
+        """The live session for a cookie id; each use pushes the idle timeout back.
+
+        ``touch=False`` only checks (an open event stream re-checking that its session still
+        exists must not keep an idle session alive by itself).
+        """
         if not session_id or len(session_id) > 128:
             return None
         key = keys.session(digest(session_id))
         # Redis' TTL is the idle clock: each use pushes it back (in the same round trip as the
         # read); no use within the idle timeout and the key is gone.
-        raw = await self.redis.getex(key, ex=self.settings.session_idle_timeout_s)
+        if touch:
+            raw = await self.redis.getex(key, ex=self.settings.session_idle_timeout_s)
+        else:
+            raw = await self.redis.get(key)
         if raw is None:
             return None
         try:
@@ -108,7 +115,7 @@ class SessionStore:
         if record.is_guest and not await guest_active(self.redis, record.email, now):
             await self.redis.delete(key)
             return None
-        if record.expires_at - now < self.settings.session_idle_timeout_s:
+        if touch and record.expires_at - now < self.settings.session_idle_timeout_s:
             await self.redis.expire(key, self._ttl_s(record, now))  # never past the absolute end
         return record
 

@@ -7,7 +7,8 @@ Spotify errors propagate to ``services.web.errors``, which maps them to JSON sta
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
@@ -15,7 +16,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
 
-from services.web.auth.deps import ActionUserDep, ReadUserDep, SessionUser, request_ip
+from services.web.auth.deps import (
+    ActionUserDep,
+    ReadUserDep,
+    SessionStoreDep,
+    SessionUser,
+    request_ip,
+)
+from services.web.auth.sessions import session_id_from
 from services.web.errors import BadRequest, WebError
 from services.web.routes.deps import CatalogDep, HubDep, RulesDep
 from shared import bender
@@ -38,6 +46,9 @@ COMMENT_LIMIT = rl.Limit("web_comment", 30, 3600)
 # Each search may cost Spotify requests on the shared app quota; generous for people, not scripts.
 SEARCH_LIMIT = rl.Limit("web_search", 600, 3600)
 SEARCH_RESULTS = 20
+# An open /events stream re-checks its session this often (logout must end it, not only refuse
+# the next request).
+SSE_SESSION_RECHECK_S = 15.0
 # Each Filter writes a 7-day key (Redis is noeviction) and may make the player pick again.
 FILTER_LIMIT = rl.Limit("web_filter", 60, 3600)
 
@@ -298,7 +309,36 @@ async def list_history(
     return JSONResponse({"plays": [p.model_dump(mode="json") for p in plays]})
 
 
+async def _while_signed_in(
+    frames: AsyncIterable[Any], still_signed_in: Callable[[], Awaitable[bool]]
+) -> AsyncIterator[Any]:
+    """Pass an event stream through, ending it once its session is gone (sign-out, timeout,
+    revoked guest): checked before a frame goes out (a ping comes at least every 15 s), at most
+    every ``SSE_SESSION_RECHECK_S``."""
+    next_check = time.monotonic() + SSE_SESSION_RECHECK_S
+    try:
+        async for chunk in frames:
+            if time.monotonic() >= next_check:
+                if not await still_signed_in():
+                    return
+                next_check = time.monotonic() + SSE_SESSION_RECHECK_S
+            yield chunk
+    finally:
+        aclose = getattr(frames, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
 @router.get("/events")
-async def stream_events(request: Request, user: ReadUserDep, hub: HubDep) -> Response:
+async def stream_events(
+    request: Request, user: ReadUserDep, hub: HubDep, store: SessionStoreDep
+) -> Response:
     """Live updates (queue_update, now_playing, player_position, airhorn) as SSE."""
-    return sse_response(hub, request)
+    session_id = session_id_from(request, store.settings)
+
+    async def still_signed_in() -> bool:
+        return await store.load(session_id, touch=False) is not None
+
+    response = sse_response(hub, request)
+    response.body_iterator = _while_signed_in(response.body_iterator, still_signed_in)
+    return response

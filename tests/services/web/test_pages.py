@@ -11,7 +11,11 @@ import uvicorn
 from fastapi import FastAPI
 
 from services.web.app import create_app
+from services.web.auth.sessions import digest
+from services.web.routes import actions
 from services.web.settings import WebSettings
+from shared import keys
+from shared.events import publish
 from shared.spotify.demo import DemoCatalog
 from tests.services.web.conftest import (
     PUBLIC_URL,
@@ -148,3 +152,29 @@ async def test_favicon_served_without_session(web_client: httpx.AsyncClient) -> 
     resp = await web_client.get("/favicon.ico")
     assert resp.status_code == 200
     assert resp.headers["content-type"].startswith("image/svg+xml")
+
+
+@pytest.mark.timeout(30)
+async def test_events_stream_ends_after_sign_out(
+    live_server: tuple[FastAPI, str], redis_clean: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(actions, "SSE_SESSION_RECHECK_S", 0.0)
+    app, base = live_server
+    who = await dev_sign_in(app, redis_clean, "alice@example.com")
+    await who.client.aclose()
+    cookies = {app.state.settings.session_cookie_name: who.session_id}
+    headers = {"Origin": PUBLIC_URL, "X-CSRF-Token": who.csrf_token}
+    redis = redis_clean.client("andre-web")
+    try:
+        async with httpx.AsyncClient(base_url=base, cookies=cookies, timeout=10) as client:
+            async with client.stream("GET", "/events") as stream:
+                lines = stream.aiter_lines()
+                await _read_events(lines, 2)
+                resp = await client.post("/logout/", headers=headers)
+                assert resp.status_code == 200
+                assert not await redis.exists(keys.session(digest(who.session_id)))
+                await publish(redis, "airhorn", {"name": "airhorn", "user": "bob@example.com"})
+                leaked = await _read_events(lines, 1, timeout_s=5)
+    finally:
+        await redis.aclose()
+    assert leaked == []
