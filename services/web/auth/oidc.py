@@ -16,6 +16,7 @@ from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
+from services.web.auth.common import normalise_email
 from services.web.settings import WebSettings
 
 CALLBACK_PATH = "/auth/callback"
@@ -260,9 +261,14 @@ class OIDCClient:
             raise OIDCError("Your account has no e-mail address", "no_email")
         if verified is not True:
             raise OIDCError("Your e-mail address is not verified", "email_unverified")
+        # A plain address only: the domain check reads what follows the last "@", and the
+        # address names Redis keys and shows in pages ("eve@evil.example@example.com" is out).
+        plain = normalise_email(email)
+        if plain is None:
+            raise OIDCError("Your account's e-mail address cannot be used here", "bad_email")
         name = claims.get("name")
         return Identity(
-            email=email.strip().lower(),
+            email=plain,
             name=name if isinstance(name, str) and name.strip() else email.split("@", 1)[0],
             subject=str(claims["sub"]),
         )

@@ -390,3 +390,17 @@ async def test_login_signed_out_flag_shows_page_not_provider(browser: httpx.Asyn
     assert resp.status_code == 200
     assert "signed out" in resp.text.lower()
     assert 'href="/login/"' in resp.text
+
+
+@pytest.mark.parametrize(
+    "email", ["eve@evil.example@example.com", "eve@evil.example\n@example.com", "<eve>@example.com"]
+)
+async def test_callback_malformed_email_refused(
+    browser: httpx.AsyncClient, provider: Provider, caplog: pytest.LogCaptureFixture, email: str
+) -> None:
+    state = await start(browser, provider)
+    provider.claims["email"] = email
+    resp = await browser.get("/auth/callback", params={"state": state, "code": "code-1"})
+    assert resp.status_code == 403
+    assert "andre_session" not in resp.cookies
+    assert refusals(caplog) == ["bad_email"]
