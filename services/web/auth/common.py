@@ -21,6 +21,7 @@ _LOCAL = r"[^@\s<>\"'(),;:\\]{1,64}"
 _DOMAIN = r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}|localhost"
 EMAIL_RE = re.compile(rf"^{_LOCAL}@(?:{_DOMAIN})$")
 MAX_FORM_BYTES = 16 * 1024
+DIGITS = re.compile(r"[0-9]+")  # str.isdigit() also passes "²" and "①", which int() refuses
 
 
 def normalise_email(value: str) -> str | None:
@@ -33,7 +34,7 @@ def normalise_email(value: str) -> str | None:
 async def read_form(request: Request) -> FormData:
     """A small urlencoded/multipart form, refusing anything big or odd with a 400."""
     length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > MAX_FORM_BYTES):
+    if length is not None and (not DIGITS.fullmatch(length) or int(length) > MAX_FORM_BYTES):
         raise BadRequest("Form too large", html=True)
     try:
         return await request.form(max_files=0, max_fields=20)

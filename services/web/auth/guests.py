@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from starlette.responses import RedirectResponse, Response
 
 from services.web.auth.common import (
+    DIGITS,
     form_str,
     normalise_email,
     read_form,
@@ -290,7 +291,7 @@ async def change_guest_invites(
     if action != "issue":
         return await _admin_page(request, redis, user, status_code=400, error="Unknown action.")
     days_raw = form_str(form, "days", 8).strip()
-    if not days_raw.isdigit() or not 1 <= int(days_raw) <= settings.guest_max_days:
+    if not DIGITS.fullmatch(days_raw) or not 1 <= int(days_raw) <= settings.guest_max_days:
         return await _admin_page(
             request,
             redis,

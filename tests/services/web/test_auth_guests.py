@@ -145,6 +145,21 @@ async def test_admin_issue_bad_days_400(admin: SignedIn) -> None:
     assert resp.status_code == 400
 
 
+@pytest.mark.parametrize("days", ["²", "①", "٣", "1²", " 1 2 ", "0x1", "-1", "1.5", "1e1"])
+async def test_admin_issue_non_ascii_or_odd_days_400(admin: SignedIn, days: str) -> None:
+    resp = await admin.client.post(
+        "/admin/guests",
+        data={
+            "action": "issue",
+            "email": "g@x.example",
+            "days": days,
+            "csrf_token": admin.csrf_token,
+        },
+    )
+    assert resp.status_code == 400, resp.text
+    assert "Days must be a whole number" in resp.text
+
+
 async def test_guest_sign_in_with_passphrase_starts_guest_session(
     app: FastAPI, admin: SignedIn, redis_clean: RedisServer
 ) -> None:
@@ -249,3 +264,41 @@ async def test_guest_revoke_ends_guest_session(app: FastAPI, admin: SignedIn) ->
         assert revoke.status_code == 200
         resp = await client.get("/admin/guests")
     assert resp.status_code == 302
+
+
+@pytest.mark.parametrize("length", [b"\xb2", b"1\xb9", b"-1", b" 5"])
+async def test_guest_sign_in_odd_content_length_400(app: FastAPI, length: bytes) -> None:
+    async with make_client(app) as client:
+        page = await client.get("/guest/")
+        resp = await client.post(
+            "/guest/",
+            content=b"email=g%40x.example&password=x&csrf_token=" + form_token(page.text).encode(),
+            headers={
+                **same_origin(),
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Content-Length": length,  # type: ignore[dict-item]
+            },
+        )
+    assert resp.status_code == 400, resp.text
+
+
+async def test_guest_sign_in_past_hourly_sign_ins_429_without_session(
+    app: FastAPI, admin: SignedIn, redis_clean: RedisServer
+) -> None:
+    from services.web.auth import sessions
+
+    passphrase = await issue(admin, "guest@partner.example")
+    limit = sessions.SIGN_INS_PER_EMAIL
+    redis = redis_clean.client("andre-web")
+    try:
+        await redis.set(limit.key("guest@partner.example"), limit.max_hits, ex=limit.window_s)
+        before = [k async for k in redis.scan_iter(match=keys.session("*"))]
+        async with make_client(app) as client:
+            resp = await guest_post(client, "guest@partner.example", passphrase)
+        after = [k async for k in redis.scan_iter(match=keys.session("*"))]
+    finally:
+        await redis.aclose()
+    assert resp.status_code == 429
+    assert "retry-after" in resp.headers
+    assert "andre_session" not in resp.cookies
+    assert after == before
