@@ -12,10 +12,16 @@ from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
+from services.web.errors import TooManyRequests
 from services.web.settings import WebSettings
 from shared import keys
+from shared.queue.errors import RateLimited
+from shared.ratelimit import Limit, hit
 
 SESSION_ID_BYTES = 32
+# Every sign-in stores a session until its idle timeout (Redis is noeviction): one identity
+# (say, a guest with a valid passphrase in a loop) must not be able to grow that without bound.
+SIGN_INS_PER_EMAIL = Limit("sign_in_email", max_hits=30, window_s=3600)
 
 
 def digest(value: str) -> str:
@@ -170,8 +176,17 @@ async def start_session(
     is_admin: bool,
     is_guest: bool,
     expires_at: float | None = None,
+    counted: bool = True,
 ) -> SessionRecord:
-    """Sign in: revoke whatever id the browser had (no fixation) and issue a fresh one."""
+    """Sign in: revoke whatever id the browser had (no fixation) and issue a fresh one.
+
+    Sign-ins per e-mail are rate-limited (429) unless ``counted=False`` (dev login only).
+    """
+    if counted:
+        try:
+            await hit(store.redis, SIGN_INS_PER_EMAIL, email)
+        except RateLimited as exc:
+            raise TooManyRequests(str(exc), exc.retry_after_s, html=True) from exc
     await store.revoke(session_id_from(conn, store.settings))
     session_id, record = await store.create(
         email=email, name=name, is_admin=is_admin, is_guest=is_guest, expires_at=expires_at

@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from services.web.app import create_app
+from services.web.auth.sessions import SIGN_INS_PER_EMAIL
 from shared import keys
 from tests.services.web.conftest import (
     SignedIn,
@@ -285,19 +286,19 @@ async def test_guest_sign_in_odd_content_length_400(app: FastAPI, length: bytes)
 async def test_guest_sign_in_past_hourly_sign_ins_429_without_session(
     app: FastAPI, admin: SignedIn, redis_clean: RedisServer
 ) -> None:
-    from services.web.auth import sessions
-
     passphrase = await issue(admin, "guest@partner.example")
-    limit = sessions.SIGN_INS_PER_EMAIL
-    redis = redis_clean.client("andre-web")
+    limit = SIGN_INS_PER_EMAIL
+    web = redis_clean.client("andre-web")
+    admin_redis = redis_clean.client("andre-admin")
     try:
-        await redis.set(limit.key("guest@partner.example"), limit.max_hits, ex=limit.window_s)
-        before = [k async for k in redis.scan_iter(match=keys.session("*"))]
+        await web.set(limit.key("guest@partner.example"), limit.max_hits, ex=limit.window_s)
+        before = [k async for k in admin_redis.scan_iter(match=keys.session("*"))]
         async with make_client(app) as client:
             resp = await guest_post(client, "guest@partner.example", passphrase)
-        after = [k async for k in redis.scan_iter(match=keys.session("*"))]
+        after = [k async for k in admin_redis.scan_iter(match=keys.session("*"))]
     finally:
-        await redis.aclose()
+        await web.aclose()
+        await admin_redis.aclose()
     assert resp.status_code == 429
     assert "retry-after" in resp.headers
     assert "andre_session" not in resp.cookies
