@@ -49,6 +49,9 @@ SEARCH_RESULTS = 20
 # An open /events stream re-checks its session this often (logout must end it, not only refuse
 # the next request).
 SSE_SESSION_RECHECK_S = 15.0
+# Every other change is broadcast to every open page (a queue_update carries the whole queue):
+# far above what a person clicks, far below a script flooding everyone's event streams.
+ACTION_LIMIT = rl.Limit("web_action", 60, 60)
 # Each Filter writes a 7-day key (Redis is noeviction) and may make the player pick again.
 FILTER_LIMIT = rl.Limit("web_filter", 60, 3600)
 
@@ -165,6 +168,7 @@ async def add_track(
 @router.post("/queue/vote")
 async def vote_item(body: VoteBody, user: ActionUserDep, redis: RedisDep, rules: RulesDep) -> Ok:
     """Vote a queued song up or down; it moves one place."""
+    await rl.hit(redis, ACTION_LIMIT, user.email)
     await q.vote(redis, body.id, user.email, body.up, rules=rules)
     return Ok()
 
@@ -172,6 +176,7 @@ async def vote_item(body: VoteBody, user: ActionUserDep, redis: RedisDep, rules:
 @router.post("/queue/jam")
 async def jam_item(body: IdBody, user: ActionUserDep, redis: RedisDep, rules: RulesDep) -> Jammed:
     """Jam (or un-jam) a queued or the playing song."""
+    await rl.hit(redis, ACTION_LIMIT, user.email)
     jammed = await q.toggle_jam(redis, body.id, user.email, rules=rules)
     return Jammed(jammed=jammed)
 
@@ -182,6 +187,7 @@ async def remove_item(
 ) -> Ok:
     """Take a song out of the queue (the page asks first when it is someone else's)."""
     with audited(request, user, "remove", item_id=body.id):
+        await rl.hit(redis, ACTION_LIMIT, user.email)
         await q.remove_item(redis, body.id, rules=rules)
     return Ok()
 
@@ -201,6 +207,7 @@ async def comment_item(
 async def skip_song(request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep) -> Ok:
     """Ask the player to skip the playing song."""
     with audited(request, user, "skip"):
+        await rl.hit(redis, ACTION_LIMIT, user.email)
         if not await control.request_skip(redis, rules=rules):
             raise NothingPlaying("Nothing is playing")
     return Ok()
@@ -209,6 +216,7 @@ async def skip_song(request: Request, user: ActionUserDep, redis: RedisDep, rule
 @router.post("/queue/pause")
 async def pause_playback(user: ActionUserDep, redis: RedisDep, rules: RulesDep) -> Ok:
     """Pause the shared playback clock."""
+    await rl.hit(redis, ACTION_LIMIT, user.email)
     await control.pause(redis, rules=rules)
     return Ok()
 
@@ -216,6 +224,7 @@ async def pause_playback(user: ActionUserDep, redis: RedisDep, rules: RulesDep) 
 @router.post("/queue/resume")
 async def resume_playback(user: ActionUserDep, redis: RedisDep, rules: RulesDep) -> Ok:
     """Resume the shared playback clock."""
+    await rl.hit(redis, ACTION_LIMIT, user.email)
     await control.resume(redis, rules=rules)
     return Ok()
 

@@ -439,7 +439,8 @@ async def test_action_with_odd_bodies_never_returns_500(signed_in: SignedIn, pat
 async def test_bender_filter_past_hourly_limit_returns_429(
     signed_in: SignedIn, redis_web: Redis
 ) -> None:
-    await redis_web.set(actions.FILTER_LIMIT.key(signed_in.email), actions.FILTER_LIMIT.max_hits)
+    limit = actions.FILTER_LIMIT
+    await redis_web.set(limit.key(signed_in.email), limit.max_hits, ex=limit.window_s)
     resp = await signed_in.client.post("/bender/filter", json={"uri": TRACKS[3].uri})
     assert resp.status_code == 429
     assert "retry-after" in resp.headers
@@ -454,3 +455,29 @@ async def test_bender_filter_not_the_preview_appends_no_event(
     assert resp.status_code == 200
     assert await redis_web.xlen(keys.EVENTS) == before
     assert await redis_web.llen(keys.PLAYER_WAKE) == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/queue/vote", {"id": "1", "up": False}),
+        ("/queue/jam", {"id": "1"}),
+        ("/queue/remove", {"id": "1"}),
+        ("/queue/skip", {}),
+        ("/queue/pause", {}),
+        ("/queue/resume", {}),
+    ],
+)
+async def test_action_past_per_minute_limit_returns_429_and_changes_nothing(
+    signed_in: SignedIn, redis_web: Redis, path: str, body: dict[str, object]
+) -> None:
+    await start_playing(redis_web)
+    item_id = await add(signed_in, 0)
+    assert item_id == "1"
+    limit = actions.ACTION_LIMIT
+    await redis_web.set(limit.key(signed_in.email), limit.max_hits, ex=limit.window_s)
+    events = await redis_web.xlen(keys.EVENTS)
+    resp = await signed_in.client.post(path, json=body)
+    assert resp.status_code == 429
+    assert "retry-after" in resp.headers
+    assert await redis_web.xlen(keys.EVENTS) == events
