@@ -41,7 +41,14 @@ class JsonFormatter(logging.Formatter):
             payload["exc"] = self.formatException(record.exc_info)
         elif record.exc_text:
             payload["exc"] = record.exc_text
-        return json.dumps(payload, default=str, ensure_ascii=False)
+        line = json.dumps(payload, default=str, ensure_ascii=False)
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate (from a JSON body's "\ud800") cannot be written as UTF-8: the
+            # stream would drop the whole line, so escape it instead of losing an audit line.
+            line = json.dumps(payload, default=str)
+        return line
 
 
 # Query parameters that carry credentials (OAuth callbacks, tokens): their values never reach a

@@ -138,3 +138,16 @@ def test_audit_line_has_fields_and_no_token(caplog: pytest.LogCaptureFixture) ->
     assert record.action == "queue.skip"  # type: ignore[attr-defined]
     assert record.identity == "bot@api"  # type: ignore[attr-defined]
     assert record.outcome == "ok"  # type: ignore[attr-defined]
+
+
+def test_logs_lone_surrogate_in_extra_escaped_not_dropped() -> None:
+    stream = io.BytesIO()
+    handler = logging.StreamHandler(io.TextIOWrapper(stream, encoding="utf-8", write_through=True))
+    handler.setFormatter(JsonFormatter("test"))
+    logger = logging.getLogger("andre.test.surrogate")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.info("audit", extra={"item_id": "\ud800x", "who": "zoë"})
+    line = json.loads(stream.getvalue().decode("utf-8"))
+    assert line["item_id"] == "\ud800x" and line["who"] == "zoë"
