@@ -99,9 +99,17 @@ class FreeHorns(Ok):
     free_left: int
 
 
+AUDIT_TEXT_MAX = 128  # ids from a body can be any length; an audit line stays small
+
+
+def _clip(value: Any) -> Any:
+    return value[:AUDIT_TEXT_MAX] if isinstance(value, str) else value
+
+
 @contextmanager
 def audited(request: Request, user: SessionUser, action: str, **details: Any) -> Iterator[None]:
-    """One audit line per action, whether it was done or refused."""
+    """One audit line per action, whether it was done or refused (client-sent text clipped)."""
+    details = {k: _clip(v) for k, v in details.items()}
     try:
         yield
     except Exception as exc:

@@ -481,3 +481,11 @@ async def test_action_past_per_minute_limit_returns_429_and_changes_nothing(
     assert resp.status_code == 429
     assert "retry-after" in resp.headers
     assert await redis_web.xlen(keys.EVENTS) == events
+
+
+async def test_remove_with_huge_id_audits_a_bounded_line(signed_in: SignedIn, caplog) -> None:
+    with caplog.at_level(logging.INFO, logger="andre.audit"):
+        resp = await signed_in.client.post("/queue/remove", json={"id": "9" * 100_000})
+    assert resp.status_code == 404
+    [line] = [r for r in caplog.records if r.name == "andre.audit"]
+    assert len(line.item_id) <= 128  # type: ignore[attr-defined]
