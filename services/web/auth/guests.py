@@ -36,6 +36,7 @@ from services.web.auth.deps import (
 )
 from services.web.auth.sessions import SessionUser, start_session
 from services.web.errors import Forbidden, TooManyRequests, WebError
+from services.web.settings import WebSettings
 from services.web.templating import templates
 from shared import keys
 from shared.asgi import RedisDep
@@ -231,6 +232,21 @@ async def issue_rehash(redis: Redis, guest: Guest, password: str) -> None:
 # --- admin ----------------------------------------------------------------------------------
 
 
+async def _not_guest_address(redis: Redis, settings: WebSettings, email: str) -> str | None:
+    """Why ``email`` cannot be a guest, or None. A guest acts as its e-mail everywhere (queue,
+    votes, that address's linked Spotify via /spotify/token), so an invite must never be a
+    passphrase for someone else's identity: not an admin, not a single-sign-on domain, not an
+    address that already linked Spotify here."""
+    domain = email.rpartition("@")[2]
+    if settings.is_admin(email):
+        return "That address is an admin's; admins sign in with single sign-on."
+    if domain in settings.allowed_email_domains:
+        return f"Addresses at {domain} sign in with single sign-on; guests are for others."
+    if await redis.exists(keys.user_tokens(email)):
+        return "That address already has an account here (it linked Spotify)."
+    return None
+
+
 async def _admin_page(
     request: Request,
     redis: Redis,
@@ -290,6 +306,9 @@ async def change_guest_invites(
         return await _admin_page(request, redis, user, notice=f"Invite for {email} revoked.")
     if action != "issue":
         return await _admin_page(request, redis, user, status_code=400, error="Unknown action.")
+    refusal = await _not_guest_address(redis, settings, email)
+    if refusal:
+        return await _admin_page(request, redis, user, status_code=400, error=refusal)
     days_raw = form_str(form, "days", 8).strip()
     if not DIGITS.fullmatch(days_raw) or not 1 <= int(days_raw) <= settings.guest_max_days:
         return await _admin_page(

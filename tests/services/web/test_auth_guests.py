@@ -303,3 +303,47 @@ async def test_guest_sign_in_past_hourly_sign_ins_429_without_session(
     assert "retry-after" in resp.headers
     assert "andre_session" not in resp.cookies
     assert after == before
+
+
+async def _issue_refused(admin: SignedIn, email: str, redis_clean: RedisServer) -> None:
+    resp = await admin.client.post(
+        "/admin/guests",
+        data={"action": "issue", "email": email, "days": "1", "csrf_token": admin.csrf_token},
+    )
+    assert resp.status_code == 400
+    assert 'class="guest-passphrase"' not in resp.text
+    redis = redis_clean.client("andre-web")
+    try:
+        assert await redis.hget(keys.GUESTS, email.lower()) is None
+    finally:
+        await redis.aclose()
+
+
+async def test_admin_issue_for_an_admin_address_refused(
+    admin: SignedIn, redis_clean: RedisServer
+) -> None:
+    await _issue_refused(admin, ADMIN.upper(), redis_clean)
+
+
+async def test_admin_issue_for_a_linked_spotify_account_refused(
+    admin: SignedIn, redis_clean: RedisServer
+) -> None:
+    redis = redis_clean.client("andre-web")
+    try:
+        await redis.set(keys.user_tokens("alice@example.com"), '{"v": 1}')
+    finally:
+        await redis.aclose()
+    await _issue_refused(admin, "alice@example.com", redis_clean)
+
+
+async def test_admin_issue_for_a_single_sign_on_domain_refused(redis_clean: RedisServer) -> None:
+    settings = build_settings(
+        redis_clean, admin_emails=ADMIN, allowed_email_domains="example.com,corp.example"
+    )
+    async with running(create_app(settings)) as sso_app:
+        who = await dev_sign_in(sso_app, redis_clean, ADMIN)
+        try:
+            await _issue_refused(who, "bob@corp.example", redis_clean)
+            assert await issue(who, "guest@partner.example")
+        finally:
+            await who.client.aclose()
