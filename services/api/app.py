@@ -56,6 +56,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        # No redirects under /api/ (DESIGN §4): "/api/queue/" is a 404 {"error"}, not a 307.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.guard = AuthGuard(settings, tokens)

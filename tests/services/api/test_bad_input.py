@@ -110,6 +110,20 @@ async def test_unknown_route_and_method_json(api_client: httpx.AsyncClient) -> N
     _assert_client_error(await api_client.delete("/api/queue", headers=AUTH), 405)
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/api/queue/"), ("GET", "/api/health/"), ("POST", "/api/queue/skip/"),
+     ("POST", "/api/queue/add/"), ("GET", "/api/openapi.json/")],
+)  # fmt: skip
+async def test_trailing_slash_route_404_json_not_redirect(
+    api_client: httpx.AsyncClient, method: str, path: str
+) -> None:
+    for headers in (AUTH, {"Authorization": ""}):
+        r = await api_client.request(method, path, headers=headers)
+        _assert_client_error(r, 404)
+        assert "location" not in r.headers
+
+
 async def test_extra_fields_ignored(api_client: httpx.AsyncClient) -> None:
     r = await api_client.post("/api/queue/skip", json={"user": "someone@else.com"})
     assert r.status_code == 200
