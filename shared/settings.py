@@ -40,6 +40,8 @@ def is_placeholder(value: str) -> bool:
     return len(set(v)) == 1  # "xxxxxxxx", "00000000"
 
 
+MIN_SECRET_KEY_CHARS = 16
+
 CommaList = Annotated[list[str], NoDecode]
 
 
@@ -151,6 +153,22 @@ class AndreSettings(BaseSettings):
                 raise InsecureSettingError(
                     f"{variable} is empty or a placeholder; set a real secret for ANDRE_ENV=prod"
                 )
+        # Optional secrets (Spotify, extra tokens...) may be empty, but never a placeholder.
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr) and value.get_secret_value():
+                if is_placeholder(value.get_secret_value()):
+                    raise InsecureSettingError(
+                        f"ANDRE_{name.upper()} is a placeholder; set a real secret or leave it "
+                        "empty for ANDRE_ENV=prod"
+                    )
+        key = self.secret_key.get_secret_value()
+        if key and len(key) < MIN_SECRET_KEY_CHARS:
+            # It signs CSRF/OAuth bindings and encrypts stored Spotify tokens: no short words.
+            raise InsecureSettingError(
+                f"ANDRE_SECRET_KEY is shorter than {MIN_SECRET_KEY_CHARS} characters; use a long "
+                "random value for ANDRE_ENV=prod"
+            )
         return self
 
     @property

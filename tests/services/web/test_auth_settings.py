@@ -97,3 +97,28 @@ def test_web_settings_dev_cookie_name_and_open_domains() -> None:
 )
 def test_origin_of_normalises(url: str, origin: str | None) -> None:
     assert origin_of(url) == origin
+
+
+@pytest.mark.parametrize(
+    ("field", "variable"),
+    [
+        ("spotify_client_secret", "ANDRE_SPOTIFY_CLIENT_SECRET"),
+        ("api_token", "ANDRE_API_TOKEN"),
+    ],
+)
+def test_web_settings_prod_optional_secret_placeholder_refused(field: str, variable: str) -> None:
+    with pytest.raises(ValidationError) as exc:
+        WebSettings(**_prod(spotify_client_id="spotify-app", **{field: "changeme"}))  # type: ignore[arg-type]
+    assert variable in describe_errors(exc.value)
+
+
+def test_web_settings_prod_optional_secret_empty_accepted() -> None:
+    settings = WebSettings(**_prod(spotify_client_secret=""))  # type: ignore[arg-type]
+    assert not settings.spotify_configured
+
+
+def test_web_settings_prod_short_secret_key_refused() -> None:
+    with pytest.raises(ValidationError) as exc:
+        WebSettings(**_prod(secret_key="andre-k3y"))  # type: ignore[arg-type]
+    assert "ANDRE_SECRET_KEY" in describe_errors(exc.value)
+    assert "andre-k3y" not in describe_errors(exc.value)
