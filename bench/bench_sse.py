@@ -125,6 +125,8 @@ def start_web(redis: RedisServer, port: int) -> subprocess.Popen[bytes]:
             "ANDRE_BIND_HOST": "127.0.0.1",
             "ANDRE_PORT": str(port),
             "ANDRE_LOG_LEVEL": "WARNING",
+            # Every bench client shares one session: lift the per-user stream cap.
+            "ANDRE_SSE_STREAMS_PER_USER": "100000",
         }
     )
     return subprocess.Popen(

@@ -24,7 +24,7 @@ from services.web.auth.deps import (
     request_ip,
 )
 from services.web.auth.sessions import session_id_from
-from services.web.errors import BadRequest, WebError
+from services.web.errors import BadRequest, TooManyRequests, WebError
 from services.web.routes.deps import CatalogDep, HubDep, RulesDep
 from shared import bender
 from shared import ratelimit as rl
@@ -326,13 +326,19 @@ async def list_history(
     return JSONResponse({"plays": [p.model_dump(mode="json") for p in plays]})
 
 
+# Open /events streams per user in this process (capped by ``sse_streams_per_user``): each holds
+# a socket and a frame queue, so one account opening thousands must not exhaust the process.
+_open_streams: dict[str, int] = {}
+
+
 async def _while_signed_in(
-    frames: AsyncIterable[Any], still_signed_in: Callable[[], Awaitable[bool]]
+    frames: AsyncIterable[Any], still_signed_in: Callable[[], Awaitable[bool]], email: str
 ) -> AsyncIterator[Any]:
     """Pass an event stream through, ending it once its session is gone (sign-out, timeout,
     revoked guest): checked before a frame goes out (a ping comes at least every 15 s), at most
-    every ``SSE_SESSION_RECHECK_S``."""
+    every ``SSE_SESSION_RECHECK_S``. Counts the user's open streams while it runs."""
     next_check = time.monotonic() + SSE_SESSION_RECHECK_S
+    _open_streams[email] = _open_streams.get(email, 0) + 1
     try:
         async for chunk in frames:
             if time.monotonic() >= next_check:
@@ -341,6 +347,11 @@ async def _while_signed_in(
                 next_check = time.monotonic() + SSE_SESSION_RECHECK_S
             yield chunk
     finally:
+        left = _open_streams.get(email, 1) - 1
+        if left > 0:
+            _open_streams[email] = left
+        else:
+            _open_streams.pop(email, None)
         aclose = getattr(frames, "aclose", None)
         if aclose is not None:
             await aclose()
@@ -351,11 +362,13 @@ async def stream_events(
     request: Request, user: ReadUserDep, hub: HubDep, store: SessionStoreDep
 ) -> Response:
     """Live updates (queue_update, now_playing, player_position, airhorn) as SSE."""
+    if _open_streams.get(user.email, 0) >= store.settings.sse_streams_per_user:
+        raise TooManyRequests("Too many open live-update streams; close a tab", 5)
     session_id = session_id_from(request, store.settings)
 
     async def still_signed_in() -> bool:
         return await store.load(session_id, touch=False) is not None
 
     response = sse_response(hub, request)
-    response.body_iterator = _while_signed_in(response.body_iterator, still_signed_in)
+    response.body_iterator = _while_signed_in(response.body_iterator, still_signed_in, user.email)
     return response

@@ -178,3 +178,6 @@ async def test_events_stream_ends_after_sign_out(
     finally:
         await redis.aclose()
     assert leaked == []
+    async with asyncio.timeout(5):
+        while "alice@example.com" in actions._open_streams:
+            await asyncio.sleep(0.02)
