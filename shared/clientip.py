@@ -66,3 +66,12 @@ def client_ip(conn: HTTPConnection, trusted_proxies: Iterable[str]) -> str:
             if not _is_trusted(addr, nets):
                 return str(addr)
     return str(peer)
+
+
+def rate_subject(ip: str) -> str:
+    """What a per-client rate limit counts: the address, or for IPv6 its /64 (one host is
+    usually given a whole /64, so per-address buckets would let it rotate past any limit)."""
+    addr = parse_ip(ip)
+    if isinstance(addr, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network(f"{addr}/64", strict=False))
+    return ip

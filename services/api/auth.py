@@ -24,7 +24,7 @@ from starlette.requests import HTTPConnection
 from services.api.errors import ApiError
 from services.api.settings import ApiSettings
 from shared import ratelimit
-from shared.clientip import client_ip
+from shared.clientip import client_ip, rate_subject
 from shared.logs import audit
 from shared.queue.errors import RateLimited
 from shared.settings import is_placeholder
@@ -115,6 +115,7 @@ class AuthGuard:
         self._blocked_until: dict[str, float] = {}
 
     def _blocked_for(self, ip: str) -> int:
+        ip = rate_subject(ip)
         until = self._blocked_until.get(ip)
         if until is None:
             return 0
@@ -125,6 +126,7 @@ class AuthGuard:
         return max(1, int(left + 0.999))
 
     def _block(self, ip: str, seconds: int) -> None:
+        ip = rate_subject(ip)
         if len(self._blocked_until) >= _BLOCK_CACHE_MAX:
             now = time.monotonic()
             self._blocked_until = {k: v for k, v in self._blocked_until.items() if v > now}
@@ -134,7 +136,7 @@ class AuthGuard:
 
     async def _count_failure(self, redis: Redis, ip: str) -> None:
         try:
-            await ratelimit.hit(redis, self.limit, ip)
+            await ratelimit.hit(redis, self.limit, rate_subject(ip))
         except RateLimited as exc:
             self._block(ip, exc.retry_after_s)
             raise

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from shared.clientip import client_ip
+from shared.clientip import client_ip, rate_subject
 
 TRUSTED = ["127.0.0.1", "::1", "172.31.240.2"]
 
@@ -36,3 +36,13 @@ def test_client_ip_mapped_untrusted_peer_normalised_to_ipv4() -> None:
 def test_client_ip_mapped_trusted_hop_skipped() -> None:
     conn = _conn("127.0.0.1", "198.51.100.9, ::ffff:127.0.0.1")
     assert client_ip(conn, TRUSTED) == "198.51.100.9"
+
+
+def test_rate_subject_ipv6_keyed_by_64_prefix() -> None:
+    assert rate_subject("2001:db8:1:2:aaaa::1") == rate_subject("2001:db8:1:2::ffff")
+    assert rate_subject("2001:db8:1:3::1") != rate_subject("2001:db8:1:2::1")
+
+
+def test_rate_subject_ipv4_and_unparsable_unchanged() -> None:
+    assert rate_subject("198.51.100.9") == "198.51.100.9"
+    assert rate_subject("unknown") == "unknown"

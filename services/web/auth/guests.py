@@ -40,6 +40,7 @@ from services.web.settings import WebSettings
 from services.web.templating import templates
 from shared import keys
 from shared.asgi import RedisDep
+from shared.clientip import rate_subject
 from shared.logs import audit
 from shared.queue.errors import RateLimited
 from shared.ratelimit import Limit, check, hit
@@ -157,7 +158,7 @@ async def guest_sign_in(
     email = normalise_email(raw_email) or raw_email.strip().lower()
     password = form_str(form, "password", 256)
     try:
-        await check(redis, GUEST_FAILS_PER_IP, ip)
+        await check(redis, GUEST_FAILS_PER_IP, rate_subject(ip))
         await check(redis, GUEST_FAILS_PER_EMAIL, email or "-")
     except RateLimited as exc:
         audit(
@@ -177,7 +178,8 @@ async def guest_sign_in(
         guest = None
     ok = await verify_password(guest.hash if guest else None, password) and guest is not None
     if not ok or guest is None:
-        for limit, subject in ((GUEST_FAILS_PER_IP, ip), (GUEST_FAILS_PER_EMAIL, email or "-")):
+        failures = ((GUEST_FAILS_PER_IP, rate_subject(ip)), (GUEST_FAILS_PER_EMAIL, email or "-"))
+        for limit, subject in failures:
             try:
                 await hit(redis, limit, subject)
             except RateLimited:

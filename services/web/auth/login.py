@@ -24,6 +24,7 @@ from services.web.auth.sessions import start_session
 from services.web.errors import TooManyRequests, error_response
 from services.web.templating import templates
 from shared.asgi import RedisDep, app_http
+from shared.clientip import rate_subject
 from shared.logs import audit
 from shared.queue.errors import RateLimited
 from shared.ratelimit import Limit, hit
@@ -77,7 +78,7 @@ async def start_login(
             request, "auth/login_unavailable.html", {}, status_code=503
         )
     try:
-        await hit(redis, LOGIN_STARTS_PER_IP, request_ip(request))
+        await hit(redis, LOGIN_STARTS_PER_IP, rate_subject(request_ip(request)))
     except RateLimited as exc:
         raise TooManyRequests(str(exc), exc.retry_after_s, html=True) from exc
     try:

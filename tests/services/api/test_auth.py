@@ -160,3 +160,15 @@ def test_token_table_matches_identity(redis_server: RedisServer) -> None:
 )  # fmt: skip
 def test_parse_bearer_shapes(header: str | None, token: str | None) -> None:
     assert parse_bearer(header) == token
+
+
+async def test_auth_bad_tokens_from_one_ipv6_64_share_a_limit(redis_clean: RedisServer) -> None:
+    app = create_app(build_settings(redis_clean, api_bad_token_max=2))
+    async with running(app) as client:
+        for host in ("2001:db8:7:1::1", "2001:db8:7:1::2"):
+            headers = {"X-Forwarded-For": host, "Authorization": "Bearer guess"}
+            assert (await client.post("/api/queue/skip", headers=headers)).status_code == 403
+        headers = {"X-Forwarded-For": "2001:db8:7:1:ffff::3", "Authorization": "Bearer guess"}
+        assert (await client.post("/api/queue/skip", headers=headers)).status_code == 429
+        other = {"X-Forwarded-For": "2001:db8:7:2::1", "Authorization": "Bearer guess"}
+        assert (await client.post("/api/queue/skip", headers=other)).status_code == 403

@@ -347,3 +347,12 @@ async def test_admin_issue_for_a_single_sign_on_domain_refused(redis_clean: Redi
             assert await issue(who, "guest@partner.example")
         finally:
             await who.client.aclose()
+
+
+async def test_guest_sign_in_failures_from_one_ipv6_64_share_a_limit(app: FastAPI) -> None:
+    for i in range(10):
+        async with make_client(app, client_ip=f"2001:db8:5:9::{i + 1:x}") as client:
+            assert (await guest_post(client, f"nobody{i}@x.example", "nope")).status_code == 401
+    async with make_client(app, client_ip="2001:db8:5:9:abcd::1") as client:
+        resp = await guest_post(client, "someone-else@x.example", "nope")
+    assert resp.status_code == 429
