@@ -16,7 +16,7 @@ from services.api.auth import (
 )
 from services.api.body import BodySizeLimit
 from services.api.deps import RedisDep
-from services.api.errors import install_error_handlers
+from services.api.errors import error_doc, install_error_handlers
 from services.api.fastpath import QueueFastPath
 from services.api.routes import catalog, events, queue, spotify
 from services.api.settings import ApiSettings
@@ -94,24 +94,10 @@ _ERRORS = {
     "400": "Missing required field / Invalid field",
     "401": "Missing or malformed Authorization header (WWW-Authenticate: Bearer)",
     "403": "Invalid API token",
+    "413": "Request body too large",
     "429": "Rate limited (Retry-After)",
     "503": "API token not configured on server",
 }
-
-
-def _error_doc(text: str) -> dict[str, Any]:
-    return {
-        "description": text,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"error": {"type": "string"}},
-                    "required": ["error"],
-                }
-            }
-        },
-    }
 
 
 def _document_security(app: FastAPI) -> None:
@@ -132,7 +118,7 @@ def _document_security(app: FastAPI) -> None:
                     responses = operation.setdefault("responses", {})
                     responses.pop("422", None)  # never sent: bad input is a 400 {"error"}
                     for status, text in _ERRORS.items():
-                        responses.setdefault(status, _error_doc(text))
+                        responses.setdefault(status, error_doc(text))
             for unused in ("HTTPValidationError", "ValidationError"):
                 schema.get("components", {}).get("schemas", {}).pop(unused, None)
             app.openapi_schema = schema

@@ -10,30 +10,38 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.api.errors import ApiError
+from shared.spotify.uris import REF_PATTERN
 
 MAX_ID_LEN = 64
+MAX_URI_LEN = 300
+MAX_DEVICE_ID_LEN = 128
 
 
 class IdBody(BaseModel):
-    id: str
+    id: str = Field(min_length=1, max_length=MAX_ID_LEN)
 
 
 class VoteBody(BaseModel):
-    id: str
+    id: str = Field(min_length=1, max_length=MAX_ID_LEN)
     up: bool = True
 
 
 class AddBody(BaseModel):
-    uri: str  # spotify:track:..., spotify:episode:... or an open.spotify.com link
+    uri: str = Field(
+        min_length=1,
+        max_length=MAX_URI_LEN,
+        pattern=REF_PATTERN,
+        description="spotify:track:…, spotify:episode:… or an open.spotify.com link",
+    )
 
 
 class TransferBody(BaseModel):
-    device_id: str
+    device_id: str = Field(min_length=1, max_length=MAX_DEVICE_ID_LEN)
     play: bool = True
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,6 +25,26 @@ class ApiError(Exception):
         self.status = status
         self.message = message
         self.headers = headers
+
+
+def error_docs(statuses: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for error statuses, each in the house ``{"error"}`` shape."""
+    return {status: error_doc(text) for status, text in statuses.items()}
+
+
+def error_doc(text: str) -> dict[str, Any]:
+    return {
+        "description": text,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"error": {"type": "string"}},
+                    "required": ["error"],
+                }
+            }
+        },
+    }
 
 
 def error_response(

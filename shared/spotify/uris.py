@@ -16,6 +16,8 @@ _URL_RE = re.compile(
     r"/?(?:[?#][^\s]*)?"
 )
 _MAX_LEN = 300  # longer input is never a reference; refuse before running any regex on it
+# For schemas (OpenAPI): what parse_ref accepts, surrounding whitespace aside.
+REF_PATTERN = rf"^(?:{_URI_RE.pattern}|{_URL_RE.pattern})$"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from services.api.deps import CatalogDep
-from services.api.errors import ApiError
+from services.api.errors import ApiError, error_docs
 from shared.queue.models import SearchResult
 from shared.spotify.catalog import MAX_QUERY_LEN, MAX_SEARCH_LIMIT, PAGE_SIZE
 
@@ -19,14 +19,20 @@ class SearchResults(BaseModel):
     results: list[SearchResult]
 
 
-@router.get("/search", response_model=SearchResults)
+@router.get(
+    "/search", response_model=SearchResults, responses=error_docs({502: "Spotify upstream error"})
+)
 async def search_tracks(
     catalog: CatalogDep,
-    q: Annotated[str | None, Query(max_length=MAX_QUERY_LEN)] = None,
+    q: Annotated[
+        str,
+        # Documented only: "" and blanks get "Missing required field: q" from the route.
+        Query(max_length=MAX_QUERY_LEN, json_schema_extra={"minLength": 1, "pattern": r"\S"}),
+    ],
     limit: Annotated[int, Query(ge=1, le=MAX_SEARCH_LIMIT)] = PAGE_SIZE,
 ) -> SearchResults:
     """Tracks matching ``q``."""
-    if q is None or not q.strip():
+    if not q.strip():
         raise ApiError(400, "Missing required field: q")
     tracks = await catalog.search(q.strip(), limit)
     return SearchResults(

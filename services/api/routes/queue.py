@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from services.api.auth import IdentityDep
 from services.api.body import (
+    MAX_URI_LEN,
     AddBody,
     IdBody,
     VoteBody,
@@ -19,7 +20,7 @@ from services.api.body import (
     required_str,
 )
 from services.api.deps import CatalogDep, QueueReaderDep, RedisDep, RulesDep, audited
-from services.api.errors import ApiError
+from services.api.errors import ApiError, error_docs
 from shared import ratelimit
 from shared.queue import control
 from shared.queue import queue as domain
@@ -31,6 +32,7 @@ router = APIRouter(tags=["queue"])
 
 _JSON = "application/json"
 _OK = b'{"ok":true}'
+_NO_ITEM = {404: "No such song in the queue"}
 
 
 class Ok(BaseModel):
@@ -68,13 +70,25 @@ async def show_playing(redis: RedisDep) -> Response:
     return Response(b"{}" if view is None else view.model_dump_json(), media_type=_JSON)
 
 
-@router.post("/queue/add", status_code=201, response_model=Added, openapi_extra=documented(AddBody))
+@router.post(
+    "/queue/add",
+    status_code=201,
+    response_model=Added,
+    openapi_extra=documented(AddBody),
+    responses=error_docs(
+        {
+            404: "Unknown Spotify track or episode",
+            409: "The queue is full",
+            502: "Spotify upstream error",
+        }
+    ),
+)
 async def add_track(
     request: Request, redis: RedisDep, identity: IdentityDep, catalog: CatalogDep, rules: RulesDep
 ) -> JSONResponse:
     """Queue a Spotify track or episode (URI or open.spotify.com link) as the token's identity."""
     data = await read_object(request)
-    ref = parse_ref(required_str(data, "uri", max_len=300))
+    ref = parse_ref(required_str(data, "uri", max_len=MAX_URI_LEN))
     if ref is None:
         raise ApiError(400, "Invalid field: uri")
     with audited(request, identity, "queue.add", uri=ref.uri) as details:
@@ -85,7 +99,12 @@ async def add_track(
     return JSONResponse({"ok": True, "id": item.id}, status_code=201)
 
 
-@router.post("/queue/vote", response_model=Ok, openapi_extra=documented(VoteBody))
+@router.post(
+    "/queue/vote",
+    response_model=Ok,
+    openapi_extra=documented(VoteBody),
+    responses=error_docs({**_NO_ITEM, 409: "Already voted, or an upvote of one's own song"}),
+)
 async def vote_track(
     request: Request, redis: RedisDep, identity: IdentityDep, rules: RulesDep
 ) -> Response:
@@ -98,7 +117,12 @@ async def vote_track(
     return ok()
 
 
-@router.post("/queue/jam", response_model=Jammed, openapi_extra=documented(IdBody))
+@router.post(
+    "/queue/jam",
+    response_model=Jammed,
+    openapi_extra=documented(IdBody),
+    responses=error_docs(_NO_ITEM),
+)
 async def jam_track(
     request: Request, redis: RedisDep, identity: IdentityDep, rules: RulesDep
 ) -> JSONResponse:
@@ -111,7 +135,12 @@ async def jam_track(
     return JSONResponse({"ok": True, "jammed": jammed})
 
 
-@router.post("/queue/remove", response_model=Ok, openapi_extra=documented(IdBody))
+@router.post(
+    "/queue/remove",
+    response_model=Ok,
+    openapi_extra=documented(IdBody),
+    responses=error_docs(_NO_ITEM),
+)
 async def remove_track(
     request: Request, redis: RedisDep, identity: IdentityDep, rules: RulesDep
 ) -> Response:

@@ -8,12 +8,25 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from services.api.auth import IdentityDep
-from services.api.body import TransferBody, documented, optional_bool, read_object, required_str
+from services.api.body import (
+    MAX_DEVICE_ID_LEN,
+    TransferBody,
+    documented,
+    optional_bool,
+    read_object,
+    required_str,
+)
 from services.api.deps import ConnectDep, SettingsDep, audited
-from services.api.errors import ApiError
+from services.api.errors import ApiError, error_docs
 from services.api.routes.queue import Ok, ok
 
-router = APIRouter(prefix="/spotify", tags=["spotify"])
+router = APIRouter(
+    prefix="/spotify",
+    tags=["spotify"],
+    responses=error_docs(
+        {404: "Spotify refused the request (unknown device)", 502: "Spotify upstream error"}
+    ),
+)
 
 
 def _house_account(email: str) -> str:
@@ -35,7 +48,7 @@ async def transfer_playback(
     """Move the house account's playback to ``device_id`` (and start it unless play=false)."""
     email = _house_account(settings.spotify_email)
     data = await read_object(request)
-    device_id = required_str(data, "device_id", max_len=128)
+    device_id = required_str(data, "device_id", max_len=MAX_DEVICE_ID_LEN)
     play = optional_bool(data, "play", True)
     with audited(request, identity, "spotify.transfer", device_id=device_id, play=play):
         await connect.transfer(email, device_id, play)

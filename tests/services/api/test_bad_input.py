@@ -3,6 +3,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from shared.spotify.uris import REF_PATTERN
 from tests.services.api.conftest import AUTH
 
 BODY_ROUTES = {
@@ -140,3 +141,23 @@ async def test_search_non_ascii_and_odd_queries_never_500(api_client: httpx.Asyn
 async def test_get_routes_huge_declared_body_413(api_client: httpx.AsyncClient, path: str) -> None:
     r = await api_client.request("GET", path, content=b"x" * 100_000)
     _assert_client_error(r, 413)
+
+
+async def test_openapi_documents_error_statuses_and_field_limits(
+    api_client: httpx.AsyncClient,
+) -> None:
+    schema = (await api_client.get("/api/openapi.json")).json()
+    paths = schema["paths"]
+    for path in ("/api/queue/vote", "/api/queue/jam", "/api/queue/remove", "/api/queue/add"):
+        assert {"400", "404", "413"} <= set(paths[path]["post"]["responses"]), path
+    assert "409" in paths["/api/queue/vote"]["post"]["responses"]
+    assert "422" not in paths["/api/queue/add"]["post"]["responses"]
+    error = paths["/api/queue/remove"]["post"]["responses"]["404"]["content"]["application/json"]
+    assert error["schema"]["required"] == ["error"]
+    body = paths["/api/queue/vote"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["properties"]["id"]["minLength"] == 1
+    assert body["schema"]["properties"]["id"]["maxLength"] == 64
+    add = paths["/api/queue/add"]["post"]["requestBody"]["content"]["application/json"]
+    assert add["schema"]["properties"]["uri"]["pattern"] == REF_PATTERN
+    q = next(p for p in paths["/api/search"]["get"]["parameters"] if p["name"] == "q")
+    assert q["required"] is True and q["schema"]["minLength"] == 1

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.spotify.uris import SpotifyRef, is_spotify_id, parse_ref
+from shared.spotify.uris import REF_PATTERN, SpotifyRef, is_spotify_id, parse_ref
 
 TRACK_ID = "4uLU6hMCjMI75M1A2tKUQC"
 
@@ -66,3 +68,14 @@ def test_parse_ref_any_text_never_raises_and_round_trips(text: str) -> None:
 def test_parse_ref_generated_uri_parses_back(kind: str, spotify_id: str) -> None:
     ref = parse_ref(f"spotify:{kind}:{spotify_id}")
     assert ref is not None and (ref.kind, ref.id) == (kind, spotify_id)
+
+
+@given(
+    st.one_of(
+        st.text(max_size=60),
+        st.from_regex(REF_PATTERN, fullmatch=True).filter(lambda t: len(t) <= 300),
+    )
+)
+def test_ref_pattern_matches_exactly_what_parse_ref_accepts(text: str) -> None:
+    stripped = text.strip()
+    assert (re.fullmatch(REF_PATTERN, stripped) is not None) == (parse_ref(stripped) is not None)
