@@ -6,6 +6,7 @@ same-origin ``Origin`` header. Identity always comes from the session, never fro
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -57,7 +58,11 @@ async def get_optional_user(request: Request) -> SessionUser | None:
     user = None
     if session_id:
         record = await get_session_store(request).load(session_id)
-        user = record.user() if record else None
+        if record is not None:
+            # Admin rights follow the current ANDRE_ADMIN_EMAILS, not the list at sign-in: an
+            # admin taken off it loses them at the next request, not when the session ends.
+            is_admin = record.is_admin and settings.is_admin(record.email) and not record.is_guest
+            user = replace(record.user(), is_admin=is_admin)
     request.scope["andre_user"] = user
     return user
 

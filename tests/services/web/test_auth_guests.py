@@ -356,3 +356,14 @@ async def test_guest_sign_in_failures_from_one_ipv6_64_share_a_limit(app: FastAP
     async with make_client(app, client_ip="2001:db8:5:9:abcd::1") as client:
         resp = await guest_post(client, "someone-else@x.example", "nope")
     assert resp.status_code == 429
+
+
+async def test_admin_removed_from_settings_loses_admin_at_once(
+    admin: SignedIn, redis_clean: RedisServer
+) -> None:
+    demoted = build_settings(redis_clean, admin_emails="someone-else@example.com")
+    async with running(create_app(demoted)) as app2:
+        cookies = {demoted.session_cookie_name: admin.session_id}
+        async with make_client(app2, cookies=cookies) as client:
+            resp = await client.get("/admin/guests")
+    assert resp.status_code == 403
