@@ -311,3 +311,19 @@ async def test_session_guest_ttl_capped_by_invite_end(
             assert 0 < await redis.ttl(key) <= 100
     finally:
         await redis.aclose()
+
+
+async def test_unexpected_error_500_still_carries_security_headers(
+    web_app: FastAPI, web_client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    @web_app.get("/_boom")
+    async def boom() -> None:
+        raise RuntimeError("internal detail 0xdeadbeef")
+
+    resp = await web_client.get("/_boom")
+    assert resp.status_code == 500
+    assert resp.json() == {"error": "Internal error"}
+    assert resp.headers["content-security-policy"].startswith("default-src 'self'")
+    assert resp.headers["cache-control"] == "no-store"
+    assert resp.headers["x-content-type-options"] == "nosniff"
+    assert any("0xdeadbeef" in (r.exc_text or str(r.exc_info)) for r in caplog.records)
