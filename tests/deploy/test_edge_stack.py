@@ -62,6 +62,27 @@ def test_edge_oversized_body_refused(client: httpx.Client, stack: LocalStack) ->
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
     assert resp.status_code == 413
+    assert resp.json() == {"error": "Request body too large"}
+
+
+@pytest.mark.parametrize("path", ["/api/queue/add", "/queue/add"])
+def test_edge_oversized_chunked_body_413_json(
+    client: httpx.Client, stack: LocalStack, path: str
+) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(40):  # 2.5 MB, no Content-Length: the limit trips while it streams
+            yield b"x" * 65536
+
+    token = stack.secret("ANDRE_API_TOKEN")
+    resp = client.post(
+        f"{stack.https}{path}",
+        content=chunks(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    assert resp.status_code == 413
+    assert resp.headers["content-type"] == "application/json"
+    assert resp.json() == {"error": "Request body too large"}
+    assert resp.headers.get("strict-transport-security") == HEADERS["strict-transport-security"]
 
 
 def test_edge_api_events_stream_unbuffered(client: httpx.Client, stack: LocalStack) -> None:
