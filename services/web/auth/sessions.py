@@ -118,7 +118,9 @@ class SessionStore:
             await self.redis.delete(key)
             return None
         # A revoked or expired guest invite ends the guest's sessions at once.
-        if record.is_guest and not await guest_active(self.redis, record.email, now):
+        if record.is_guest and not await guest_active(
+            self.redis, record.email, now, record.created_at
+        ):
             await self.redis.delete(key)
             return None
         if touch and record.expires_at - now < self.settings.session_idle_timeout_s:
@@ -130,13 +132,17 @@ class SessionStore:
             await self.redis.delete(keys.session(digest(session_id)))
 
 
-async def guest_active(redis: Redis, email: str, now: float) -> bool:
+async def guest_active(redis: Redis, email: str, now: float, session_created_at: float) -> bool:
+    """The guest's invite is live and is the one the session signed in with: re-issuing an
+    invite (a new passphrase) ends the sessions of the old one."""
     raw = await redis.hget(keys.GUESTS, email)
     if raw is None:
         return False
     try:
-        return float(json.loads(raw)["expires_at"]) > now
-    except (KeyError, TypeError, ValueError):
+        invite = json.loads(raw)
+        issued_at = float(invite.get("created_at", 0))
+        return float(invite["expires_at"]) > now and session_created_at >= issued_at
+    except (AttributeError, KeyError, TypeError, ValueError):
         return False
 
 

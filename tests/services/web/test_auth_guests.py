@@ -367,3 +367,17 @@ async def test_admin_removed_from_settings_loses_admin_at_once(
         async with make_client(app2, cookies=cookies) as client:
             resp = await client.get("/admin/guests")
     assert resp.status_code == 403
+
+
+async def test_guest_reissued_invite_ends_sessions_of_the_old_passphrase(
+    app: FastAPI, admin: SignedIn
+) -> None:
+    old = await issue(admin, "guest@partner.example")
+    async with make_client(app) as holder:
+        assert (await guest_post(holder, "guest@partner.example", old)).status_code == 303
+        assert (await holder.get("/queue")).status_code == 200
+        new = await issue(admin, "guest@partner.example")
+        assert (await holder.get("/queue")).status_code == 401
+    async with make_client(app) as guest:
+        assert (await guest_post(guest, "guest@partner.example", new)).status_code == 303
+        assert (await guest.get("/queue")).status_code == 200
