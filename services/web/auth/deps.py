@@ -58,6 +58,12 @@ async def get_optional_user(request: Request) -> SessionUser | None:
     user = None
     if session_id:
         record = await get_session_store(request).load(session_id)
+        if record is not None and not (
+            record.is_guest or settings.is_dev or settings.email_domain_allowed(record.email)
+        ):
+            # A domain taken off ANDRE_ALLOWED_EMAIL_DOMAINS is out at its next request (prod:
+            # every non-guest session there came through the same check at sign-in).
+            record = None
         if record is not None:
             # Admin rights follow the current ANDRE_ADMIN_EMAILS, not the list at sign-in: an
             # admin taken off it loses them at the next request, not when the session ends.

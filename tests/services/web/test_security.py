@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from services.web.app import create_app
 from services.web.auth.guests import issue_guest
-from services.web.auth.sessions import digest
+from services.web.auth.sessions import SessionStore, digest
 from shared import keys
 from tests.services.web.conftest import (
     PUBLIC_URL,
@@ -327,3 +327,25 @@ async def test_unexpected_error_500_still_carries_security_headers(
     assert resp.headers["cache-control"] == "no-store"
     assert resp.headers["x-content-type-options"] == "nosniff"
     assert any("0xdeadbeef" in (r.exc_text or str(r.exc_info)) for r in caplog.records)
+
+
+async def test_prod_session_of_a_domain_no_longer_allowed_refused(
+    prod_app: FastAPI, redis_clean: RedisServer
+) -> None:
+    settings = prod_app.state.settings
+    redis = redis_clean.client("andre-web")
+    try:
+        store = SessionStore(redis, settings)
+        kept, _ = await store.create(
+            email="ann@example.com", name="Ann", is_admin=False, is_guest=False
+        )
+        dropped, _ = await store.create(
+            email="eve@former-partner.example", name="Eve", is_admin=False, is_guest=False
+        )
+    finally:
+        await redis.aclose()
+    name = settings.session_cookie_name
+    async with make_client(prod_app, cookies={name: kept}) as client:
+        assert (await client.get("/queue")).status_code == 200
+    async with make_client(prod_app, cookies={name: dropped}) as client:
+        assert (await client.get("/queue")).status_code == 401
