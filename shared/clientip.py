@@ -62,7 +62,9 @@ def client_ip(conn: HTTPConnection, trusted_proxies: Iterable[str]) -> str:
         for hop in reversed(hops):
             addr = parse_ip(hop)
             if addr is None:
-                break
+                # Not an address where our proxy vouches for one: nobody we can name (never
+                # the proxy itself, which would pass as loopback in the local stack).
+                return "unknown"
             if not _is_trusted(addr, nets):
                 return str(addr)
     return str(peer)

@@ -46,3 +46,11 @@ def test_rate_subject_ipv6_keyed_by_64_prefix() -> None:
 def test_rate_subject_ipv4_and_unparsable_unchanged() -> None:
     assert rate_subject("198.51.100.9") == "198.51.100.9"
     assert rate_subject("unknown") == "unknown"
+
+
+def test_client_ip_trusted_peer_malformed_hop_is_unknown_not_the_proxy() -> None:
+    assert client_ip(_conn("127.0.0.1", "198.51.100.9, not-an-ip"), TRUSTED) == "unknown"
+
+
+def test_client_ip_trusted_peer_without_forwarded_for_is_the_peer() -> None:
+    assert client_ip(_conn("127.0.0.1"), TRUSTED) == "127.0.0.1"
