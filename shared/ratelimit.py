@@ -18,6 +18,13 @@ if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1])
 return {n, ttl}
 """
 
+# Undo one count, only while the window's key still exists (a DECR after it expired would
+# create a key without a TTL).
+_GIVE_BACK = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end
+return 0
+"""
+
 
 @dataclass(frozen=True)
 class Limit:
@@ -35,6 +42,11 @@ async def hit(redis: Redis, limit: Limit, subject: str) -> None:
     if int(count) > limit.max_hits:
         retry = max(1, -(-int(ttl_ms) // 1000))
         raise RateLimited(f"Too many requests; try again in {retry} s", retry)
+
+
+async def give_back(redis: Redis, limit: Limit, subject: str) -> None:
+    """Return one counted hit (e.g. a sign-in attempt that turned out to be good)."""
+    await redis.eval(_GIVE_BACK, 1, limit.key(subject))
 
 
 async def check(redis: Redis, limit: Limit, subject: str) -> None:

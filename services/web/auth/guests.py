@@ -43,7 +43,7 @@ from shared.asgi import RedisDep
 from shared.clientip import rate_subject
 from shared.logs import audit
 from shared.queue.errors import RateLimited
-from shared.ratelimit import Limit, check, hit
+from shared.ratelimit import Limit, give_back, hit
 
 router = APIRouter()
 PURPOSE = "guest-login"
@@ -157,9 +157,12 @@ async def guest_sign_in(
     raw_email = form_str(form, "email", 254)
     email = normalise_email(raw_email) or raw_email.strip().lower()
     password = form_str(form, "password", 256)
+    # Every attempt is counted before the passphrase is checked (a burst of concurrent guesses
+    # must not all pass a check made before any of them failed); a success gives its count back.
+    attempts = ((GUEST_FAILS_PER_IP, rate_subject(ip)), (GUEST_FAILS_PER_EMAIL, email or "-"))
     try:
-        await check(redis, GUEST_FAILS_PER_IP, rate_subject(ip))
-        await check(redis, GUEST_FAILS_PER_EMAIL, email or "-")
+        for limit, subject in attempts:
+            await hit(redis, limit, subject)
     except RateLimited as exc:
         audit(
             "login_failed",
@@ -178,12 +181,6 @@ async def guest_sign_in(
         guest = None
     ok = await verify_password(guest.hash if guest else None, password) and guest is not None
     if not ok or guest is None:
-        failures = ((GUEST_FAILS_PER_IP, rate_subject(ip)), (GUEST_FAILS_PER_EMAIL, email or "-"))
-        for limit, subject in failures:
-            try:
-                await hit(redis, limit, subject)
-            except RateLimited:
-                pass  # counted; the next attempt gets the 429
         audit(
             "login_failed",
             identity=email or None,
@@ -203,6 +200,8 @@ async def guest_sign_in(
             },
             status_code=401,
         )
+    for limit, subject in attempts:
+        await give_back(redis, limit, subject)  # a sign-in that worked is not a failed one
     if _hasher.check_needs_rehash(guest.hash):
         await issue_rehash(redis, guest, password)
     response = RedirectResponse("/", status_code=303)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -381,3 +382,16 @@ async def test_guest_reissued_invite_ends_sessions_of_the_old_passphrase(
     async with make_client(app) as guest:
         assert (await guest_post(guest, "guest@partner.example", new)).status_code == 303
         assert (await guest.get("/queue")).status_code == 200
+
+
+async def test_guest_sign_in_concurrent_guesses_counted_before_checking(
+    app: FastAPI, admin: SignedIn
+) -> None:
+    await issue(admin, "guest@partner.example")
+
+    async def guess(n: int) -> int:
+        async with make_client(app, client_ip=f"198.51.100.{100 + n}") as client:
+            return (await guest_post(client, "guest@partner.example", f"nope-{n}")).status_code
+
+    statuses = await asyncio.gather(*(guess(n) for n in range(8)))
+    assert sorted(statuses) == [401] * 5 + [429] * 3
