@@ -45,7 +45,7 @@ def parse_id(value: str) -> StreamId | None:
     return ms, seq
 
 
-async def publish(redis: Redis | Pipeline, event_type: str, data: Any, maxlen: int = 10_000) -> Any:
+async def publish(redis: Redis | Pipeline, event_type: str, data: Any, maxlen: int = 2_000) -> Any:
     """Append one event (``queue_update`` carries no data: readers resolve the current queue)."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")

@@ -120,8 +120,9 @@ class AndreSettings(BaseSettings):
     """Folder of the daily JSON-lines play logs."""
     trusted_proxies: CommaList = Field(default_factory=lambda: ["127.0.0.1", "::1"])
     """Comma list of proxy IPs/CIDRs whose X-Forwarded-For is believed (Caddy)."""
-    events_max_len: int = Field(default=10_000, ge=100)
-    """Approximate length bound of the Redis event stream."""
+    events_max_len: int = Field(default=2_000, ge=100, le=100_000)
+    """Approximate length bound of the Redis event stream (about an hour of events; a client
+    resuming from an older id gets a fresh snapshot)."""
     # Queue rules (shared/queue): caps that keep one user or bot from flooding everyone.
     queue_max_len: int = Field(default=1000, ge=1, le=5000)
     """Most songs the queue holds."""

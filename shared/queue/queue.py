@@ -38,9 +38,11 @@ class QueueRules:
     """Caps the domain enforces; built once from settings and passed down."""
 
     max_len: int = 1000
-    events_max_len: int = 10_000
+    events_max_len: int = 2_000
     comment_max_chars: int = 500
-    comments_per_item: int = 200
+    # now_playing events carry the playing item with its comments: this cap, the comment length
+    # and events_max_len bound the stream's memory (Redis never evicts: noeviction).
+    comments_per_item: int = 50
     airhorn_max_per_window: int = 3
     airhorn_window_s: int = 60
     airhorn_free_jams: int = 3
