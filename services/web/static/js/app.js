@@ -406,8 +406,14 @@ async function toggleListen() {
   if (await listen.enable()) listen.follow(state.now, currentPos);
 }
 
-function onAirhorn(data) {
+// A reconnect replays the events it missed; an airhorn is only worth blowing when it is fresh.
+// Stream ids start with the Redis clock's milliseconds, the same clock as server_time.
+const HORN_FRESH_MS = 15000;
+
+function onAirhorn(data, event) {
   if (!data || typeof data.name !== "string") return;
+  const sentMs = Number.parseInt(String(event?.lastEventId || "").split("-")[0], 10);
+  if (Number.isFinite(sentMs) && serverNowMs() - sentMs > HORN_FRESH_MS) return;
   const who = nameOf(data.user);
   toast(`${who} blew the ${data.name.replace(/_/g, " ")}!`, "horn");
   if (listen.enabled) playHorn(data.name);
