@@ -15,12 +15,11 @@ from services.api.auth import (
     require_api_token,
 )
 from services.api.body import BodySizeLimit
-from services.api.deps import RedisDep
 from services.api.errors import error_doc, install_error_handlers
 from services.api.fastpath import QueueFastPath
 from services.api.routes import catalog, events, queue, spotify
 from services.api.settings import ApiSettings
-from shared.asgi import make_lifespan
+from shared.asgi import RedisDep, make_lifespan
 from shared.events import EventHub
 from shared.queue.queue import QueueReader, QueueRules
 from shared.ratelimit import Limit

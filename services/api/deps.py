@@ -7,7 +7,6 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from redis.asyncio import Redis
 
 from services.api.auth import ApiIdentity
 from services.api.settings import ApiSettings
@@ -18,11 +17,7 @@ from shared.spotify.catalog import Catalog
 from shared.spotify.connect import SpotifyConnect
 
 # Async on purpose: FastAPI runs a plain ``def`` dependency in a worker thread, which costs more
-# than the whole Redis round trip of a queue read.
-
-
-async def get_redis(request: Request) -> Redis:
-    return request.app.state.redis  # type: ignore[no-any-return]
+# than the whole Redis round trip of a queue read. Redis itself comes from shared.asgi.RedisDep.
 
 
 async def get_settings(request: Request) -> ApiSettings:
@@ -49,7 +44,6 @@ async def get_hub(request: Request) -> EventHub:
     return request.app.state.hub  # type: ignore[no-any-return]
 
 
-RedisDep = Annotated[Redis, Depends(get_redis)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 RulesDep = Annotated[QueueRules, Depends(get_rules)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]

@@ -19,9 +19,10 @@ from services.api.body import (
     read_object,
     required_str,
 )
-from services.api.deps import CatalogDep, QueueReaderDep, RedisDep, RulesDep, audited
+from services.api.deps import CatalogDep, QueueReaderDep, RulesDep, audited
 from services.api.errors import ApiError, error_docs
 from shared import ratelimit
+from shared.asgi import RedisDep
 from shared.queue import control
 from shared.queue import queue as domain
 from shared.queue.history import DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, get_history
