@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
+import respx
 from redis.asyncio import Redis
 
 from tests.support.redis_server import RedisServer
@@ -30,3 +32,16 @@ async def redis_api(redis_clean: RedisServer) -> AsyncIterator[Redis]:
     client = redis_clean.client("andre-api")
     yield client
     await client.aclose()
+
+
+@pytest.fixture
+def spotify() -> Iterator[respx.MockRouter]:
+    # Every request must match a route: nothing leaves the test for a real host.
+    with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
+        yield router
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient() as client:
+        yield client

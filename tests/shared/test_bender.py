@@ -202,12 +202,6 @@ def spotify() -> Iterator[respx.MockRouter]:
         yield router
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
-
-
 def gone_routes(router: respx.MockRouter) -> list[respx.Route]:
     """Endpoints Spotify removed in February 2026: Bender must never call them."""
     return [
