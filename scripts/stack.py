@@ -63,11 +63,8 @@ def load_or_create_secrets() -> dict[str, str]:
     for name in created:
         values[name] = secrets.token_urlsafe(32)
     if created:
-        STATE.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write("# Local dev secrets for `make up`, generated once. Never commit.\n")
-            fh.writelines(f"{k}={v}\n" for k, v in values.items())
+        header = "# Local dev secrets for `make up`, generated once. Never commit.\n"
+        render_acl.write_private(path, header + "".join(f"{k}={v}\n" for k, v in values.items()))
         say("stack", f"generated local dev secrets in {path}")
         if "ANDRE_API_TOKEN" in created and not os.environ.get("ANDRE_API_TOKEN"):
             say("stack", f"API token (shown once; also in that file): {values['ANDRE_API_TOKEN']}")
@@ -189,9 +186,7 @@ def build_children(values: dict[str, str]) -> list[Child]:
 
     acl = STATE / "redis" / "users.acl"
     passwords = {u: values[_secret_env_name(u)] for u in render_acl.USERS}
-    fd = os.open(acl, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(render_acl.render(passwords))
+    render_acl.write_private(acl, render_acl.render(passwords))
 
     children = [
         Child(

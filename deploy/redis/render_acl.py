@@ -58,6 +58,14 @@ def render(passwords: dict[str, str], template: str | None = None) -> str:
     return rendered + "\n"
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (created 0600, never world-readable for a moment)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
 def _env_name(user: str) -> str:
     return "ANDRE_REDIS_PASSWORD_" + user.upper().replace("-", "_")
 
@@ -85,10 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"render_acl: {exc}", file=sys.stderr)
         return 2
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
+    write_private(args.out, text)
     return 0
 
 
