@@ -33,6 +33,12 @@ APP_COMMANDS = (
     "+eval +evalsha +eval_ro +evalsha_ro +script|load +script|exists"
 )
 
+# What the disabled `default` user needs so that Redis can replay its own AOF at start-up: the
+# writes that Lua scripts and MULTI blocks were recorded as (Redis rewrites some, e.g. EXPIRE into
+# PEXPIREAT), wrapped in MULTI/EXEC. Never @dangerous; and `default` cannot authenticate at all.
+REPLAY_COMMANDS = "-@all +multi +exec +@write -@dangerous"
+COMMAND_SETS = {"app": APP_COMMANDS, "replay": REPLAY_COMMANDS}
+
 
 def password_hash(password: str) -> str:
     return hashlib.sha256(password.encode("utf-8")).hexdigest()
@@ -48,8 +54,8 @@ def render(passwords: dict[str, str], template: str | None = None) -> str:
         kind, name = match.group(1), match.group(2)
         if kind == "password":
             return "#" + password_hash(passwords[name])
-        if kind == "commands" and name == "app":
-            return APP_COMMANDS
+        if kind == "commands" and name in COMMAND_SETS:
+            return COMMAND_SETS[name]
         raise ValueError(f"unknown placeholder {match.group(0)}")
 
     # Redis ACL files allow no comments or blank lines: the template's are for people only.

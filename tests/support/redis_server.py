@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -42,29 +43,42 @@ class RedisServer:
 
     @classmethod
     def start(cls) -> RedisServer:
-        exe = shutil.which("redis-server") or "/usr/bin/redis-server"
         workdir = Path(tempfile.mkdtemp(prefix="andre-redis-"))
         passwords = {u: secrets.token_urlsafe(24) for u in render_acl.USERS}
         acl = workdir / "users.acl"
         acl.write_text(render_acl.render(passwords), encoding="utf-8")
         os.chmod(acl, 0o600)
         server = cls(port=free_port(), workdir=workdir, passwords=passwords)
-        server.proc = subprocess.Popen(
+        try:
+            server.launch()
+        except BaseException:
+            server.stop()
+            raise
+        return server
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "redis.log"
+
+    def launch(self) -> None:
+        """Start redis-server on this port and data dir (again, after ``halt``) and wait for it."""
+        exe = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.proc = subprocess.Popen(
             [
                 exe,
                 str(ROOT / "deploy" / "redis" / "redis.conf"),
                 "--port",
-                str(server.port),
+                str(self.port),
                 "--bind",
                 "127.0.0.1",
                 "--aclfile",
-                str(acl),
+                str(self.workdir / "users.acl"),
                 "--dir",
-                str(workdir),
+                str(self.workdir),
                 "--daemonize",
                 "no",
                 "--logfile",
-                str(workdir / "redis.log"),
+                str(self.log_path),
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -72,24 +86,27 @@ class RedisServer:
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            if server.proc.poll() is not None:
-                raise RuntimeError((workdir / "redis.log").read_text(errors="replace")[-2000:])
+            if self.proc.poll() is not None:
+                raise RuntimeError(self.log_path.read_text(errors="replace")[-2000:])
             try:
-                with socket.create_connection(("127.0.0.1", server.port), timeout=0.2):
-                    return server
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
             except OSError:
                 time.sleep(0.05)
-        server.stop()
         raise RuntimeError("redis-server did not start")
 
-    def stop(self) -> None:
+    def halt(self, sig: int = signal.SIGTERM) -> None:
+        """Stop the server with ``sig`` (SIGTERM: clean stop; SIGKILL: a crash); keep its data."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
+            self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+    def stop(self) -> None:
+        self.halt()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     @property
