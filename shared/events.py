@@ -24,6 +24,7 @@ from starlette.responses import StreamingResponse
 from shared import keys
 from shared.queue.control import get_now_playing
 from shared.queue.queue import QueueReader
+from shared.redis_client import blocking_call
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,8 @@ PING_INTERVAL_S = 15.0
 _ID_RE = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
 _ID_PART_MAX = 2**64 - 1  # Redis stream ids are two unsigned 64-bit numbers
 _REPLAY_PAGE = 500
+_TAIL_BACKOFF_MIN_S = 0.1
+_TAIL_BACKOFF_MAX_S = 1.0
 
 StreamId = tuple[int, int]
 
@@ -128,7 +131,6 @@ class EventHub:
         self._task: asyncio.Task[None] | None = None
         self._started = asyncio.Event()
         self._stopping = False
-        self._conn: Any = None  # the tail's own connection: a blocking read holds it
 
     @property
     def subscriber_count(self) -> int:
@@ -147,18 +149,9 @@ class EventHub:
         self._stopping = True
         if task is None:
             return
-        # Closing the tail's own connection ends its blocking read at once; cancelling the read
-        # instead would leave redis-py with a half-closed socket.
-        conn = self._conn
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.disconnect()
-        try:
-            async with asyncio.timeout(2):
-                await asyncio.gather(task, return_exceptions=True)
-        except TimeoutError:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        # Cancelling the tail mid-read is safe: blocking_call closes a half-read connection.
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
         for sub in list(self._subs):
             self._drop(sub)
 
@@ -185,26 +178,21 @@ class EventHub:
             else:
                 sub.wakeup.set()
 
-    async def _read(self, conn: Any) -> Any:
-        await conn.send_command(
-            "XREAD", "COUNT", 500, "BLOCK", self.block_ms, "STREAMS", keys.EVENTS, self.last_id
-        )
-        # Past the block time: the connection's default socket timeout (5 s) must not race it.
-        return await conn.read_response(timeout=self.block_ms / 1000 + 5)
-
     async def _run(self) -> None:
-        pool = self.redis.connection_pool
-        backoff = 0.1
+        backoff = _TAIL_BACKOFF_MIN_S
         while not self._stopping:
             try:
                 if not self._started.is_set():
                     last: Any = await self.redis.xrevrange(keys.EVENTS, count=1)
                     self.last_id = last[0][0] if last else "0-0"
                     self._started.set()
-                if self._conn is None:
-                    self._conn = await pool.get_connection()  # type: ignore[no-untyped-call]
-                reply = await self._read(self._conn)
-                backoff = 0.1
+                reply = await blocking_call(
+                    self.redis,
+                    self.block_ms / 1000,
+                    *("XREAD", "COUNT", 500, "BLOCK", self.block_ms),
+                    *("STREAMS", keys.EVENTS, self.last_id),
+                )
+                backoff = _TAIL_BACKOFF_MIN_S
                 if not reply:
                     continue
                 entries = _entries(reply)
@@ -219,19 +207,9 @@ class EventHub:
                 if self._stopping:
                     break
                 log.warning("event hub: reading the stream failed; retrying", exc_info=True)
-                await self._release(disconnect=True)
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-        await self._release(disconnect=True)
-
-    async def _release(self, *, disconnect: bool) -> None:
-        conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        if disconnect:
-            with contextlib.suppress(Exception):
-                await conn.disconnect()
-        await self.redis.connection_pool.release(conn)
+                # Capped low: live events resume within a second or two of Redis coming back.
+                backoff = min(backoff * 2, _TAIL_BACKOFF_MAX_S)
 
 
 async def _replay(hub: EventHub, after: str) -> AsyncIterator[tuple[StreamId, bytes]]:
@@ -260,7 +238,11 @@ async def _snapshot(hub: EventHub, event_id: str | None) -> bytes:
 
 
 async def event_stream(
-    hub: EventHub, request: Request, *, ping_interval_s: float = PING_INTERVAL_S
+    hub: EventHub,
+    request: Request,
+    *,
+    ping_interval_s: float = PING_INTERVAL_S,
+    newest: StreamId | None = None,
 ) -> AsyncIterator[bytes]:
     """The SSE byte stream for one client: snapshot or replay, then live frames and pings."""
     redis = hub.redis
@@ -268,7 +250,9 @@ async def event_stream(
     try:
         last: StreamId = (0, 0)
         resume = parse_id(request.headers.get("last-event-id", "").strip())
-        if resume is not None and resume > await _newest_id(redis):
+        if newest is None:
+            newest = await _newest_id(redis)
+        if resume is not None and resume > newest:
             # Ahead of the stream (made up, or from before a Redis reset): replaying from there
             # would hold back every live event, so start fresh like a client without an id.
             resume = None
@@ -305,12 +289,17 @@ async def event_stream(
         hub.unsubscribe(sub)
 
 
-def sse_response(
+async def sse_response(
     hub: EventHub, request: Request, *, ping_interval_s: float = PING_INTERVAL_S
 ) -> StreamingResponse:
-    """A ``text/event-stream`` response any service can return from its events route."""
+    """A ``text/event-stream`` response any service can return from its events route.
+
+    The stream's first Redis read happens here, before the response starts: with Redis down the
+    client gets the service's 503 instead of a stream that opens and dies at once.
+    """
+    newest = await _newest_id(hub.redis)
     return StreamingResponse(
-        event_stream(hub, request, ping_interval_s=ping_interval_s),
+        event_stream(hub, request, ping_interval_s=ping_interval_s, newest=newest),
         media_type="text/event-stream",
         headers={
             "Cache-Control": "no-cache, no-store",

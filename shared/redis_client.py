@@ -1,14 +1,61 @@
-"""Redis access: one bounded, blocking, self-healing async pool per service, its own ACL user."""
+"""Redis access: one bounded, blocking, self-healing async pool per service, its own ACL user.
+
+Every call is bounded in time: a Redis that is down or hung (SIGSTOP, a full network) makes a
+request fail within about ``redis_timeout_s`` with :data:`REDIS_UNAVAILABLE` errors, which each
+service answers as a 503, and the pool reconnects by itself once Redis is back.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
+from redis.backoff import NoBackoff
+from redis.exceptions import BusyLoadingError, OutOfMemoryError, ReadOnlyError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared.settings import AndreSettings
+
+# Errors that mean "the store cannot serve right now" rather than "this request is wrong":
+# down or refusing connections (ConnectionError, which also covers a pool with no free
+# connection), hung (TimeoutError), still loading its AOF after a restart (BusyLoadingError is a
+# ConnectionError), out of memory under noeviction, or a read-only replica.
+REDIS_UNAVAILABLE: tuple[type[Exception], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    BusyLoadingError,
+)
+UNAVAILABLE_MESSAGE = "The queue store is unavailable; try again in a few seconds"
+FULL_MESSAGE = "The queue store is full; an operator must free space"
+RETRY_AFTER_S = 2
+
+
+_OUTAGE_LOG_INTERVAL_S = 10.0
+_last_outage_log = -_OUTAGE_LOG_INTERVAL_S
+
+
+def unavailable_message(exc: BaseException) -> str:
+    """What to tell a client for one of :data:`REDIS_UNAVAILABLE` (no server detail leaks)."""
+    return FULL_MESSAGE if isinstance(exc, OutOfMemoryError) else UNAVAILABLE_MESSAGE
+
+
+def log_unavailable(logger: logging.Logger, exc: BaseException, path: str) -> None:
+    """One warning per ten seconds per process: an outage under load must not flood the log."""
+    global _last_outage_log
+    now = time.monotonic()
+    if now - _last_outage_log >= _OUTAGE_LOG_INTERVAL_S:
+        _last_outage_log = now
+        logger.warning(
+            "redis unavailable; answering 503", extra={"error": type(exc).__name__, "path": path}
+        )
 
 
 def create_redis(settings: AndreSettings, *, max_connections: int | None = None) -> Redis:
@@ -24,15 +71,42 @@ def create_redis(settings: AndreSettings, *, max_connections: int | None = None)
         max_connections=max_connections or settings.redis_max_connections,
         timeout=settings.redis_pool_timeout_s,
         decode_responses=True,
-        health_check_interval=30,
-        socket_connect_timeout=5,
+        socket_timeout=settings.redis_timeout_s,
+        socket_connect_timeout=settings.redis_connect_timeout_s,
         socket_keepalive=True,
         client_name=f"andre-{settings.service_name}",
-        retry=Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=6),
-        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        # One immediate retry, on connection errors only: a pooled connection that a Redis
+        # restart closed fails at once and the retry takes a fresh one. A timeout is never
+        # retried (Redis is hung: retrying only doubles the wait), and no backoff is spent
+        # inside a request: the caller answers 503 and the client tries again.
+        retry=Retry(NoBackoff(), retries=1, supported_errors=(RedisConnectionError,)),
     )
     # from_pool: the client owns the pool, so aclose() also closes every pooled connection.
     return Redis.from_pool(pool)
+
+
+async def blocking_call(redis: Redis, timeout_s: float, *args: Any) -> Any:
+    """Run a blocking command (BLPOP, XREAD BLOCK) that may legitimately wait ``timeout_s``.
+
+    The pool's socket timeout is far shorter than such a wait, so the reply is read on a pooled
+    connection with its own deadline: the command's wait plus the usual reply timeout. On any
+    failure or cancellation the connection is closed, never returned half-read.
+    """
+    pool = redis.connection_pool
+    conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+    healthy = False
+    try:
+        await conn.send_command(*args)
+        reply = await conn.read_response(
+            timeout=timeout_s + pool.connection_kwargs["socket_timeout"]
+        )
+        healthy = True
+        return reply
+    finally:
+        if not healthy:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(conn.disconnect())
+        await pool.release(conn)
 
 
 async def redis_ok(client: Redis) -> bool:

@@ -9,9 +9,9 @@ from shared.logs import configure_logging
 from shared.settings import AndreSettings
 
 
-def serve(app: FastAPI, settings: AndreSettings) -> None:
-    configure_logging(settings.service_name, settings.log_level, settings.secret_values())
-    uvicorn.run(
+def uvicorn_config(app: FastAPI, settings: AndreSettings) -> uvicorn.Config:
+    """How every service is served (the tests serve an app the same way)."""
+    return uvicorn.Config(
         app,
         host=settings.bind_host,
         port=settings.port,
@@ -20,4 +20,12 @@ def serve(app: FastAPI, settings: AndreSettings) -> None:
         server_header=False,
         date_header=True,
         timeout_graceful_shutdown=5,
+        # Longer than Caddy's idle keep-alive to us (30 s, deploy/caddy/andre.caddy): the proxy
+        # always closes an idle connection first, so it never sends a request on one we close.
+        timeout_keep_alive=75,
     )
+
+
+def serve(app: FastAPI, settings: AndreSettings) -> None:
+    configure_logging(settings.service_name, settings.log_level, settings.secret_values())
+    uvicorn.Server(uvicorn_config(app, settings)).run()

@@ -92,8 +92,12 @@ class AndreSettings(BaseSettings):
     """This service's Redis ACL password."""
     redis_max_connections: int = Field(default=50, ge=1)
     """Size of the bounded, blocking Redis connection pool."""
-    redis_pool_timeout_s: float = Field(default=5.0, gt=0)
-    """How long a request waits for a free pooled connection."""
+    redis_pool_timeout_s: float = Field(default=0.5, gt=0, le=30)
+    """How long a request waits for a free pooled connection before answering 503."""
+    redis_timeout_s: float = Field(default=1.0, gt=0, le=30)
+    """Longest wait for one Redis reply: a hung Redis gives a 503 after this, never a hang."""
+    redis_connect_timeout_s: float = Field(default=1.0, gt=0, le=30)
+    """Longest wait to open a connection to Redis."""
 
     secret_key: SecretStr = SecretStr("")
     """Key for session material and for encrypting stored Spotify tokens."""

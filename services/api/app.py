@@ -15,11 +15,11 @@ from services.api.auth import (
     require_api_token,
 )
 from services.api.body import BodySizeLimit
-from services.api.errors import error_doc, install_error_handlers
+from services.api.errors import error_doc, install_error_handlers, unexpected_error
 from services.api.fastpath import QueueFastPath
 from services.api.routes import catalog, events, queue, spotify
 from services.api.settings import ApiSettings
-from shared.asgi import RedisDep, make_lifespan
+from shared.asgi import ContainErrors, RedisDep, make_lifespan
 from shared.events import EventHub
 from shared.queue.queue import QueueReader, QueueRules
 from shared.ratelimit import Limit
@@ -63,9 +63,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.rules = QueueRules.from_settings(settings)
     app.state.add_limit = Limit("api_add", settings.api_add_max, settings.api_add_window_s)
     install_error_handlers(app)
-    # Outermost last: oversized bodies are refused first, then the GET /api/queue fast path.
+    # Outermost last: errors are contained around everything, then oversized bodies are refused,
+    # then the GET /api/queue fast path.
     app.add_middleware(QueueFastPath)  # see services/api/fastpath.py
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(ContainErrors, respond=unexpected_error)
 
     @app.get("/api/health", tags=["health"])
     async def health(redis: RedisDep) -> JSONResponse:
@@ -95,7 +97,7 @@ _ERRORS = {
     "403": "Invalid API token",
     "413": "Request body too large",
     "429": "Rate limited (Retry-After)",
-    "503": "API token not configured on server",
+    "503": "API token not configured on server, or the queue store unavailable (Retry-After)",
 }
 
 

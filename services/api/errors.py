@@ -12,6 +12,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.http_errors import describe_validation, domain_status, retry_after_header
 from shared.queue.errors import DomainError
+from shared.redis_client import REDIS_UNAVAILABLE, log_unavailable, unavailable_message
+from shared.redis_client import RETRY_AFTER_S as REDIS_RETRY_AFTER_S
 from shared.spotify.errors import SpotifyError
 
 log = logging.getLogger(__name__)
@@ -79,7 +81,13 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, message, dict(exc.headers or {}) or None)
 
 
-async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    """Whatever no handler took: 503 while Redis cannot serve, else a logged 500."""
+    if isinstance(exc, REDIS_UNAVAILABLE):
+        log_unavailable(log, exc, request.url.path)
+        return error_response(
+            503, unavailable_message(exc), {"Retry-After": str(REDIS_RETRY_AFTER_S)}
+        )
     log.error("unexpected error", exc_info=exc)
     return error_response(500, "Internal error")
 
@@ -90,4 +98,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SpotifyError, _known_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
+    # Anything else is answered by shared.asgi.ContainErrors (see services.api.app), which keeps
+    # the connection open where Starlette's own last-resort handler would have it closed.

@@ -40,6 +40,7 @@ from shared.queue.playback import (
     release_leader,
     seed_history,
 )
+from shared.redis_client import REDIS_UNAVAILABLE, blocking_call
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,9 @@ log = logging.getLogger(__name__)
 # ~100 ms late. The last stretch before a song's end is slept in-process instead.
 _PRECISE_WINDOW_S = 0.25
 _BLPOP_EARLY_S = 0.12
+# Longest pause between ticks while Redis is unreachable: the room's music resumes within about a
+# second of Redis coming back.
+_OUTAGE_RETRY_MAX_S = 1.0
 
 
 class Worker:
@@ -269,8 +273,9 @@ class Worker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), wait_s)
             return
+        block_s = round(max(wait_s - _BLPOP_EARLY_S, 0.01), 3)
         blpop = asyncio.ensure_future(
-            self.redis.blpop([keys.PLAYER_WAKE], timeout=max(wait_s - _BLPOP_EARLY_S, 0.01))
+            blocking_call(self.redis, block_s, "BLPOP", keys.PLAYER_WAKE, block_s)
         )
         stopper = asyncio.ensure_future(self._stopping.wait())
         try:
@@ -333,7 +338,15 @@ class Worker:
             while not self._stopping.is_set():
                 try:
                     wait_s = await self.tick()
+                    if failures:
+                        log.info("player: ticking again after %d failed ticks", failures)
                     failures = 0
+                except REDIS_UNAVAILABLE as exc:
+                    # An outage is one warning, not a traceback per tick; the loop retries.
+                    if not failures:
+                        log.warning("player: Redis unavailable (%s); retrying", type(exc).__name__)
+                    failures += 1
+                    wait_s = min(0.1 * 2**failures, _OUTAGE_RETRY_MAX_S)
                 except Exception:
                     # One failed tick must never kill the DJ; retry with a short backoff.
                     failures += 1
@@ -341,8 +354,9 @@ class Worker:
                     wait_s = min(0.1 * 2**failures, self.settings.leader_refresh_s)
                 try:
                     await self.wait(wait_s)
-                except Exception:
-                    log.exception("player wait failed")
+                except Exception as exc:
+                    if not isinstance(exc, REDIS_UNAVAILABLE):
+                        log.exception("player wait failed")
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._stopping.wait(), 0.5)
         finally:

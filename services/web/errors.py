@@ -13,6 +13,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from services.web.templating import templates
 from shared.http_errors import describe_validation, domain_status, retry_after_header
 from shared.queue import errors as qerr
+from shared.redis_client import REDIS_UNAVAILABLE, log_unavailable, unavailable_message
+from shared.redis_client import RETRY_AFTER_S as REDIS_RETRY_AFTER_S
 from shared.spotify import errors as serr
 
 log = logging.getLogger(__name__)
@@ -126,6 +128,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
+    """Whatever no handler took: 503 while Redis cannot serve, else a logged 500."""
+    if isinstance(exc, REDIS_UNAVAILABLE):
+        log_unavailable(log, exc, request.url.path)
+        headers = {"Retry-After": str(REDIS_RETRY_AFTER_S)}
+        return error_response(request, 503, unavailable_message(exc), headers=headers)
     log.error("unhandled error on %s", request.url.path, exc_info=exc)
     return error_response(request, 500, "Internal error")
 
@@ -137,4 +144,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(serr.SpotifyError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, unexpected_error)
+    # Anything else is answered by shared.asgi.ContainErrors with unexpected_error (see
+    # services.web.app), inside the security-headers layer so even a 500 carries them.

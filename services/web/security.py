@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from starlette.datastructures import MutableHeaders
-from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.web.errors import unexpected_error
 from services.web.settings import WebSettings
 
 # Same policy as deploy/caddy/andre.caddy: no inline script or style, Spotify artwork and API only.
@@ -58,12 +56,9 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         static = str(scope.get("path", "")).startswith("/static/")
-        started = False
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal started
             if message["type"] == "http.response.start":
-                started = True
                 headers = MutableHeaders(scope=message)
                 for name in _CORS_HEADERS:
                     del headers[name]
@@ -75,12 +70,4 @@ class SecurityHeadersMiddleware:
                 headers.append("vary", "Cookie")
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_headers)
-        except Exception as exc:
-            if started:
-                raise
-            # Answered here rather than by Starlette's outermost error layer, which would send
-            # the 500 without these headers (no CSP, no no-store).
-            response = await unexpected_error(Request(scope, receive), exc)
-            await response(scope, receive, send_with_headers)
+        await self.app(scope, receive, send_with_headers)

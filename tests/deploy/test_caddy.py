@@ -102,8 +102,9 @@ def test_caddy_production_security_headers_on_every_response(tmp_path: Path) -> 
     site = [
         h for h in header_handlers if "Strict-Transport-Security" in h["response"].get("set", {})
     ]
-    assert len(site) == 2  # the site's routes and its error routes (a 413 Caddy makes itself)
-    assert site[0]["response"] == site[1]["response"]
+    # The site's routes and its error routes (a 413 or a 502/503/504 Caddy makes itself).
+    assert len(site) == 3
+    assert site[0]["response"] == site[1]["response"] == site[2]["response"]
     response = site[0]["response"]
     for name, value in EXPECTED_HEADERS.items():
         assert response["set"][name] == [value]
@@ -118,10 +119,16 @@ def test_caddy_production_security_headers_on_every_response(tmp_path: Path) -> 
         if h["response"].get("set") == {"Content-Type": ["application/json"]}
     ]
     assert len(json_errors) == 2  # Caddy's own 413s answer in the services' {"error"} shape
-    others = [h for h in header_handlers if h not in json_errors]
+    upstream_errors = [
+        h
+        for h in header_handlers
+        if h["response"].get("set") == {"Content-Type": ["application/json"], "Retry-After": ["2"]}
+    ]
+    assert len(upstream_errors) == 1  # and so do its 502/503/504 for a service that is down
+    others = [h for h in header_handlers if h not in json_errors + upstream_errors]
     # Deleted from the site, its error routes and the HTTP redirect alike.
     assert all("Server" in h["response"].get("delete", []) for h in others)
-    assert len(others) == 3
+    assert len(others) == 4
 
 
 def test_caddy_production_routes_api_and_web(tmp_path: Path) -> None:

@@ -18,4 +18,4 @@ router = APIRouter(tags=["events"])
 )
 async def stream_events(request: Request, hub: HubDep) -> StreamingResponse:
     """The event stream (text/event-stream); send Last-Event-ID to resume."""
-    return sse_response(hub, request)
+    return await sse_response(hub, request)

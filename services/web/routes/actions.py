@@ -369,6 +369,6 @@ async def stream_events(
     async def still_signed_in() -> bool:
         return await store.load(session_id, touch=False) is not None
 
-    response = sse_response(hub, request)
+    response = await sse_response(hub, request)
     response.body_iterator = _while_signed_in(response.body_iterator, still_signed_in, user.email)
     return response

@@ -1,0 +1,91 @@
+import asyncio
+import signal
+import time
+from collections.abc import Iterator
+
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from shared.redis_client import blocking_call, create_redis
+from shared.settings import AndreSettings
+from tests.support.outage import redis_stopped
+from tests.support.redis_server import RedisServer
+
+
+@pytest.fixture()
+def own_redis() -> Iterator[RedisServer]:
+    # Its own server: these tests stop, kill and restart it.
+    server = RedisServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _settings(server: RedisServer, **overrides: object) -> AndreSettings:
+    return AndreSettings(_env_file=None, **server.settings_kwargs("andre-api"), **overrides)  # type: ignore[call-arg]
+
+
+async def test_redis_client_hung_server_fails_within_timeout_then_recovers(
+    own_redis: RedisServer,
+) -> None:
+    redis = create_redis(_settings(own_redis))
+    try:
+        await redis.set("andre:probe", "1")
+        with redis_stopped(own_redis):
+            for _ in range(3):
+                start = time.monotonic()
+                with pytest.raises(RedisTimeoutError):
+                    await redis.get("andre:probe")
+                # One reply timeout (1 s), never retried: well inside a 2 s answer.
+                assert time.monotonic() - start < 1.6
+        # The same client serves again at once: no restart, no new pool.
+        assert await redis.get("andre:probe") == "1"
+    finally:
+        await redis.aclose()
+
+
+async def test_redis_client_restarted_server_first_call_succeeds(own_redis: RedisServer) -> None:
+    redis = create_redis(_settings(own_redis))
+    try:
+        await redis.set("andre:probe", "kept")
+        own_redis.halt(signal.SIGKILL)
+        start = time.monotonic()
+        with pytest.raises(RedisConnectionError):
+            await redis.get("andre:probe")
+        assert time.monotonic() - start < 1.0  # refused at once, not a backoff ladder
+        own_redis.launch()
+        # The pooled connection died with the old server: one silent retry takes a fresh one.
+        assert await redis.get("andre:probe") == "kept"
+    finally:
+        await redis.aclose()
+
+
+async def test_redis_client_blocking_call_outlives_reply_timeout(own_redis: RedisServer) -> None:
+    redis = create_redis(_settings(own_redis, redis_timeout_s=0.2))
+    try:
+        start = time.monotonic()
+        reply = await blocking_call(redis, 0.6, "BLPOP", "andre:wake", 0.6)
+        assert reply is None and time.monotonic() - start >= 0.55
+        await redis.rpush("andre:wake", "x")
+        assert await blocking_call(redis, 5, "BLPOP", "andre:wake", 5) == ["andre:wake", "x"]
+    finally:
+        await redis.aclose()
+
+
+async def test_redis_client_cancelled_blocking_call_leaves_pool_usable(
+    own_redis: RedisServer,
+) -> None:
+    redis = create_redis(_settings(own_redis, redis_max_connections=1))
+    try:
+        task = asyncio.create_task(blocking_call(redis, 5, "BLPOP", "andre:wake", 5))
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # The only connection went back closed, not half-read: the next call gets a clean reply.
+        await redis.rpush("andre:wake", "after")
+        assert await redis.lpop("andre:wake") == "after"
+    finally:
+        await redis.aclose()
