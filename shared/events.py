@@ -24,7 +24,7 @@ from starlette.responses import StreamingResponse
 from shared import keys
 from shared.queue.control import get_now_playing
 from shared.queue.queue import QueueReader
-from shared.redis_client import blocking_call
+from shared.redis_client import REDIS_UNAVAILABLE, blocking_call
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +180,7 @@ class EventHub:
 
     async def _run(self) -> None:
         backoff = _TAIL_BACKOFF_MIN_S
+        failures = 0
         while not self._stopping:
             try:
                 if not self._started.is_set():
@@ -192,6 +193,9 @@ class EventHub:
                     *("XREAD", "COUNT", 500, "BLOCK", self.block_ms),
                     *("STREAMS", keys.EVENTS, self.last_id),
                 )
+                if failures:
+                    log.info("event hub: reading the stream again after %d failures", failures)
+                failures = 0
                 backoff = _TAIL_BACKOFF_MIN_S
                 if not reply:
                     continue
@@ -203,10 +207,15 @@ class EventHub:
                     self._fan_out(await _frames_for(self.queue_reader, entries))
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - the tail must outlive Redis hiccups
+            except Exception as exc:  # noqa: BLE001 - the tail must outlive Redis hiccups
                 if self._stopping:
                     break
-                log.warning("event hub: reading the stream failed; retrying", exc_info=True)
+                if not isinstance(exc, REDIS_UNAVAILABLE):
+                    log.warning("event hub: reading the stream failed; retrying", exc_info=True)
+                elif not failures:
+                    # An outage is one line, not a traceback per retry.
+                    log.warning("event hub: Redis unavailable (%s); retrying", type(exc).__name__)
+                failures += 1
                 await asyncio.sleep(backoff)
                 # Capped low: live events resume within a second or two of Redis coming back.
                 backoff = min(backoff * 2, _TAIL_BACKOFF_MAX_S)

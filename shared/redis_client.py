@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from typing import Any
 
@@ -89,17 +90,23 @@ async def blocking_call(redis: Redis, timeout_s: float, *args: Any) -> Any:
     """Run a blocking command (BLPOP, XREAD BLOCK) that may legitimately wait ``timeout_s``.
 
     The pool's socket timeout is far shorter than such a wait, so the reply is read on a pooled
-    connection with its own deadline: the command's wait plus the usual reply timeout. On any
-    failure or cancellation the connection is closed, never returned half-read.
+    connection under a deadline of its own: the command's wait plus the usual reply timeout. On
+    any failure, the deadline or a cancellation the connection is closed, never returned to the
+    pool with a reply still to come (the next borrower would read this command's answer).
     """
     pool = redis.connection_pool
+    reply_timeout_s = pool.connection_kwargs.get("socket_timeout") or 0.0
     conn = await pool.get_connection()  # type: ignore[no-untyped-call]
     healthy = False
     try:
         await conn.send_command(*args)
-        reply = await conn.read_response(
-            timeout=timeout_s + pool.connection_kwargs["socket_timeout"]
-        )
+        try:
+            # redis-py's own per-read timeout returns None when it expires (indistinguishable
+            # from BLPOP's nil) and keeps the connection: use a deadline that raises instead.
+            async with asyncio.timeout(timeout_s + reply_timeout_s):
+                reply = await conn.read_response(timeout=math.inf)
+        except TimeoutError as exc:
+            raise RedisTimeoutError(f"no reply to {args[0]} within its deadline") from exc
         healthy = True
         return reply
     finally:

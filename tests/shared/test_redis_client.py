@@ -89,3 +89,22 @@ async def test_redis_client_cancelled_blocking_call_leaves_pool_usable(
         assert await redis.lpop("andre:wake") == "after"
     finally:
         await redis.aclose()
+
+
+async def test_redis_client_blocking_call_on_hung_server_never_desyncs_pool(
+    own_redis: RedisServer,
+) -> None:
+    # One connection only: a connection given back with a reply still owed would hand that reply
+    # to the next command (an XREAD's answer read as a GET's, seen on main under SIGSTOP).
+    redis = create_redis(_settings(own_redis, redis_max_connections=1, redis_timeout_s=0.3))
+    try:
+        await redis.set("andre:probe", "value")
+        with redis_stopped(own_redis):
+            with pytest.raises(RedisTimeoutError):
+                await blocking_call(redis, 0.2, "BLPOP", "andre:wake", 0.2)
+        for _ in range(5):
+            assert await redis.get("andre:probe") == "value"
+        await redis.rpush("andre:wake", "x")
+        assert await blocking_call(redis, 1, "BLPOP", "andre:wake", 1) == ["andre:wake", "x"]
+    finally:
+        await redis.aclose()
