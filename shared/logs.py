@@ -101,6 +101,11 @@ def configure_logging(service: str, level: str = "INFO", secrets: Iterable[str] 
         lg.propagate = True
 
 
+_RECORD_ATTRS = frozenset(
+    logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys() | {"message", "asctime"}
+)
+
+
 def audit(
     action: str,
     *,
@@ -111,14 +116,15 @@ def audit(
     **details: Any,
 ) -> None:
     """One structured audit line per action or auth failure. Never pass a token here."""
-    logging.getLogger(AUDIT_LOGGER).info(
-        "audit",
-        extra={
-            "action": action,
-            "identity": identity,
-            "client_ip": client_ip,
-            "path": path,
-            "outcome": outcome,
-            **details,
-        },
-    )
+    fields = {
+        "action": action,
+        "identity": identity,
+        "client_ip": client_ip,
+        "path": path,
+        "outcome": outcome,
+    }
+    for key, value in details.items():
+        # A detail named like a LogRecord attribute ("name", "msg", ...) would make logging raise
+        # KeyError and turn the action into a 500: such a key is kept under "detail_<key>".
+        fields[f"detail_{key}" if key in _RECORD_ATTRS else key] = value
+    logging.getLogger(AUDIT_LOGGER).info("audit", extra=fields)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -10,6 +11,21 @@ import respx
 from redis.asyncio import Redis
 
 from tests.support.redis_server import RedisServer
+
+APP_LOGGERS = ("shared", "services", "andre")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def app_logs_live() -> Iterator[None]:
+    # Every logging call of the app builds its record, down to DEBUG: a bad `extra=` key or a
+    # broken %-format fails the test that reaches it, as it would fail in production.
+    loggers = [logging.getLogger(name) for name in APP_LOGGERS]
+    saved = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.DEBUG)
+    yield
+    for lg, level in zip(loggers, saved, strict=True):
+        lg.setLevel(level)
 
 
 @pytest.fixture(scope="session")

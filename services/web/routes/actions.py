@@ -243,7 +243,7 @@ async def blow_airhorn(
 ) -> Ok:
     """Blow a named airhorn at the playing song."""
     name = airhorns.check_name(body.name)
-    with audited(request, user, "airhorn", name=name, free=False):
+    with audited(request, user, "airhorn", horn=name, free=False):
         await rl.hit(redis, AIRHORN_LIMIT, user.email)
         await airhorns.blast_airhorn(redis, user.email, name, rules=rules)
     return Ok()
@@ -254,7 +254,7 @@ async def blow_free_airhorn(
     request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
 ) -> FreeHorns:
     """Spend one free airhorn credit (earned when others jam your songs)."""
-    with audited(request, user, "airhorn", name=airhorns.DEFAULT_AIRHORN, free=True):
+    with audited(request, user, "airhorn", horn=airhorns.DEFAULT_AIRHORN, free=True):
         await rl.hit(redis, AIRHORN_LIMIT, user.email)
         await airhorns.blast_free_airhorn(redis, user.email, rules=rules)
     return FreeHorns(free_left=await airhorns.get_free_airhorns(redis, user.email))

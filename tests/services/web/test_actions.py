@@ -183,6 +183,7 @@ async def test_jam_toggles_and_reports_state(signed_in: SignedIn) -> None:
 
 async def test_remove_writes_audit_line(signed_in: SignedIn, caplog) -> None:
     item_id = await add(signed_in, 0)
+    caplog.clear()  # the add's own audit line is not this test's
     with caplog.at_level(logging.INFO, logger="andre.audit"):
         resp = await signed_in.client.post("/queue/remove", json={"id": item_id})
     assert resp.status_code == 200
@@ -500,3 +501,13 @@ async def test_events_past_open_streams_per_user_returns_429(
     resp = await signed_in.client.get("/events")
     assert resp.status_code == 429
     assert "retry-after" in resp.headers
+
+
+async def test_airhorn_writes_audit_line_with_horn_name(signed_in: SignedIn, caplog) -> None:
+    await add(signed_in, 0)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="andre.audit"):
+        resp = await signed_in.client.post("/airhorn", json={"name": "airhorn"})
+    assert resp.status_code in (200, 409), resp.text  # 409 only when nothing plays yet
+    lines = [r for r in caplog.records if r.name == "andre.audit"]
+    assert [(r.action, r.horn) for r in lines] == [("airhorn", "airhorn")]  # type: ignore[attr-defined]
