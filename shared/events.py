@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 from shared import keys
+from shared.queue import records
 from shared.queue.control import get_now_playing
 from shared.queue.queue import QueueReader
 
@@ -84,8 +85,19 @@ async def _frames_for(
             data = queue_json
         else:
             data = fields.get("data") or "{}"
+            if not _is_json_object(data):
+                # A damaged entry is skipped (reported once), never sent as broken JSON.
+                records.report_damaged("event", event_id, "data is not a JSON object")
+                continue
         out.append((sid, frame(event_id, etype, data)))
     return out
+
+
+def _is_json_object(data: str) -> bool:
+    try:
+        return isinstance(records.loads(data), dict)
+    except ValueError:
+        return False
 
 
 def _entries(reply: Any) -> list[tuple[str, dict[str, str]]]:

@@ -9,7 +9,16 @@ import pytest
 import respx
 from redis.asyncio import Redis
 
+from shared.queue import records
 from tests.support.redis_server import RedisServer
+
+
+@pytest.fixture(autouse=True)
+def forget_damaged_reports() -> Iterator[None]:
+    # Damaged records are logged once per process; ids repeat from one test to the next.
+    records.forget_reports()
+    yield
+    records.forget_reports()
 
 
 @pytest.fixture(scope="session")
