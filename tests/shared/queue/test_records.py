@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shared.queue import records
+from shared.queue.models import Item
+
+
+def _item(**changes: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": "7",
+        "uri": "spotify:track:" + "7" * 22,
+        "title": "Song",
+        "artist": "Band",
+        "duration_ms": 200_000,
+        "img": "",
+        "big_img": "",
+        "user": "a@example.com",
+        "votes": 0,
+        "jams": [],
+        "comments": [{"user": "b@example.com", "text": "yes", "time": 1.5}],
+        "auto": False,
+        "added_at": 1_700_000_000.25,
+    }
+    item.update(changes)
+    return {k: v for k, v in item.items() if v is not ...}
+
+
+def test_item_fields_follow_the_model() -> None:
+    assert [name for name, _, _ in records.ITEM_FIELDS] == list(Item.model_fields)
+    required = {name for name, _, req in records.ITEM_FIELDS if req}
+    assert required == {"id", "uri", "title", "artist", "duration_ms", "user", "added_at"}
+
+
+def test_check_item_valid_item_passes() -> None:
+    assert records.check_item(_item()) is None
+    assert records.check_item(_item(img=..., votes=..., jams=..., auto=...), "7") is None
+
+
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        ([1, 2], "not a JSON object"),
+        ("text", "not a JSON object"),
+        (_item(title=...), "missing field title"),
+        (_item(duration_ms="200000"), "ill-typed field duration_ms"),
+        (_item(duration_ms=1.5), "ill-typed field duration_ms"),
+        (_item(votes=True), "ill-typed field votes"),
+        (_item(added_at=float("nan")), "ill-typed field added_at"),
+        (_item(jams={}), "ill-typed field jams"),
+        (_item(jams=["a", 1]), "ill-typed field jams"),
+        (_item(comments=[{"user": "u", "text": "t"}]), "ill-typed field comments"),
+        (_item(img=None), "ill-typed field img"),
+        (_item(auto="no"), "ill-typed field auto"),
+    ],
+)
+def test_check_item_damaged_says_why(data: Any, why: str) -> None:
+    assert records.check_item(data) == why
+
+
+def test_check_item_other_id_than_key_refused() -> None:
+    assert records.check_item(_item(), "8") == "id does not match its key"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\xff\xfe{}",
+        b'{"id": "7", "added_at": NaN}',
+        b"[1, 2]",
+        b"",
+        json.dumps(_item(added_at=...)).encode(),
+    ],
+)
+def test_item_text_damaged_raises(raw: bytes) -> None:
+    with pytest.raises(records.DamagedRecord):
+        records.item_text(raw, "7")
+
+
+def test_check_now_playing_accepts_cjson_empty_lists_and_refuses_bad_clock() -> None:
+    record = {"item": _item(jams={}, comments={}), "started_at": 1.0, "pos_ms": 0, "paused": False}
+    assert records.check_now_playing(json.dumps(record))["item"]["jams"] == []
+    with pytest.raises(records.DamagedRecord, match="paused"):
+        records.check_now_playing(json.dumps({**record, "paused": "yes"}))
+    with pytest.raises(records.DamagedRecord, match="item: missing field uri"):
+        records.check_now_playing(json.dumps({**record, "item": _item(uri=...)}))
+
+
+def test_report_damaged_same_record_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="shared.queue.records")
+    for _ in range(3):
+        records.report_damaged("queue item", "7", "not JSON")
+    records.report_damaged("queue item", "8", "not JSON")
+    lines = [r.getMessage() for r in caplog.records if r.name == "shared.queue.records"]
+    assert lines == [
+        "damaged queue item record 7 skipped: not JSON",
+        "damaged queue item record 8 skipped: not JSON",
+    ]
+
+
+@given(raw=st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
+def test_item_text_any_bytes_valid_item_json_or_damaged(raw: bytes) -> None:
+    try:
+        text = records.item_text(raw)
+    except records.DamagedRecord:
+        return
+    Item.model_validate(json.loads(text, parse_constant=pytest.fail))
