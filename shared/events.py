@@ -100,16 +100,37 @@ def _is_json_object(data: str) -> bool:
         return False
 
 
+def _text(value: Any) -> str:
+    # The stream is read undecoded: one entry with a bad byte must not fail every read of the
+    # stream (the tail would retry the same entry forever). Undecodable text reads as a NUL,
+    # which no check accepts (not JSON, not a type, not an id): the entry is skipped.
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return "\x00"
+    return str(value)
+
+
+def _entry(event_id: Any, fields: Any) -> tuple[str, dict[str, str]]:
+    if not isinstance(fields, dict):
+        fields = dict(zip(fields[::2], fields[1::2], strict=False))
+    return _text(event_id), {_text(k): _text(v) for k, v in fields.items()}
+
+
+def _range_entries(reply: Any) -> list[tuple[str, dict[str, str]]]:
+    """XRANGE / XREVRANGE entries (read undecoded) as text."""
+    return [_entry(event_id, fields) for event_id, fields in reply or []]
+
+
+async def _xrange(redis: Redis, command: str, *args: str | int) -> list[tuple[str, dict[str, str]]]:
+    return _range_entries(await records.execute(redis, command, keys.EVENTS, *args, raw=True))
+
+
 def _entries(reply: Any) -> list[tuple[str, dict[str, str]]]:
     """XREAD's entries from a RESP2 (list) or RESP3 (map) reply."""
     streams = list(reply.values()) if isinstance(reply, dict) else [s[1] for s in reply]
-    out = []
-    for stream in streams:
-        for event_id, fields in stream:
-            if not isinstance(fields, dict):
-                fields = dict(zip(fields[::2], fields[1::2], strict=False))
-            out.append((str(event_id), fields))
-    return out
+    return [_entry(event_id, fields) for stream in streams for event_id, fields in stream]
 
 
 @dataclass(eq=False)
@@ -202,7 +223,8 @@ class EventHub:
             "XREAD", "COUNT", 500, "BLOCK", self.block_ms, "STREAMS", keys.EVENTS, self.last_id
         )
         # Past the block time: the connection's default socket timeout (5 s) must not race it.
-        return await conn.read_response(timeout=self.block_ms / 1000 + 5)
+        # Undecoded, see _text.
+        return await conn.read_response(disable_decoding=True, timeout=self.block_ms / 1000 + 5)
 
     async def _run(self) -> None:
         pool = self.redis.connection_pool
@@ -210,7 +232,7 @@ class EventHub:
         while not self._stopping:
             try:
                 if not self._started.is_set():
-                    last: Any = await self.redis.xrevrange(keys.EVENTS, count=1)
+                    last = await _xrange(self.redis, "XREVRANGE", "+", "-", "COUNT", 1)
                     self.last_id = last[0][0] if last else "0-0"
                     self._started.set()
                 if self._conn is None:
@@ -250,7 +272,7 @@ async def _replay(hub: EventHub, after: str) -> AsyncIterator[tuple[StreamId, by
     redis = hub.redis
     start = after
     while True:
-        entries: Any = await redis.xrange(keys.EVENTS, min=f"({start}", max="+", count=_REPLAY_PAGE)
+        entries = await _xrange(redis, "XRANGE", f"({start}", "+", "COUNT", _REPLAY_PAGE)
         if not entries:
             return
         for item in await _frames_for(hub.queue_reader, entries):
@@ -261,7 +283,7 @@ async def _replay(hub: EventHub, after: str) -> AsyncIterator[tuple[StreamId, by
 
 
 async def _newest_id(redis: Redis) -> StreamId:
-    newest: Any = await redis.xrevrange(keys.EVENTS, count=1)
+    newest = await _xrange(redis, "XREVRANGE", "+", "-", "COUNT", 1)
     return (parse_id(newest[0][0]) or (0, 0)) if newest else (0, 0)
 
 
@@ -290,7 +312,7 @@ async def event_stream(
             yield await _snapshot(hub, tail if tail != "0-0" else None)
             last = parse_id(tail) or (0, 0)
         else:
-            oldest: Any = await redis.xrange(keys.EVENTS, min="-", max="+", count=1)
+            oldest = await _xrange(redis, "XRANGE", "-", "+", "COUNT", 1)
             if oldest and (parse_id(oldest[0][0]) or (0, 0)) > resume:
                 # Part of what the client missed was trimmed away: give it the current state.
                 yield await _snapshot(hub, None)

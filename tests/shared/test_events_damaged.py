@@ -68,3 +68,29 @@ async def test_event_stream_replay_damaged_entry_skipped(
     assert _strict(replayed["data"]) == {"name": "foghorn", "user": "u@example.com"}
     reports = [r.getMessage() for r in caplog.records if r.name == "shared.queue.records"]
     assert reports == [f"damaged event record {bad_id} skipped: data is not a JSON object"]
+
+
+async def test_event_hub_entry_not_utf8_skipped_live_and_replayed(
+    redis_api: Redis, hub: EventHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="shared.queue.records")
+    await publish(redis_api, "airhorn", {"name": "siren", "user": "u@example.com"})
+    first_id = (await redis_api.xrange(keys.EVENTS))[-1][0]
+    stream = event_stream(hub, _request(first_id))
+    try:
+        await anext(stream)
+        await redis_api.xadd(keys.EVENTS, {"type": "airhorn", "data": b'{"name": "\xff"}'})
+        await publish(redis_api, "airhorn", {"name": "foghorn", "user": "u@example.com"})
+        (live,) = await _next_events(stream, 1)
+    finally:
+        await stream.aclose()
+    assert _strict(live["data"]) == {"name": "foghorn", "user": "u@example.com"}
+    replay = event_stream(hub, _request(first_id))
+    try:
+        await anext(replay)
+        (replayed,) = await _next_events(replay, 1)
+    finally:
+        await replay.aclose()
+    assert replayed["id"] == live["id"]
+    reports = [r.getMessage() for r in caplog.records if r.name == "shared.queue.records"]
+    assert len(reports) == 1 and "damaged event record" in reports[0]
