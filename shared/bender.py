@@ -172,7 +172,9 @@ class Bender:
         names = [keys.item(str(i)) for i in ids] + [keys.NOW_PLAYING, keys.PREVIEW]
         uris: set[str] = set()
         for start in range(0, len(names), 500):
-            for raw in await self.redis.mget(names[start : start + 500]):
+            # Undecoded: a damaged record is skipped here, never fails the refill.
+            chunk = names[start : start + 500]
+            for raw in await records.execute(self.redis, "MGET", *chunk, raw=True):
                 if not raw:
                     continue
                 try:
@@ -247,7 +249,7 @@ class Bender:
         seed = await self.redis.get(keys.BENDER_SEED)
         if seed:
             refs.append(str(seed))
-        np = await self.redis.get(keys.NOW_PLAYING)
+        np = await records.execute(self.redis, "GET", keys.NOW_PLAYING, raw=True)
         if np:
             try:
                 refs.append(str(json.loads(np)["item"]["uri"]))
