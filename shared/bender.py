@@ -399,7 +399,7 @@ async def take_preview(redis: Redis, uri: str) -> Item | None:
         return None
     try:
         return Item.model_validate_json(records.item_text(raw))
-    except records.DamagedRecord as exc:
+    except records.UnreadableRecord as exc:
         records.report_damaged("preview", records.raw_digest(raw), str(exc))
         return None
 

@@ -156,6 +156,8 @@ class Worker:
                 return self.settings.standby_poll_s
             if state is not None:
                 await self._log_finished(state, now, mode)
+            if result.status == "unreadable":
+                return 0.0  # the next tick reports the new record and moves past it
             if result.status == "idle":
                 self._announced = None
                 if self.speaker is not None:

@@ -78,7 +78,7 @@ async def get_now_playing(redis: Redis) -> NowPlaying | None:
         return None
     try:
         record = records.check_now_playing(raw)
-    except records.DamagedRecord as exc:
+    except records.UnreadableRecord as exc:
         records.report_damaged("now_playing", records.raw_digest(raw), str(exc))
         return None
     return now_playing_view(record, int(sec) * 1000 + int(usec) // 1000)

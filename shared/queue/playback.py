@@ -130,7 +130,7 @@ class PlayState:
 
 
 def parse_now_playing(raw: str) -> PlayState:
-    """The decoded record; ``records.DamagedRecord`` (a ValueError) when it is not readable."""
+    """The decoded record; ``records.UnreadableRecord`` (a ValueError) when it is not readable."""
     data = records.check_now_playing(raw)
     return PlayState(
         raw=raw,
@@ -153,7 +153,7 @@ def decode_now_playing(raw: bytes) -> tuple[PlayState | None, bytes]:
     the damage is reported once."""
     try:
         return parse_now_playing(raw.decode("utf-8")), b""
-    except ValueError as exc:  # UnicodeDecodeError, DamagedRecord, pydantic's ValidationError
+    except ValueError as exc:  # UnicodeDecodeError, UnreadableRecord, pydantic's ValidationError
         records.report_damaged("now_playing", records.raw_digest(raw), str(exc).split("\n")[0])
         return None, raw
 
@@ -266,7 +266,9 @@ return {'started', np, source, unpack(dropped)}
 
 @dataclass(frozen=True)
 class AdvanceResult:
-    status: Literal["started", "idle", "stale", "not_leader"]
+    # "unreadable": a song was started (the finished one is in the history) but its record
+    # cannot be read back; the next tick reports and replaces it.
+    status: Literal["started", "unreadable", "idle", "stale", "not_leader"]
     state: PlayState | None = None
     source: str = ""  # "queue" or "preview" when started
     dropped: tuple[str, ...] = ()  # ids of damaged records skipped ("preview" for the preview)
@@ -329,9 +331,8 @@ async def advance(
         try:
             state = parse_now_playing(bytes(result[1]).decode("utf-8"))
         except ValueError:
-            # Readable to Lua, not to Python (e.g. a NaN): the next tick reads the record,
-            # reports it and moves on. "stale" means exactly that: look again.
-            return AdvanceResult("stale", dropped=dropped)
+            # Readable to Lua's cjson, not to strict JSON (a hex number, a bad UTF-8 byte).
+            return AdvanceResult("unreadable", dropped=dropped)
         return AdvanceResult("started", state, bytes(result[2]).decode(), dropped)
     if status == "idle":
         return AdvanceResult("idle", dropped=dropped)

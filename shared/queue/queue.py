@@ -284,7 +284,7 @@ def _checked_item(raw: bytes | None, item_id: str) -> str | None:
         return None
     try:
         return records.item_text(raw, item_id)
-    except records.DamagedRecord as exc:
+    except records.UnreadableRecord as exc:
         records.report_damaged("queue item", item_id, str(exc))
         return None
 
@@ -305,7 +305,7 @@ async def get_queue_json(redis: Redis) -> str:
     if result[0]:
         try:
             preview = records.item_text(result[0])
-        except records.DamagedRecord as exc:
+        except records.UnreadableRecord as exc:
             records.report_damaged("preview", records.raw_digest(result[0]), str(exc))
     return '{"queue":[' + ",".join(parts) + '],"preview":' + (preview or "null") + "}"
 
@@ -321,7 +321,7 @@ async def get_item(redis: Redis, item_id: str) -> Item:
         raise ItemNotFound("No such song in the queue")
     try:
         return Item.model_validate_json(records.item_text(raw, item_id))
-    except records.DamagedRecord as exc:
+    except records.UnreadableRecord as exc:
         records.report_damaged("queue item", item_id, str(exc))
         raise DamagedRecord(DAMAGED_MESSAGE) from exc
 

@@ -69,7 +69,7 @@ PLAY_FIELDS: tuple[Field, ...] = (*ITEM_FIELDS, ("ended_at", "number", True))
 # --- Python side ------------------------------------------------------------------------------
 
 
-class DamagedRecord(ValueError):
+class UnreadableRecord(ValueError):
     """A stored value that does not decode to the expected shape; ``str()`` says why."""
 
 
@@ -129,32 +129,32 @@ def loads(raw: str | bytes) -> Any:
 
 
 @lru_cache(maxsize=4096)
-def _item_text(raw: bytes, item_id: str | None) -> str | DamagedRecord:
+def _item_text(raw: bytes, item_id: str | None) -> str | UnreadableRecord:
     # Cached by value: queue reads are hot and item records change rarely.
     try:
         data = loads(raw)
     except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
-        return DamagedRecord(f"not JSON ({type(exc).__name__})")
+        return UnreadableRecord(f"not JSON ({type(exc).__name__})")
     why = check_item(data, item_id)
     if why is not None:
-        return DamagedRecord(why)
+        return UnreadableRecord(why)
     return raw.decode("utf-8")
 
 
 def item_text(raw: bytes, item_id: str | None = None) -> str:
-    """The stored item as JSON text, checked; raises DamagedRecord when it is not one."""
+    """The stored item as JSON text, checked; raises UnreadableRecord when it is not one."""
     result = _item_text(raw, item_id)
-    if isinstance(result, DamagedRecord):
+    if isinstance(result, UnreadableRecord):
         raise result
     return result
 
 
 def check_now_playing(raw: str | bytes) -> dict[str, Any]:
-    """The decoded ``andre:now_playing`` record; DamagedRecord when it is not a readable one."""
+    """The decoded ``andre:now_playing`` record; UnreadableRecord when it is not a readable one."""
     try:
         record = loads(raw)
     except ValueError as exc:
-        raise DamagedRecord(f"not JSON ({type(exc).__name__})") from exc
+        raise UnreadableRecord(f"not JSON ({type(exc).__name__})") from exc
     why = check_fields(record, NOW_PLAYING_FIELDS)
     if why is None:
         item = record.get("item")
@@ -165,7 +165,7 @@ def check_now_playing(raw: str | bytes) -> dict[str, Any]:
         why = check_item(item)
         why = None if why is None else f"item: {why}"
     if why is not None:
-        raise DamagedRecord(why)
+        raise UnreadableRecord(why)
     return cast(dict[str, Any], record)
 
 

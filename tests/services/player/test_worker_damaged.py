@@ -78,3 +78,22 @@ async def test_worker_tick_now_playing_not_utf8_moves_on_reported_once(
     np = await now_playing(redis_player)
     assert np is not None and np["item"]["id"] == second
     assert len(_reports(caplog)) == 1 and "damaged now_playing record" in _reports(caplog)[0]
+
+
+async def test_worker_tick_next_item_not_utf8_skipped_on_next_tick(
+    settings: Any, redis_player: Redis, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="shared.queue.records")
+    bad = await add(redis_player, 1)
+    good = await add(redis_player, 2)
+    raw = (await redis_player.get(keys.item(bad)) or "").encode()
+    # Readable to Lua's cjson (it does not check UTF-8), not to any JSON reader.
+    await redis_player.set(keys.item(bad), raw.replace(b'"Song 1"', b'"Song \xff"'))
+    worker = make_worker(settings, redis_player, clock)
+
+    for _ in range(3):
+        await worker.tick()
+
+    np = await now_playing(redis_player)
+    assert np is not None and np["item"]["id"] == good
+    assert len(_reports(caplog)) == 1 and "damaged now_playing record" in _reports(caplog)[0]

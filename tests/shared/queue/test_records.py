@@ -79,16 +79,16 @@ def test_check_item_other_id_than_key_refused() -> None:
     ],
 )
 def test_item_text_damaged_raises(raw: bytes) -> None:
-    with pytest.raises(records.DamagedRecord):
+    with pytest.raises(records.UnreadableRecord):
         records.item_text(raw, "7")
 
 
 def test_check_now_playing_accepts_cjson_empty_lists_and_refuses_bad_clock() -> None:
     record = {"item": _item(jams={}, comments={}), "started_at": 1.0, "pos_ms": 0, "paused": False}
     assert records.check_now_playing(json.dumps(record))["item"]["jams"] == []
-    with pytest.raises(records.DamagedRecord, match="paused"):
+    with pytest.raises(records.UnreadableRecord, match="paused"):
         records.check_now_playing(json.dumps({**record, "paused": "yes"}))
-    with pytest.raises(records.DamagedRecord, match="item: missing field uri"):
+    with pytest.raises(records.UnreadableRecord, match="item: missing field uri"):
         records.check_now_playing(json.dumps({**record, "item": _item(uri=...)}))
 
 
@@ -108,6 +108,6 @@ def test_report_damaged_same_record_logged_once(caplog: pytest.LogCaptureFixture
 def test_item_text_any_bytes_valid_item_json_or_damaged(raw: bytes) -> None:
     try:
         text = records.item_text(raw)
-    except records.DamagedRecord:
+    except records.UnreadableRecord:
         return
     Item.model_validate(json.loads(text, parse_constant=pytest.fail))
