@@ -115,7 +115,7 @@ class Worker:
         # Undecoded: one bad byte in the record must not fail every tick (a stuck DJ).
         pipe.execute_command("GET", keys.NOW_PLAYING, NEVER_DECODE=True)
         pipe.exists(keys.SKIP)
-        pipe.get(keys.BENDER_STREAK_START)
+        pipe.execute_command("GET", keys.BENDER_STREAK_START, NEVER_DECODE=True)
         pipe.exists(keys.PREVIEW)
         raw, skip, streak_start, has_preview = await pipe.execute()
         if not has_preview:
@@ -219,7 +219,7 @@ class Worker:
         )
         self._last_position_ms = now
 
-    def _fill_allowed(self, streak_start: str | None, now: int) -> bool:
+    def _fill_allowed(self, streak_start: bytes | None, now: int) -> bool:
         """Auto-fill is on unless the cap is 0 or the current streak reached the cap."""
         cap_ms = self.settings.bender_max_minutes * 60_000
         if cap_ms <= 0 or self.bender is None:

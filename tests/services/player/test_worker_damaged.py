@@ -97,3 +97,16 @@ async def test_worker_tick_next_item_not_utf8_skipped_on_next_tick(
     np = await now_playing(redis_player)
     assert np is not None and np["item"]["id"] == good
     assert len(_reports(caplog)) == 1 and "damaged now_playing record" in _reports(caplog)[0]
+
+
+async def test_worker_tick_damaged_streak_start_still_plays(
+    settings: Any, redis_player: Redis, clock: FakeClock
+) -> None:
+    first = await add(redis_player, 1)
+    await redis_player.set(keys.BENDER_STREAK_START, b"\xff\xfe")
+    worker = make_worker(settings, redis_player, clock, bender=True)
+
+    await worker.tick()
+
+    np = await now_playing(redis_player)
+    assert np is not None and np["item"]["id"] == first

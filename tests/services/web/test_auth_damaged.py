@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from services.web.app import create_app
+from services.web.auth.flows import take_flow
 from services.web.auth.sessions import digest
 from shared import keys
 from tests.services.web.conftest import SignedIn, build_settings, dev_sign_in, make_client, running
@@ -89,3 +90,10 @@ async def test_guest_session_damaged_invite_ends_session(
         await redis_web.hset(keys.GUESTS, "guest@partner.example", b'{"expires_at": \xff}')
         resp: httpx.Response = await client.get("/", follow_redirects=False)
         assert resp.status_code == 302 and resp.headers["location"] == "/login/"
+
+
+async def test_take_flow_damaged_value_none_and_gone(redis_web: Redis) -> None:
+    key = keys.oauth_flow(digest("state-123"))
+    await redis_web.set(key, b'{"kind": "\xff"}', ex=60)
+    assert await take_flow(redis_web, "state-123", "login") is None
+    assert not await redis_web.exists(key)
