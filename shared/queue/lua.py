@@ -143,7 +143,11 @@ for k = 1, #ids do
     break
   end
 end
-local id = tostring(redis.call('INCR', KEYS[3]))
+-- The first write: a damaged counter refuses the add with nothing changed (restarting it
+-- would hand out ids that may still be in use).
+local seq = redis.pcall('INCR', KEYS[3])
+if type(seq) ~= 'number' then return {'seq_damaged'} end
+local id = tostring(seq)
 local json = '{"id":"' .. id .. '","added_at":' .. now_s_text() .. ',' .. string.sub(ARGV[1], 2)
 redis.call('SET', ARGV[5] .. id, json)
 redis.call('HSET', KEYS[2], id, owner)

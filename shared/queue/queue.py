@@ -97,12 +97,16 @@ def _fail(status: str) -> DomainError:
         return InvalidInput("Too many comments on this song")
     if status == "damaged":
         return DamagedRecord(DAMAGED_MESSAGE)
+    if status == "seq_damaged":
+        return DamagedRecord("The queue's id counter is damaged; nothing was added")
     return DomainError(f"Unexpected queue state: {status}")
 
 
 def _refused(status: str, item_id: str) -> DomainError:
     if status == "damaged":
         records.report_damaged("queue item", item_id, "refused a change to it")
+    elif status == "seq_damaged":
+        records.report_damaged("queue counter", keys.QUEUE_SEQ, "not an integer; adds refused")
     return _fail(status)
 
 
@@ -178,7 +182,7 @@ async def add_item(
         ],
     )
     if result[0] != "ok":
-        raise _fail(result[0])
+        raise _refused(result[0], "")
     return Item.model_validate_json(result[1])
 
 

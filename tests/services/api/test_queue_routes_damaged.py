@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from shared import keys
 from shared.queue import queue as domain
+from shared.spotify.demo import DemoCatalog
 from tests.services.api.conftest import AUTH
 from tests.shared.queue.helpers import set_playing, track
 
@@ -104,3 +105,12 @@ async def test_stream_events_snapshot_damaged_item_skipped(live_api: str, redis_
                     break
     assert data is not None
     assert [i["id"] for i in _strict(data)["queue"]] == [a, c]  # type: ignore[index]
+
+
+async def test_add_track_damaged_id_counter_409(
+    api_client: httpx.AsyncClient, redis_api: Redis
+) -> None:
+    await redis_api.set(keys.QUEUE_SEQ, "x")
+    r = await api_client.post("/api/queue/add", json={"uri": DemoCatalog().tracks[0].uri})
+    assert r.status_code == 409
+    assert r.json() == {"error": "The queue's id counter is damaged; nothing was added"}

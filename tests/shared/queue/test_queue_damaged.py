@@ -217,3 +217,19 @@ def test_get_queue_json_any_bytes_in_a_record_valid_json(
 ) -> None:
     records.forget_reports()
     asyncio.run(_vote_on_bytes(redis_server, raw))
+
+
+async def test_add_item_damaged_id_counter_refused_nothing_changed(
+    redis_api: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="shared.queue.records")
+    first = await q.add_item(redis_api, track(1), A)
+    await redis_api.set(keys.QUEUE_SEQ, "seven")
+    before = await event_types(redis_api)
+    for _ in range(2):
+        with pytest.raises(DamagedRecord, match="id counter"):
+            await q.add_item(redis_api, track(2), B)
+    assert await q.get_queue_ids(redis_api) == [first.id]
+    assert await event_types(redis_api) == before
+    assert await redis_api.get(keys.QUEUE_SEQ) == "seven"
+    assert len(_reports(caplog)) == 1
