@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import typing
 from collections import OrderedDict
 from functools import lru_cache
@@ -20,7 +19,7 @@ from typing import Any, cast
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from shared.queue.models import Comment, Item
+from shared.queue.models import Comment, Item, Play
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +62,7 @@ NOW_PLAYING_FIELDS: tuple[Field, ...] = (
     ("anchor_ms", "number", False),
     ("paused", "boolean", False),
 )
-PLAY_FIELDS: tuple[Field, ...] = (*ITEM_FIELDS, ("ended_at", "number", True))
+PLAY_FIELDS = _fields(Play)
 
 
 # --- Python side ------------------------------------------------------------------------------
@@ -73,8 +72,16 @@ class UnreadableRecord(ValueError):
     """A stored value that does not decode to the expected shape; ``str()`` says why."""
 
 
+# Numbers must be exact in every JSON reader (JavaScript's and Lua's are doubles); the bound is
+# exclusive, so that 2**53 + 1, which a double reads as 2**53, is refused on both sides.
+_MAX_EXACT = 2**53
+
+
 def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    # False for NaN and the infinities too; an int is compared as an int (no float overflow).
+    return abs(value) < _MAX_EXACT
 
 
 def _value_ok(kind: str, value: Any) -> bool:
@@ -86,7 +93,7 @@ def _value_ok(kind: str, value: Any) -> bool:
         return _finite(value)
     if kind == "int":
         # Lua cannot tell 3 from 3.0; neither side may.
-        return _finite(value) and float(value).is_integer()
+        return _finite(value) and (isinstance(value, int) or value.is_integer())
     if kind == "strings":
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
     if kind == "comments":
@@ -249,7 +256,7 @@ local NP_FIELDS = """
     + _lua_table(NOW_PLAYING_FIELDS)
     + r"""
 local function finite(v)
-  return type(v) == 'number' and v == v and v ~= math.huge and v ~= -math.huge
+  return type(v) == 'number' and v > -9007199254740992 and v < 9007199254740992
 end
 local function is_list(t)
   if type(t) ~= 'table' then return false end
