@@ -74,7 +74,7 @@ def _count(key: str, value: str | bytes | None) -> int:
 async def check(redis: Redis, limit: Limit, subject: str) -> None:
     """Raise RateLimited if the subject is already over the limit, without counting."""
     key = limit.key(subject)
-    count = _count(key, await redis.get(key))
+    count = _count(key, await records.execute(redis, "GET", key, raw=True))
     if count >= limit.max_hits:
         ttl_ms = await redis.pttl(key)
         retry = max(1, -(-int(ttl_ms) // 1000)) if ttl_ms and ttl_ms > 0 else limit.window_s

@@ -86,7 +86,7 @@ async def blast_free_airhorn(
 
 async def get_free_airhorns(redis: Redis, user: str) -> int:
     key = keys.free_horns(user)
-    value = await redis.get(key)
+    value = await records.execute(redis, "GET", key, raw=True)
     try:
         return max(0, int(value or 0))
     except ValueError:

@@ -233,3 +233,15 @@ async def test_add_item_damaged_id_counter_refused_nothing_changed(
     assert await event_types(redis_api) == before
     assert await redis_api.get(keys.QUEUE_SEQ) == "seven"
     assert len(_reports(caplog)) == 1
+
+
+async def test_get_queue_json_dangling_id_skipped_reported_once(
+    redis_api: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="shared.queue.records")
+    a, b, c = await _three(redis_api)
+    await redis_api.linsert(keys.QUEUE, "BEFORE", b, "99")
+    for _ in range(2):
+        view = _strict(await q.get_queue_json(redis_api))
+        assert [i["id"] for i in view["queue"]] == [a, b, c]
+    assert _reports(caplog) == ["damaged queue item record 99 skipped: record missing"]
