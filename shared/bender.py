@@ -20,6 +20,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from shared import keys, playlog
+from shared.queue import records
 from shared.queue.models import Item
 from shared.queue.playback import FILTER_TTL_S, publish_event, wall_ms
 from shared.queue.queue import DEFAULT_RULES, QueueRules, add_item
@@ -171,7 +172,9 @@ class Bender:
         names = [keys.item(str(i)) for i in ids] + [keys.NOW_PLAYING, keys.PREVIEW]
         uris: set[str] = set()
         for start in range(0, len(names), 500):
-            for raw in await self.redis.mget(names[start : start + 500]):
+            # Undecoded: a damaged record is skipped here, never fails the refill.
+            chunk = names[start : start + 500]
+            for raw in await records.execute(self.redis, "MGET", *chunk, raw=True):
                 if not raw:
                     continue
                 try:
@@ -246,7 +249,7 @@ class Bender:
         seed = await self.redis.get(keys.BENDER_SEED)
         if seed:
             refs.append(str(seed))
-        np = await self.redis.get(keys.NOW_PLAYING)
+        np = await records.execute(self.redis, "GET", keys.NOW_PLAYING, raw=True)
         if np:
             try:
                 refs.append(str(json.loads(np)["item"]["uri"]))
@@ -374,20 +377,31 @@ async def _to_thread(fn: Callable[..., Any], *args: Any) -> Any:
 # --- the preview's Queue and Filter actions (called by the web service) ----------------------
 
 # KEYS: preview  ARGV: uri.  Take the preview only if it is still the one the user clicked.
-_TAKE_PREVIEW = r"""
+# A damaged preview is nobody's click: left alone (the player drops it when it next fills).
+_TAKE_PREVIEW = (
+    records.LUA_CHECKS
+    + r"""
 local raw = redis.call('GET', KEYS[1])
 if not raw then return false end
-if cjson.decode(raw).uri ~= ARGV[1] then return false end
+local p = load_item(raw)
+if not p or p.uri ~= ARGV[1] then return false end
 redis.call('DEL', KEYS[1])
 return raw
 """
+)
 
 AddFn = Callable[[str, str], Awaitable[Any]]
 
 
 async def take_preview(redis: Redis, uri: str) -> Item | None:
-    raw = await redis.eval(_TAKE_PREVIEW, 1, keys.PREVIEW, uri)
-    return Item.model_validate_json(raw) if raw else None
+    raw = await records.execute(redis, "EVAL", _TAKE_PREVIEW, 1, keys.PREVIEW, uri, raw=True)
+    if not raw:
+        return None
+    try:
+        return Item.model_validate_json(records.item_text(raw))
+    except records.UnreadableRecord as exc:
+        records.report_damaged("preview", records.raw_digest(raw), str(exc))
+        return None
 
 
 async def _after_preview_change(redis: Redis, events_max_len: int) -> None:

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 from shared import keys
+from shared.queue import records
 from shared.queue.control import get_now_playing
 from shared.queue.queue import QueueReader
 from shared.redis_client import REDIS_UNAVAILABLE, blocking_call
@@ -87,20 +88,52 @@ async def _frames_for(
             data = queue_json
         else:
             data = fields.get("data") or "{}"
+            if not _is_json_object(data):
+                # A damaged entry is skipped (reported once), never sent as broken JSON.
+                records.report_damaged("event", event_id, "data is not a JSON object")
+                continue
         out.append((sid, frame(event_id, etype, data)))
     return out
+
+
+def _is_json_object(data: str) -> bool:
+    try:
+        return isinstance(records.loads(data), dict)
+    except ValueError:
+        return False
+
+
+def _text(value: Any) -> str:
+    # The stream is read undecoded: one entry with a bad byte must not fail every read of the
+    # stream (the tail would retry the same entry forever). Undecodable text reads as a NUL,
+    # which no check accepts (not JSON, not a type, not an id): the entry is skipped.
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return "\x00"
+    return str(value)
+
+
+def _entry(event_id: Any, fields: Any) -> tuple[str, dict[str, str]]:
+    if not isinstance(fields, dict):
+        fields = dict(zip(fields[::2], fields[1::2], strict=False))
+    return _text(event_id), {_text(k): _text(v) for k, v in fields.items()}
+
+
+def _range_entries(reply: Any) -> list[tuple[str, dict[str, str]]]:
+    """XRANGE / XREVRANGE entries (read undecoded) as text."""
+    return [_entry(event_id, fields) for event_id, fields in reply or []]
+
+
+async def _xrange(redis: Redis, command: str, *args: str | int) -> list[tuple[str, dict[str, str]]]:
+    return _range_entries(await records.execute(redis, command, keys.EVENTS, *args, raw=True))
 
 
 def _entries(reply: Any) -> list[tuple[str, dict[str, str]]]:
     """XREAD's entries from a RESP2 (list) or RESP3 (map) reply."""
     streams = list(reply.values()) if isinstance(reply, dict) else [s[1] for s in reply]
-    out = []
-    for stream in streams:
-        for event_id, fields in stream:
-            if not isinstance(fields, dict):
-                fields = dict(zip(fields[::2], fields[1::2], strict=False))
-            out.append((str(event_id), fields))
-    return out
+    return [_entry(event_id, fields) for stream in streams for event_id, fields in stream]
 
 
 @dataclass(eq=False)
@@ -184,7 +217,7 @@ class EventHub:
         while not self._stopping:
             try:
                 if not self._started.is_set():
-                    last: Any = await self.redis.xrevrange(keys.EVENTS, count=1)
+                    last = await _xrange(self.redis, "XREVRANGE", "+", "-", "COUNT", 1)
                     self.last_id = last[0][0] if last else "0-0"
                     self._started.set()
                 reply = await blocking_call(
@@ -192,6 +225,7 @@ class EventHub:
                     self.block_ms / 1000,
                     *("XREAD", "COUNT", 500, "BLOCK", self.block_ms),
                     *("STREAMS", keys.EVENTS, self.last_id),
+                    decode=False,  # undecoded, see _text
                 )
                 if failures:
                     log.info("event hub: reading the stream again after %d failures", failures)
@@ -225,7 +259,7 @@ async def _replay(hub: EventHub, after: str) -> AsyncIterator[tuple[StreamId, by
     redis = hub.redis
     start = after
     while True:
-        entries: Any = await redis.xrange(keys.EVENTS, min=f"({start}", max="+", count=_REPLAY_PAGE)
+        entries = await _xrange(redis, "XRANGE", f"({start}", "+", "COUNT", _REPLAY_PAGE)
         if not entries:
             return
         for item in await _frames_for(hub.queue_reader, entries):
@@ -236,7 +270,7 @@ async def _replay(hub: EventHub, after: str) -> AsyncIterator[tuple[StreamId, by
 
 
 async def _newest_id(redis: Redis) -> StreamId:
-    newest: Any = await redis.xrevrange(keys.EVENTS, count=1)
+    newest = await _xrange(redis, "XREVRANGE", "+", "-", "COUNT", 1)
     return (parse_id(newest[0][0]) or (0, 0)) if newest else (0, 0)
 
 
@@ -271,7 +305,7 @@ async def event_stream(
             yield await _snapshot(hub, tail if tail != "0-0" else None)
             last = parse_id(tail) or (0, 0)
         else:
-            oldest: Any = await redis.xrange(keys.EVENTS, min="-", max="+", count=1)
+            oldest = await _xrange(redis, "XRANGE", "-", "+", "COUNT", 1)
             if oldest and (parse_id(oldest[0][0]) or (0, 0)) > resume:
                 # Part of what the client missed was trimmed away: give it the current state.
                 yield await _snapshot(hub, None)

@@ -15,6 +15,7 @@ DOMAIN_STATUS: dict[type[Exception], int] = {
     qerr.NothingPlaying: 409,
     qerr.QueueFull: 409,
     qerr.NoFreeAirhorns: 409,
+    qerr.DamagedRecord: 409,
     qerr.InvalidInput: 400,
     qerr.RateLimited: 429,
     qerr.DomainError: 400,

@@ -86,7 +86,7 @@ def create_redis(settings: AndreSettings, *, max_connections: int | None = None)
     return Redis.from_pool(pool)
 
 
-async def blocking_call(redis: Redis, timeout_s: float, *args: Any) -> Any:
+async def blocking_call(redis: Redis, timeout_s: float, *args: Any, decode: bool = True) -> Any:
     """Run a blocking command (BLPOP, XREAD BLOCK) that may legitimately wait ``timeout_s``.
 
     The pool's socket timeout is far shorter than such a wait, so the reply is read on a pooled
@@ -104,7 +104,7 @@ async def blocking_call(redis: Redis, timeout_s: float, *args: Any) -> Any:
             # redis-py's own per-read timeout returns None when it expires (indistinguishable
             # from BLPOP's nil) and keeps the connection: use a deadline that raises instead.
             async with asyncio.timeout(timeout_s + reply_timeout_s):
-                reply = await conn.read_response(timeout=math.inf)
+                reply = await conn.read_response(disable_decoding=not decode, timeout=math.inf)
         except TimeoutError as exc:
             raise RedisTimeoutError(f"no reply to {args[0]} within its deadline") from exc
         healthy = True

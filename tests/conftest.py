@@ -10,6 +10,7 @@ import pytest
 import respx
 from redis.asyncio import Redis
 
+from shared.queue import records
 from tests.support.redis_server import RedisServer
 
 APP_LOGGERS = ("shared", "services", "andre")
@@ -26,6 +27,14 @@ def app_logs_live() -> Iterator[None]:
     yield
     for lg, level in zip(loggers, saved, strict=True):
         lg.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def forget_damaged_reports() -> Iterator[None]:
+    # Damaged records are logged once per process; ids repeat from one test to the next.
+    records.forget_reports()
+    yield
+    records.forget_reports()
 
 
 @pytest.fixture(scope="session")

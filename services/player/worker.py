@@ -34,7 +34,7 @@ from shared.queue.playback import (
     RedisClock,
     acquire_leader,
     advance,
-    parse_now_playing,
+    decode_now_playing,
     position_event,
     publish_event,
     release_leader,
@@ -116,20 +116,17 @@ class Worker:
 
     async def _lead(self, now: int) -> float:
         pipe = self.redis.pipeline(transaction=False)
-        pipe.get(keys.NOW_PLAYING)
+        # Undecoded: one bad byte in the record must not fail every tick (a stuck DJ).
+        pipe.execute_command("GET", keys.NOW_PLAYING, NEVER_DECODE=True)
         pipe.exists(keys.SKIP)
-        pipe.get(keys.BENDER_STREAK_START)
+        pipe.execute_command("GET", keys.BENDER_STREAK_START, NEVER_DECODE=True)
         pipe.exists(keys.PREVIEW)
         raw, skip, streak_start, has_preview = await pipe.execute()
         if not has_preview:
             self._bender_kick.set()  # e.g. the web's Filter button took it
-        try:
-            state = parse_now_playing(raw) if raw else None
-        except (ValueError, KeyError, TypeError):
-            # A record nobody can read must not stall the DJ: replace it with the next song.
-            log.error("player: unreadable now_playing record, moving on")
-            state = None
-        unreadable = raw if raw and state is None else ""
+        # A record nobody can read must not stall the DJ: it is reported (once) and replaced
+        # with the next song.
+        state, unreadable = decode_now_playing(raw) if raw else (None, b"")
 
         mode: AdvanceMode | None = None
         if unreadable:
@@ -163,6 +160,8 @@ class Worker:
                 return self.settings.standby_poll_s
             if state is not None:
                 await self._log_finished(state, now, mode)
+            if result.status == "unreadable":
+                return 0.0  # the next tick reports the new record and moves past it
             if result.status == "idle":
                 self._announced = None
                 if self.speaker is not None:
@@ -224,7 +223,7 @@ class Worker:
         )
         self._last_position_ms = now
 
-    def _fill_allowed(self, streak_start: str | None, now: int) -> bool:
+    def _fill_allowed(self, streak_start: bytes | None, now: int) -> bool:
         """Auto-fill is on unless the cap is 0 or the current streak reached the cap."""
         cap_ms = self.settings.bender_max_minutes * 60_000
         if cap_ms <= 0 or self.bender is None:

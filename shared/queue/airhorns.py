@@ -13,7 +13,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from shared import keys
-from shared.queue import lua
+from shared.queue import lua, records
 from shared.queue.errors import (
     DomainError,
     InvalidInput,
@@ -85,8 +85,13 @@ async def blast_free_airhorn(
 
 
 async def get_free_airhorns(redis: Redis, user: str) -> int:
-    value = await redis.get(keys.free_horns(user))
-    return max(0, int(value or 0))
+    key = keys.free_horns(user)
+    value = await records.execute(redis, "GET", key, raw=True)
+    try:
+        return max(0, int(value or 0))
+    except ValueError:
+        records.report_damaged("airhorn credit", key, "not an integer")
+        return 0
 
 
 async def recent_airhorns(redis: Redis) -> list[dict[str, Any]]:
@@ -95,7 +100,9 @@ async def recent_airhorns(redis: Redis) -> list[dict[str, Any]]:
     out = []
     for row in rows:
         try:
-            out.append(json.loads(row))
+            record = json.loads(row)
         except ValueError:
             continue
+        if isinstance(record, dict):
+            out.append(record)
     return out

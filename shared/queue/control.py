@@ -7,13 +7,12 @@ no-ops: a stale skip or pause must not hit the next song.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from redis.asyncio import Redis
 
 from shared import keys
-from shared.queue import lua
+from shared.queue import lua, records
 from shared.queue.models import NowPlaying
 from shared.queue.queue import DEFAULT_RULES, QueueRules
 
@@ -67,20 +66,22 @@ def now_playing_view(record: dict[str, Any], now_ms: int) -> NowPlaying:
 
 
 async def get_now_playing(redis: Redis) -> NowPlaying | None:
-    """The playing song with its position on the Redis clock (one round trip), None when idle."""
+    """The playing song with its position on the Redis clock (one round trip), None when idle.
+
+    A damaged record reads as idle (reported once), never as a crash; the player replaces it.
+    """
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.get(keys.NOW_PLAYING)
+        pipe.execute_command("GET", keys.NOW_PLAYING, NEVER_DECODE=True)
         pipe.time()
         raw, (sec, usec) = await pipe.execute()
     if not raw:
         return None
     try:
-        record = json.loads(raw)
-        if not isinstance(record, dict) or not isinstance(record.get("item"), dict):
-            return None
-        return now_playing_view(record, int(sec) * 1000 + int(usec) // 1000)
-    except (ValueError, KeyError, TypeError):
-        return None  # a half-written or foreign record reads as idle, never as a crash
+        record = records.check_now_playing(raw)
+    except records.UnreadableRecord as exc:
+        records.report_damaged("now_playing", records.raw_digest(raw), str(exc))
+        return None
+    return now_playing_view(record, int(sec) * 1000 + int(usec) // 1000)
 
 
 async def is_paused(redis: Redis) -> bool:

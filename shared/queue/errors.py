@@ -41,3 +41,7 @@ class QueueFull(DomainError):
 
 class NoFreeAirhorns(DomainError):
     """The user has no free airhorn credit left (409)."""
+
+
+class DamagedRecord(DomainError):
+    """The song's stored record cannot be read; it is skipped and nothing was changed (409)."""

@@ -13,11 +13,16 @@ from typing import Any, cast
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
+from shared.queue.records import LUA_CHECKS, execute
+
 # Helpers prepended to every script.
 #  - cjson encodes an empty Lua table as ``{}``; the list fields of an item must stay lists.
 #    The pattern cannot match inside a JSON string, where every quote is escaped.
 #  - Redis TIME is the one clock shared by every process and replica.
-_PRELUDE = r"""
+#  - LUA_CHECKS (shared.queue.records): what a readable item / now-playing record is.
+_PRELUDE = (
+    LUA_CHECKS
+    + r"""
 local function fix(s)
   s = string.gsub(s, '"jams":{}', '"jams":[]')
   s = string.gsub(s, '"comments":{}', '"comments":[]')
@@ -38,13 +43,19 @@ local function wake(key, token)
   redis.call('LPUSH', key, token)
   redis.call('LTRIM', key, 0, 9)
 end
--- A now-playing record written by the player, or nil when absent or unreadable (reads as idle).
+-- A now-playing record written by the player, or nil when absent or damaged (reads as idle).
 local function load_np(key)
-  local raw = redis.call('GET', key)
-  if not raw then return nil end
-  local ok, np = pcall(cjson.decode, raw)
-  if not ok or type(np) ~= 'table' or type(np.item) ~= 'table' then return nil end
+  local state, np = read_np(key)
+  if state ~= 'ok' then return nil end
   return np
+end
+-- The status for an action on song `id` when it is not the (readable) playing song.
+local function np_missing(key, id)
+  local state, np = read_np(key)
+  if state == 'damaged' and np and type(np.item) == 'table' and np.item.id == id then
+    return {'damaged'}
+  end
+  return {'not_found'}
 end
 -- The NowPlaying view (DESIGN 4.3) of a decoded andre:now_playing record.
 local function np_view(np, now)
@@ -86,10 +97,16 @@ local function award(item, marker, threshold, credit_prefix, max_credits)
   if n < threshold then return end
   if not redis.call('SET', marker, '1', 'NX', 'EX', 86400) then return end
   local credits = credit_prefix .. owner
+  -- A damaged counter counts as none: this runs after the item was written, so never raise.
   local have = tonumber(redis.call('GET', credits) or '0')
-  if have < max_credits then redis.call('INCR', credits) end
+  if not have then
+    redis.call('SET', credits, '1')
+  elseif have < max_credits then
+    redis.call('INCR', credits)
+  end
 end
 """
+)
 
 # KEYS: queue, owners, seq, events, wake, preview
 # ARGV: item body JSON without id/added_at, owner (lower), max_len, events_max_len, item prefix,
@@ -126,7 +143,11 @@ for k = 1, #ids do
     break
   end
 end
-local id = tostring(redis.call('INCR', KEYS[3]))
+-- The first write: a damaged counter refuses the add with nothing changed (restarting it
+-- would hand out ids that may still be in use).
+local seq = redis.pcall('INCR', KEYS[3])
+if type(seq) ~= 'number' then return {'seq_damaged'} end
+local id = tostring(seq)
 local json = '{"id":"' .. id .. '","added_at":' .. now_s_text() .. ',' .. string.sub(ARGV[1], 2)
 redis.call('SET', ARGV[5] .. id, json)
 redis.call('HSET', KEYS[2], id, owner)
@@ -163,10 +184,12 @@ if not pos then return {'not_found'} end
 local ikey = ARGV[5] .. id
 local raw = redis.call('GET', ikey)
 if not raw then return {'not_found'} end
+-- Decoded and checked before the first write: a damaged record must not keep the voter.
+local item = load_item(raw, id)
+if not item then return {'damaged'} end
 local up = ARGV[3] == '1'
 if up and redis.call('HGET', KEYS[2], id) == ARGV[2] then return {'own_upvote'} end
 if redis.call('SADD', ikey .. ':votes', ARGV[2]) == 0 then return {'already_voted'} end
-local item = cjson.decode(raw)
 local delta = -1
 if up then delta = 1 end
 item.votes = (tonumber(item.votes) or 0) + delta
@@ -198,7 +221,8 @@ local ikey = ARGV[4] .. id
 if redis.call('LPOS', KEYS[1], id) then
   local raw = redis.call('GET', ikey)
   if not raw then return {'not_found'} end
-  local item = cjson.decode(raw)
+  local item = load_item(raw, id)
+  if not item then return {'damaged'} end
   local on = toggle_jam(item, user)
   redis.call('SET', ikey, fix(cjson.encode(item)))
   if on then award(item, ikey .. ':horn', threshold, ARGV[6], max_credits) end
@@ -206,7 +230,7 @@ if redis.call('LPOS', KEYS[1], id) then
   return {'ok', on and '1' or '0'}
 end
 local np = load_np(KEYS[2])
-if not np or tostring(np.item.id) ~= id then return {'not_found'} end
+if not np or np.item.id ~= id then return np_missing(KEYS[2], id) end
 local on = toggle_jam(np.item, user)
 redis.call('SET', KEYS[2], fix(cjson.encode(np)), 'KEEPTTL')
 if on then award(np.item, ikey .. ':horn', threshold, ARGV[6], max_credits) end
@@ -236,14 +260,15 @@ end
 if redis.call('LPOS', KEYS[1], id) then
   local raw = redis.call('GET', ikey)
   if not raw then return {'not_found'} end
-  local item = cjson.decode(raw)
+  local item = load_item(raw, id)
+  if not item then return {'damaged'} end
   if not append(item) then return {'too_many'} end
   redis.call('SET', ikey, fix(cjson.encode(item)))
   emit(KEYS[3], ARGV[4], 'queue_update', '')
   return {'ok'}
 end
 local np = load_np(KEYS[2])
-if not np or tostring(np.item.id) ~= id then return {'not_found'} end
+if not np or np.item.id ~= id then return np_missing(KEYS[2], id) end
 if not append(np.item) then return {'too_many'} end
 redis.call('SET', KEYS[2], fix(cjson.encode(np)), 'KEEPTTL')
 emit(KEYS[3], ARGV[4], 'now_playing', np_view(np, now_ms()))
@@ -340,11 +365,17 @@ local np = load_np(KEYS[2])
 if not np then return {'idle'} end
 local free = ARGV[3] == '1'
 if free then
-  local have = tonumber(redis.call('GET', KEYS[5]) or '0')
+  -- A damaged credit counter holds no credit (DECR on it would fail the script).
+  local have = tonumber(redis.call('GET', KEYS[5]) or '0') or 0
   if have <= 0 then return {'no_credit'} end
   redis.call('DECR', KEYS[5])
 else
-  local n = redis.call('INCR', KEYS[4])
+  local n = redis.pcall('INCR', KEYS[4])
+  if type(n) ~= 'number' then
+    -- A damaged window counter starts a new window instead of failing every horn.
+    redis.call('SET', KEYS[4], '1', 'PX', ARGV[5])
+    n = 1
+  end
   if n == 1 then redis.call('PEXPIRE', KEYS[4], ARGV[5]) end
   local ttl = redis.call('PTTL', KEYS[4])
   if ttl < 0 then
@@ -365,7 +396,9 @@ return {'ok'}
 )
 
 # KEYS: queue, preview   ARGV: item prefix
-# The whole queue view in one round trip: preview first ('' when none), then items in order.
+# The whole queue view in one round trip: the preview first ('' when none), then id and record
+# of each item in order (false when the record is missing). The records are checked by the
+# reader (shared.queue.records), which skips and reports a damaged one.
 VIEW = r"""
 local ids = redis.call('LRANGE', KEYS[1], 0, -1)
 local out = {redis.call('GET', KEYS[2]) or ''}
@@ -376,7 +409,8 @@ while i <= #ids do
   for k = i, j do names[#names + 1] = ARGV[1] .. ids[k] end
   local vals = redis.call('MGET', unpack(names))
   for k = 1, #vals do
-    if vals[k] then out[#out + 1] = vals[k] end
+    out[#out + 1] = ids[i + k - 1]
+    out[#out + 1] = vals[k]
   end
   i = j + 1
 end
@@ -393,13 +427,20 @@ class LuaScript:
         self.sha = hashlib.sha1(source.encode("utf-8"), usedforsecurity=False).hexdigest()
 
     async def __call__(
-        self, redis: Redis, keys: Sequence[str], args: Sequence[str | int | float]
+        self,
+        redis: Redis,
+        keys: Sequence[str],
+        args: Sequence[str | int | float],
+        *,
+        raw: bool = False,
     ) -> list[Any]:
+        """Run the script; ``raw=True`` returns bytes (see ``records.execute``)."""
+        command = ("EVALSHA", self.sha, len(keys), *keys, *args)
         try:
-            result = await redis.evalsha(self.sha, len(keys), *keys, *args)
+            result = await execute(redis, *command, raw=raw)
         except NoScriptError:
             await redis.script_load(self.source)
-            result = await redis.evalsha(self.sha, len(keys), *keys, *args)
+            result = await execute(redis, *command, raw=raw)
         return cast(list[Any], result)
 
 

@@ -8,16 +8,16 @@ leader token, so a worker that lost the lock can never pop the queue or start a 
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
 from shared import keys
+from shared.queue import records
 from shared.queue.models import Item, NowPlaying, Play
 
 FILTER_TTL_S = 7 * 24 * 3600  # a played, queued or filtered track stays out of Bender for 7 days
@@ -48,12 +48,21 @@ class _Script:
         self.source = source
         self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
 
-    async def __call__(self, redis: Redis, keys_: Sequence[str], args: Sequence[str | int]) -> Any:
+    async def __call__(
+        self,
+        redis: Redis,
+        keys_: Sequence[str],
+        args: Sequence[str | bytes | int],
+        *,
+        raw: bool = False,
+    ) -> Any:
+        # raw: bytes back, for replies that may carry a damaged record's bytes.
+        command = ("EVALSHA", self.sha, len(keys_), *keys_, *args)
         try:
-            return await redis.evalsha(self.sha, len(keys_), *keys_, *args)
+            return await records.execute(redis, *command, raw=raw)
         except NoScriptError:
             await redis.script_load(self.source)
-            return await redis.evalsha(self.sha, len(keys_), *keys_, *args)
+            return await records.execute(redis, *command, raw=raw)
 
 
 # --- leader lock ----------------------------------------------------------------------------
@@ -120,19 +129,12 @@ class PlayState:
         )
 
 
-def _item_from(data: dict[str, Any]) -> Item:
-    # Lua's cjson writes an empty list as {}: accept it rather than lose the song.
-    for name in ("jams", "comments"):
-        if isinstance(data.get(name), dict) and not data[name]:
-            data[name] = []
-    return Item.model_validate(data)
-
-
 def parse_now_playing(raw: str) -> PlayState:
-    data = json.loads(raw)
+    """The decoded record; ``records.UnreadableRecord`` (a ValueError) when it is not readable."""
+    data = records.check_now_playing(raw)
     return PlayState(
         raw=raw,
-        item=_item_from(dict(data["item"])),
+        item=Item.model_validate(data["item"]),
         started_at=float(data.get("started_at") or 0),
         pos_ms=int(data.get("pos_ms") or 0),
         anchor_ms=int(data.get("anchor_ms") or 0),
@@ -143,6 +145,17 @@ def parse_now_playing(raw: str) -> PlayState:
 async def get_play_state(redis: Redis) -> PlayState | None:
     raw = await redis.get(keys.NOW_PLAYING)
     return parse_now_playing(str(raw)) if raw else None
+
+
+def decode_now_playing(raw: bytes) -> tuple[PlayState | None, bytes]:
+    """The state of a raw ``andre:now_playing`` value (read undecoded, so that no byte of it can
+    fail the read) and, when it is damaged, the raw value for ``advance(expected_raw=...)``;
+    the damage is reported once."""
+    try:
+        return parse_now_playing(raw.decode("utf-8")), b""
+    except ValueError as exc:  # UnicodeDecodeError, UnreadableRecord, pydantic's ValidationError
+        records.report_damaged("now_playing", records.raw_digest(raw), str(exc).split("\n")[0])
+        return None, raw
 
 
 def play_record(state: PlayState, ended_at_ms: int) -> Play:
@@ -164,7 +177,8 @@ def play_record(state: PlayState, ended_at_ms: int) -> Play:
 # new now_playing, and announces it. Items are spliced as text: re-encoding with cjson would
 # turn empty lists into objects.
 _ADVANCE = _Script(
-    r"""
+    records.LUA_CHECKS
+    + r"""
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'not_leader'} end
 local cur = redis.call('GET', KEYS[2]) or ''
 if cur ~= ARGV[2] then return {'stale'} end
@@ -181,13 +195,14 @@ end
 -- A skip request is about the song that is now over (or there was none): consume it.
 redis.call('DEL', KEYS[6])
 -- Scripts are not rolled back on error: never raise after the first write. An item record
--- that is missing or unreadable is dropped and the next one tried.
-local function readable(raw)
-  if not raw then return nil end
-  local ok, decoded = pcall(cjson.decode, raw)
-  if ok and type(decoded) == 'table' and string.sub(raw, -1) == '}' then return decoded end
+-- that is missing or damaged (shared.queue.records) is dropped, named in the reply so the
+-- worker can report it, and the next one tried: a bad record never stops the music.
+local function readable(raw, id)
+  local item = load_item(raw, id)
+  if item and string.sub(raw, -1) == '}' then return item end
   return nil
 end
+local dropped = {}
 local item_json = nil
 local item = nil
 local source = 'queue'
@@ -198,15 +213,19 @@ while true do
   local ikey = ARGV[9] .. id
   item_json = redis.call('GET', ikey)
   redis.call('DEL', ikey, ikey .. ':votes')
-  item = readable(item_json)
+  item = readable(item_json, id)
   if item then break end
+  dropped[#dropped + 1] = id
   item_json = nil
 end
 if not item and ARGV[5] == '1' then
   item_json = redis.call('GET', KEYS[8])
   item = readable(item_json)
   if item_json then redis.call('DEL', KEYS[8]) end
-  if item then source = 'preview' else item_json = nil end
+  if item then source = 'preview' else
+    if item_json then dropped[#dropped + 1] = 'preview' end
+    item_json = nil
+  end
 end
 local emit = function(etype, data)
   redis.call('XADD', KEYS[9], 'MAXLEN', '~', ARGV[8], '*', 'type', etype, 'data', data)
@@ -214,7 +233,7 @@ end
 if not item then
   redis.call('DEL', KEYS[2], KEYS[5])
   if cur ~= '' then emit('now_playing', '{}') end
-  return {'idle'}
+  return {'idle', '', '', unpack(dropped)}
 end
 -- Skip while paused: the next song is cued at 0 and stays paused until someone resumes.
 local paused = (ARGV[3] == 'skip') and cur_paused
@@ -240,16 +259,19 @@ local view = string.sub(item_json, 1, -2) .. ',"pos_ms":0,"paused":' .. pflag ..
   ',"server_time":' .. string.format('%.3f', started) .. '}'
 emit('now_playing', view)
 emit('queue_update', '')
-return {'started', np, source}
+return {'started', np, source, unpack(dropped)}
 """
 )
 
 
 @dataclass(frozen=True)
 class AdvanceResult:
-    status: Literal["started", "idle", "stale", "not_leader"]
+    # "unreadable": a song was started (the finished one is in the history) but its record
+    # cannot be read back; the next tick reports and replaces it.
+    status: Literal["started", "unreadable", "idle", "stale", "not_leader"]
     state: PlayState | None = None
     source: str = ""  # "queue" or "preview" when started
+    dropped: tuple[str, ...] = ()  # ids of damaged records skipped ("preview" for the preview)
 
 
 async def advance(
@@ -258,7 +280,7 @@ async def advance(
     token: str,
     current: PlayState | None,
     mode: AdvanceMode,
-    expected_raw: str = "",
+    expected_raw: str | bytes = "",
     now_ms: int,
     allow_fill: bool,
     history_max: int,
@@ -299,12 +321,21 @@ async def advance(
             FILTER_TTL_S,
             SEED_TTL_S,
         ],
+        raw=True,
     )
-    status = cast(str, result[0])
+    status = bytes(result[0]).decode()
+    dropped = tuple(bytes(i).decode("utf-8", "replace") for i in result[3:])
+    for item_id in dropped:
+        records.report_damaged("queue item", item_id, "skipped by the player")
     if status == "started":
-        return AdvanceResult("started", parse_now_playing(str(result[1])), str(result[2]))
+        try:
+            state = parse_now_playing(bytes(result[1]).decode("utf-8"))
+        except ValueError:
+            # Readable to Lua's cjson, not to strict JSON (a hex number, a bad UTF-8 byte).
+            return AdvanceResult("unreadable", dropped=dropped)
+        return AdvanceResult("started", state, bytes(result[2]).decode(), dropped)
     if status == "idle":
-        return AdvanceResult("idle")
+        return AdvanceResult("idle", dropped=dropped)
     if status == "stale":
         return AdvanceResult("stale")
     if status == "not_leader":

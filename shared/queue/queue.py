@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from shared import keys
-from shared.queue import lua
+from shared.queue import lua, records
 from shared.queue.errors import (
     AlreadyVoted,
+    DamagedRecord,
     DomainError,
     InvalidInput,
     ItemNotFound,
@@ -28,6 +29,7 @@ from shared.queue.models import Item, QueueView
 from shared.settings import AndreSettings
 from shared.spotify.catalog import Track
 
+DAMAGED_MESSAGE = "This song's record is damaged; it was skipped"
 _ID_RE = re.compile(r"[A-Za-z0-9:_.-]{1,64}")
 # Bidi overrides and isolates can make a comment render as something else; stripped like C0/C1.
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -93,7 +95,19 @@ def _fail(status: str) -> DomainError:
         return QueueFull("The queue is full")
     if status == "too_many":
         return InvalidInput("Too many comments on this song")
+    if status == "damaged":
+        return DamagedRecord(DAMAGED_MESSAGE)
+    if status == "seq_damaged":
+        return DamagedRecord("The queue's id counter is damaged; nothing was added")
     return DomainError(f"Unexpected queue state: {status}")
+
+
+def _refused(status: str, item_id: str) -> DomainError:
+    if status == "damaged":
+        records.report_damaged("queue item", item_id, "refused a change to it")
+    elif status == "seq_damaged":
+        records.report_damaged("queue counter", keys.QUEUE_SEQ, "not an integer; adds refused")
+    return _fail(status)
 
 
 def clean_comment(text: str, max_chars: int) -> str:
@@ -168,7 +182,7 @@ async def add_item(
         ],
     )
     if result[0] != "ok":
-        raise _fail(result[0])
+        raise _refused(result[0], "")
     return Item.model_validate_json(result[1])
 
 
@@ -188,7 +202,7 @@ async def vote(
         ],
     )
     if result[0] != "ok":
-        raise _fail(result[0])
+        raise _refused(result[0], item_id)
     return int(result[1])
 
 
@@ -214,7 +228,7 @@ async def toggle_jam(
         ],
     )
     if result[0] != "ok":
-        raise _fail(result[0])
+        raise _refused(result[0], item_id)
     return bool(result[1] == "1")
 
 
@@ -238,7 +252,7 @@ async def add_comment(
         ],
     )
     if result[0] != "ok":
-        raise _fail(result[0])
+        raise _refused(result[0], item_id)
     return cleaned
 
 
@@ -267,16 +281,37 @@ async def get_queue_ids(redis: Redis) -> list[str]:
     return [str(i) for i in await redis.lrange(keys.QUEUE, 0, -1)]
 
 
+def _checked_item(raw: bytes | None, item_id: str) -> str | None:
+    """The item's JSON text, or None (reported once) when its record is missing or damaged."""
+    if raw is None:
+        records.report_damaged("queue item", item_id, "record missing")
+        return None
+    try:
+        return records.item_text(raw, item_id)
+    except records.UnreadableRecord as exc:
+        records.report_damaged("queue item", item_id, str(exc))
+        return None
+
+
 async def get_queue_json(redis: Redis) -> str:
-    """The queue view as JSON text, in one round trip, with no re-serialisation of items."""
-    result = await lua.VIEW_SCRIPT(redis, [keys.QUEUE, keys.PREVIEW], [keys.ITEM_PREFIX])
-    preview = result[0] or ""
-    if preview:
+    """The queue view as JSON text, in one round trip, with no re-serialisation of items.
+
+    Each record is checked before it is spliced in (cached by value, so a read costs little
+    more than the splice): a damaged one is skipped, so the body is always valid JSON.
+    """
+    result = await lua.VIEW_SCRIPT(redis, [keys.QUEUE, keys.PREVIEW], [keys.ITEM_PREFIX], raw=True)
+    parts = []
+    for k in range(1, len(result) - 1, 2):
+        text = _checked_item(result[k + 1], result[k].decode("utf-8", "replace"))
+        if text is not None:
+            parts.append(text)
+    preview = None
+    if result[0]:
         try:
-            json.loads(preview)
-        except ValueError:
-            preview = ""  # the player writes it; never let a bad value break every view
-    return '{"queue":[' + ",".join(result[1:]) + '],"preview":' + (preview or "null") + "}"
+            preview = records.item_text(result[0])
+        except records.UnreadableRecord as exc:
+            records.report_damaged("preview", records.raw_digest(result[0]), str(exc))
+    return '{"queue":[' + ",".join(parts) + '],"preview":' + (preview or "null") + "}"
 
 
 async def get_queue_view(redis: Redis) -> QueueView:
@@ -284,10 +319,15 @@ async def get_queue_view(redis: Redis) -> QueueView:
 
 
 async def get_item(redis: Redis, item_id: str) -> Item:
-    raw = await redis.get(keys.item(_check_id(item_id)))
+    key = keys.item(_check_id(item_id))
+    raw = await records.execute(redis, "GET", key, raw=True)
     if raw is None:
         raise ItemNotFound("No such song in the queue")
-    return Item.model_validate_json(raw)
+    try:
+        return Item.model_validate_json(records.item_text(raw, item_id))
+    except records.UnreadableRecord as exc:
+        records.report_damaged("queue item", item_id, str(exc))
+        raise DamagedRecord(DAMAGED_MESSAGE) from exc
 
 
 class QueueReader:

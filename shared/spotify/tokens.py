@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from redis.asyncio import Redis
 
 from shared import keys
+from shared.queue import records
 from shared.settings import AndreSettings
 from shared.spotify import _http
 from shared.spotify.errors import (
@@ -130,11 +131,12 @@ class UserTokenStore:
     async def load(self, email: str) -> TokenSet | None:
         """The stored tokens, or None when none are stored or they cannot be decrypted."""
         key = keys.user_tokens(email)
-        raw = await self._redis.get(key)
+        # Undecoded: a damaged value must read as "not linked", never fail the request.
+        raw = await records.execute(self._redis, "GET", key, raw=True)
         if not raw:
             return None
         try:
-            record = json.loads(raw)
+            record = records.loads(raw)
             if record.get("v") != _FORMAT_VERSION:
                 raise ValueError("unknown token record version")
             nonce = base64.b64decode(record["nonce"])
@@ -142,8 +144,9 @@ class UserTokenStore:
             plaintext = self._cipher().decrypt(nonce, sealed, key.encode("utf-8"))
             return TokenSet.model_validate_json(plaintext)
         except (InvalidTag, ValueError, KeyError, TypeError, AttributeError, ValidationError):
-            # Typically ANDRE_SECRET_KEY changed: the user must link Spotify again.
-            log.warning("stored spotify tokens unreadable", extra={"user": email.lower()})
+            # Typically ANDRE_SECRET_KEY changed: the user must link Spotify again. Reported
+            # once per process, not on every request that looks for the tokens.
+            records.report_damaged("spotify tokens", email.lower(), "unreadable or undecryptable")
             return None
 
     async def delete(self, email: str) -> None:

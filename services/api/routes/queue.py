@@ -34,6 +34,7 @@ router = APIRouter(tags=["queue"])
 _JSON = "application/json"
 _OK = b'{"ok":true}'
 _NO_ITEM = {404: "No such song in the queue"}
+_DAMAGED = "the song's stored record is damaged (nothing was recorded)"
 
 
 class Ok(BaseModel):
@@ -79,7 +80,7 @@ async def show_playing(redis: RedisDep) -> Response:
     responses=error_docs(
         {
             404: "Unknown Spotify track or episode",
-            409: "The queue is full",
+            409: "The queue is full, or its id counter is damaged",
             502: "Spotify upstream error",
         }
     ),
@@ -104,7 +105,9 @@ async def add_track(
     "/queue/vote",
     response_model=Ok,
     openapi_extra=documented(VoteBody),
-    responses=error_docs({**_NO_ITEM, 409: "Already voted, or an upvote of one's own song"}),
+    responses=error_docs(
+        {**_NO_ITEM, 409: f"Already voted, an upvote of one's own song, or {_DAMAGED}"}
+    ),
 )
 async def vote_track(
     request: Request, redis: RedisDep, identity: IdentityDep, rules: RulesDep
@@ -122,7 +125,7 @@ async def vote_track(
     "/queue/jam",
     response_model=Jammed,
     openapi_extra=documented(IdBody),
-    responses=error_docs(_NO_ITEM),
+    responses=error_docs({**_NO_ITEM, 409: _DAMAGED.capitalize()}),
 )
 async def jam_track(
     request: Request, redis: RedisDep, identity: IdentityDep, rules: RulesDep

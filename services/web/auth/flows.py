@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from services.web.auth.sessions import digest
 from services.web.settings import WebSettings
 from shared import keys
+from shared.queue import records
 
 
 def new_state() -> str:
@@ -26,11 +27,12 @@ async def take_flow(redis: Redis, state: str, kind: str) -> dict[str, Any] | Non
     """The flow for this state, deleted in the same step (a state works once), or None."""
     if not state or len(state) > 128:
         return None
-    raw = await redis.getdel(keys.oauth_flow(digest(state)))
+    # Undecoded: a damaged value is a failed sign-in, not a 500.
+    raw = await records.execute(redis, "GETDEL", keys.oauth_flow(digest(state)), raw=True)
     if raw is None:
         return None
     try:
-        data = json.loads(raw)
+        data = records.loads(raw)
     except ValueError:
         return None
     if not isinstance(data, dict) or data.get("kind") != kind:

@@ -42,6 +42,7 @@ from shared import keys
 from shared.asgi import RedisDep
 from shared.clientip import rate_subject
 from shared.logs import audit
+from shared.queue import records
 from shared.queue.errors import RateLimited
 from shared.ratelimit import Limit, give_back, hit
 
@@ -101,7 +102,7 @@ def _parse_guest(email: str, raw: str | bytes | None) -> Guest | None:
     if raw is None:
         return None
     try:
-        data: dict[str, Any] = json.loads(raw)
+        data: dict[str, Any] = records.loads(raw)
         return Guest(
             email=email,
             hash=str(data["hash"]),
@@ -124,8 +125,9 @@ async def issue_guest(redis: Redis, email: str, days: int, by: str) -> tuple[str
 
 
 async def list_guests(redis: Redis) -> list[Guest]:
-    entries = await redis.hgetall(keys.GUESTS)
-    parsed = (_parse_guest(str(e), str(raw)) for e, raw in entries.items())
+    # Undecoded: one damaged invite must not take the admin page down with it.
+    entries = await records.execute(redis, "HGETALL", keys.GUESTS, raw=True)
+    parsed = (_parse_guest(bytes(e).decode("utf-8", "replace"), raw) for e, raw in entries.items())
     guests = [g for g in parsed if g is not None]
     return sorted(guests, key=lambda g: g.expires_at)
 
@@ -174,7 +176,8 @@ async def guest_sign_in(
         )
         raise TooManyRequests(str(exc), exc.retry_after_s, html=True) from exc
 
-    guest = _parse_guest(email, await redis.hget(keys.GUESTS, email)) if email else None
+    stored = await records.execute(redis, "HGET", keys.GUESTS, email, raw=True) if email else None
+    guest = _parse_guest(email, stored)
     now = time.time()
     if guest is not None and guest.expires_at <= now:
         await redis.hdel(keys.GUESTS, email)  # expired invites are refused and forgotten

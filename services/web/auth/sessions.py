@@ -15,6 +15,7 @@ from starlette.responses import Response
 from services.web.errors import TooManyRequests
 from services.web.settings import WebSettings
 from shared import keys
+from shared.queue import records
 from shared.queue.errors import RateLimited
 from shared.ratelimit import Limit, hit
 
@@ -52,6 +53,27 @@ class SessionRecord:
 
     def user(self) -> SessionUser:
         return SessionUser(self.email, self.name, self.is_admin, self.is_guest, self.csrf_token)
+
+    @classmethod
+    def from_stored(cls, raw: bytes) -> SessionRecord:
+        """The stored record; ValueError when damaged. Types are checked, not coerced: a
+        damaged ``"is_admin": "false"`` must not read as true."""
+        data = records.loads(raw)
+        why = records.check_fields(data, _SESSION_FIELDS)
+        if why is not None:
+            raise ValueError(why)
+        return cls(**{name: data[name] for name, _, _ in _SESSION_FIELDS})
+
+
+_SESSION_FIELDS: tuple[records.Field, ...] = (
+    ("email", "string", True),
+    ("name", "string", True),
+    ("is_admin", "boolean", True),
+    ("is_guest", "boolean", True),
+    ("csrf_token", "string", True),
+    ("created_at", "number", True),
+    ("expires_at", "number", True),
+)
 
 
 class SessionStore:
@@ -102,15 +124,19 @@ class SessionStore:
         key = keys.session(digest(session_id))
         # Redis' TTL is the idle clock: each use pushes it back (in the same round trip as the
         # read); no use within the idle timeout and the key is gone.
+        # Undecoded, so that a damaged value reads as no session instead of failing every page.
         if touch:
-            raw = await self.redis.getex(key, ex=self.settings.session_idle_timeout_s)
+            ttl_s = self.settings.session_idle_timeout_s
+            raw = await records.execute(self.redis, "GETEX", key, "EX", ttl_s, raw=True)
         else:
-            raw = await self.redis.get(key)
+            raw = await records.execute(self.redis, "GET", key, raw=True)
         if raw is None:
             return None
         try:
-            record = SessionRecord(**json.loads(raw))
-        except (TypeError, ValueError):
+            record = SessionRecord.from_stored(raw)
+        except ValueError as exc:
+            # The key is a digest of the cookie id: safe to name in the log.
+            records.report_damaged("session", key, str(exc))
             await self.redis.delete(key)
             return None
         now = time.time()
@@ -135,11 +161,11 @@ class SessionStore:
 async def guest_active(redis: Redis, email: str, now: float, session_created_at: float) -> bool:
     """The guest's invite is live and is the one the session signed in with: re-issuing an
     invite (a new passphrase) ends the sessions of the old one."""
-    raw = await redis.hget(keys.GUESTS, email)
+    raw = await records.execute(redis, "HGET", keys.GUESTS, email, raw=True)
     if raw is None:
         return False
     try:
-        invite = json.loads(raw)
+        invite = records.loads(raw)
         issued_at = float(invite.get("created_at", 0))
         return float(invite["expires_at"]) > now and session_created_at >= issued_at
     except (AttributeError, KeyError, TypeError, ValueError):
