@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import re
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -143,6 +144,17 @@ class Subscription:
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
 
 
+_hubs: weakref.WeakSet[EventHub] = weakref.WeakSet()
+
+
+def end_all_streams() -> None:
+    """At server shutdown: end every event stream of this process, so their connections close at
+    once instead of holding the graceful shutdown until it gives up (clients reconnect with
+    ``Last-Event-ID`` to another process, or to this one restarted, and miss nothing)."""
+    for hub in list(_hubs):
+        hub.end_streams()
+
+
 class EventHub:
     """Tails ``andre:events`` once per process and fans each frame out to every subscriber."""
 
@@ -164,6 +176,8 @@ class EventHub:
         self._task: asyncio.Task[None] | None = None
         self._started = asyncio.Event()
         self._stopping = False
+        self._ending = False
+        _hubs.add(self)
 
     @property
     def subscriber_count(self) -> int:
@@ -190,8 +204,17 @@ class EventHub:
 
     def subscribe(self) -> Subscription:
         sub = Subscription(queue=asyncio.Queue(maxsize=self.subscriber_queue_size))
-        self._subs.add(sub)
+        if self._ending:
+            sub.dropped = True  # the server is shutting down: this stream ends at once
+        else:
+            self._subs.add(sub)
         return sub
+
+    def end_streams(self) -> None:
+        """End every open stream now and any opened from here on (server shutdown)."""
+        self._ending = True
+        for sub in list(self._subs):
+            self._drop(sub)
 
     def unsubscribe(self, sub: Subscription) -> None:
         self._subs.discard(sub)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+
 import uvicorn
 from fastapi import FastAPI
 
+from shared.events import end_all_streams
 from shared.logs import configure_logging
 from shared.settings import AndreSettings
 
@@ -26,6 +29,16 @@ def uvicorn_config(app: FastAPI, settings: AndreSettings) -> uvicorn.Config:
     )
 
 
+class Server(uvicorn.Server):
+    """uvicorn's server, ending the process's event streams as soon as shutdown begins."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # An open SSE response never finishes by itself: without this, every browser tab would
+        # hold the graceful shutdown for its whole timeout and then be cancelled mid-stream.
+        end_all_streams()
+        await super().shutdown(sockets)
+
+
 def serve(app: FastAPI, settings: AndreSettings) -> None:
     configure_logging(settings.service_name, settings.log_level, settings.secret_values())
-    uvicorn.Server(uvicorn_config(app, settings)).run()
+    Server(uvicorn_config(app, settings)).run()
