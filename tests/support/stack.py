@@ -178,13 +178,16 @@ class LocalStack:
         # PDEATHSIG SIGTERM that would let Redis save on its way out.
         runner.suspend()
         self._track()
-        for p in runner.children(recursive=True):
+        doomed = runner.children(recursive=True)
+        for p in doomed:
             try:
                 p.kill()
             except psutil.NoSuchProcess:
                 continue
         self.proc.kill()
-        return self.proc.wait(timeout=10)
+        code = self.proc.wait(timeout=10)
+        psutil.wait_procs(doomed, timeout=10)  # SIGKILL is delivered, not yet acted on
+        return code
 
     def stop(
         self,
