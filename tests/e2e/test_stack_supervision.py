@@ -239,3 +239,32 @@ def test_stack_killed_whole_restarts_on_the_same_state_and_ports() -> None:
         assert second.stop() == 0
     assert not first.state.exists()
     assert second.leftovers() == []
+
+
+def test_stack_open_event_stream_does_not_hold_up_the_stop() -> None:
+    stack = LocalStack.start()
+    context = ssl.create_default_context(cafile=str(stack.ca_file))
+    streaming = threading.Event()
+
+    def listen() -> None:
+        # A browser tab left open: its SSE stream through Caddy ends when the stack stops.
+        headers = {"Authorization": f"Bearer {stack.secret('ANDRE_API_TOKEN')}"}
+        try:
+            with httpx.stream(
+                "GET", f"{stack.https}/api/events", headers=headers, verify=context, timeout=30
+            ) as response:
+                for _ in response.iter_lines():
+                    streaming.set()
+        except httpx.HTTPError:
+            pass
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    try:
+        assert streaming.wait(10), "the event stream sent nothing"
+    except BaseException:
+        stack.stop()
+        raise
+    _stop_and_check(stack, signal.SIGTERM, repeat=1)
+    listener.join(timeout=5)
+    assert not any("did not stop within" in line for line in stack.output("stack"))
