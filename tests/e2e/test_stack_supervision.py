@@ -179,6 +179,7 @@ def _stop_and_check(stack: LocalStack, sig: int, repeat: int) -> None:
     assert stack.leftovers() == []
 
 
+@pytest.mark.timeout(240)  # 20 full start-ups: about 50 s alone, more on a busy machine
 def test_stack_twenty_start_stop_cycles_each_end_within_10s_leaving_nothing() -> None:
     # What make and a terminal send: one SIGTERM, SIGTERM twice (make forwards it, then the
     # process-group kill repeats it), Ctrl-C.
