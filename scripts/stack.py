@@ -54,28 +54,42 @@ Wait = Callable[[float], None]
 
 
 class Output:
-    """Every line goes through one writer thread, so a slow or gone reader of stdout can never
-    block the supervisor (it only puts into a queue, which never blocks)."""
+    """Every line goes through one writer thread, so a slow or stuck reader of stdout (a paused
+    pager, a full pipe) blocks neither the supervisor nor the children's pumps: they only put into
+    a queue. While the reader is stuck, lines past MAX_QUEUED are dropped and counted."""
+
+    MAX_QUEUED = 10_000
 
     def __init__(self, fd: int = 1) -> None:
         self._fd = fd
         self._lines: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._dropped = 0
         self._thread = threading.Thread(target=self._write, name="output", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def say(self, prefix: str, line: str) -> None:
+        if self._lines.qsize() >= self.MAX_QUEUED:
+            self._dropped += 1  # approximate under races; it only feeds the notice below
+            return
         self._lines.put(f"{prefix:<7}| {line}\n".encode("utf-8", "replace"))
 
     def _write(self) -> None:
         while (chunk := self._lines.get()) is not None:
-            view = memoryview(chunk)
-            try:
-                while view:
-                    view = view[os.write(self._fd, view) :]
-            except OSError:
-                pass  # the reader went away: keep supervising, drop the output
+            self._write_all(chunk)
+            if self._dropped and self._lines.empty():  # after the lines queued before the gap
+                dropped, self._dropped = self._dropped, 0
+                notice = f"stack  | ({dropped} lines dropped: stdout was not read)\n"
+                self._write_all(notice.encode())
+
+    def _write_all(self, chunk: bytes) -> None:
+        view = memoryview(chunk)
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError:
+            pass  # the reader went away: keep supervising, drop the output
 
     def close(self, timeout_s: float) -> None:
         """Flush what is queued, waiting at most ``timeout_s`` for a stuck reader."""

@@ -1,6 +1,10 @@
+import array
+import fcntl
 import signal
 import socket
 import ssl
+import subprocess
+import termios
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +20,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 STOP_LIMIT_S = 10.0  # what `make up` promises for SIGINT/SIGTERM
 BACK_LIMIT_S = 10.0  # a SIGKILLed child serves again within this
+PIPE_FULL_BYTES = 32_768  # a Linux pipe holds up to 64 KiB of whole log lines
 
 
 def _probe(stack: LocalStack, name: str, killed: str) -> Callable[[], bool]:
@@ -269,3 +274,39 @@ def test_stack_open_event_stream_does_not_hold_up_the_stop() -> None:
     _stop_and_check(stack, signal.SIGTERM, repeat=1)
     listener.join(timeout=5)
     assert not any("did not stop within" in line for line in stack.output("stack"))
+
+
+def _unread_bytes(stack: LocalStack) -> int:
+    assert stack.proc.stdout is not None
+    size = array.array("i", [0])
+    fcntl.ioctl(stack.proc.stdout.fileno(), termios.FIONREAD, size)
+    return size[0]
+
+
+def test_stack_nobody_reading_its_output_still_serves_and_stops_within_10s() -> None:
+    stack = LocalStack.start()
+    try:
+        stack.pause_output()
+        context = ssl.create_default_context(cafile=str(stack.ca_file))
+        with httpx.Client(verify=context, timeout=5) as client:
+            # Caddy logs every request: enough of them fill the runner's stdout pipe. It is full
+            # when 20 more requests (each a log line) add nothing to it.
+            sizes = [_unread_bytes(stack)]
+            for _ in range(150):
+                for _ in range(20):
+                    assert client.get(f"{stack.https}/health").status_code == 200
+                sizes.append(_unread_bytes(stack))
+                if sizes[-1] >= PIPE_FULL_BYTES and sizes[-1] == sizes[-2]:
+                    break
+            assert sizes[-1] >= PIPE_FULL_BYTES and sizes[-1] == sizes[-2], sizes
+        started = time.monotonic()
+        stack.proc.send_signal(signal.SIGTERM)
+        try:
+            code = stack.proc.wait(timeout=STOP_LIMIT_S)
+        except subprocess.TimeoutExpired:
+            code = None
+        took_s = time.monotonic() - started
+    finally:
+        stack.stop()
+    assert code == 0, f"no exit {took_s:.1f}s after SIGTERM while stdout was not read"
+    assert stack.leftovers() == []

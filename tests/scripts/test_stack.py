@@ -1,4 +1,7 @@
 import importlib.util
+import os
+import re
+import select
 import signal
 import sys
 import threading
@@ -170,3 +173,28 @@ def test_stop_all_services_before_redis_and_overrun_is_killed_with_a_log_line() 
     assert redis.proc.returncode == -signal.SIGTERM
     assert redis_alive_in_first_stage and all(redis_alive_in_first_stage)
     assert log == ["api did not stop within 1 s; killing it"]
+
+
+def test_output_stuck_reader_blocks_no_caller_and_counts_what_it_drops() -> None:
+    read_fd, write_fd = os.pipe()
+    output = stack.Output(fd=write_fd)
+    output.MAX_QUEUED = 100
+    output.start()
+    try:
+        for n in range(1000):  # about 1 MB: far beyond what the pipe holds unread
+            output.say("api", f"{n:04d} " + "x" * 1000)
+        received = b""
+        for _ in range(10_000):
+            if b"lines dropped" in received or not select.select([read_fd], [], [], 5)[0]:
+                break
+            received += os.read(read_fd, 65536)
+    finally:
+        output.close(timeout_s=5)
+        os.close(write_fd)
+        os.close(read_fd)
+    lines = received.decode().splitlines()
+    written = [line for line in lines if line.startswith("api    | ")]
+    dropped = re.fullmatch(r"stack  \| \((\d+) lines dropped: stdout was not read\)", lines[-1])
+    assert dropped is not None and int(dropped.group(1)) > 0
+    assert len(written) + int(dropped.group(1)) == 1000
+    assert written[0].startswith("api    | 0000 ")

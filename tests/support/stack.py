@@ -45,6 +45,7 @@ class LocalStack:
     lines: list[str] = field(default_factory=list)
     descendants: list[psutil.Process] = field(default_factory=list)
     pump: threading.Thread | None = None
+    _reading: threading.Event = field(default_factory=threading.Event, repr=False)
     _seen: dict[int, psutil.Process] = field(default_factory=dict, repr=False)
 
     @property
@@ -91,11 +92,13 @@ class LocalStack:
             text=True,
         )
         stack = cls(state=state, ports=ports, proc=proc)
+        stack._reading.set()
 
         def pump() -> None:
             assert proc.stdout is not None
             for line in proc.stdout:
                 stack.lines.append(line.rstrip())
+                stack._reading.wait()
 
         stack.pump = threading.Thread(target=pump, daemon=True)
         stack.pump.start()
@@ -137,6 +140,13 @@ class LocalStack:
                     self.pump.join(timeout=5)
                 return any(text in line for line in self.lines[start:])
             time.sleep(0.05)
+
+    def pause_output(self) -> None:
+        """Stop reading the runner's output, like a pager nobody scrolls: its pipe fills up."""
+        self._reading.clear()
+
+    def resume_output(self) -> None:
+        self._reading.set()
 
     def output(self, name: str) -> list[str]:
         """The lines one child (or ``stack``, the runner) printed, without the name prefix."""
@@ -198,6 +208,7 @@ class LocalStack:
     ) -> int:
         """Signal the runner (``repeat`` times in a burst) and wait for it; the state folder is
         removed unless ``keep_state`` (a restart on it follows)."""
+        self.resume_output()
         self._track()
         for _ in range(repeat):
             if self.proc.poll() is None:
