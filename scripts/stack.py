@@ -322,6 +322,12 @@ class Signals:
     def _on_child(_signum: int, _frame: FrameType | None) -> None:
         pass  # the wakeup fd has already woken the loop; the loop polls the children
 
+    def ignore(self) -> None:
+        """After the stop: the interpreter's teardown would restore the default handlers, and a
+        late signal (make's repeated SIGTERM) would then turn exit status 0 into "killed"."""
+        for sig in self.STOP:
+            signal.signal(sig, signal.SIG_IGN)
+
     @property
     def stopping(self) -> bool:
         return self.received is not None
@@ -561,6 +567,7 @@ def main() -> int:
         else:
             say("stack", "stopping...")
         stop_all(children, signals.wait)
+        signals.ignore()
         say("stack", "stopped")
         OUTPUT.close(timeout_s=0.5)
     return return_code
