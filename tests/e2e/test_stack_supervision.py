@@ -99,7 +99,7 @@ def stack() -> Iterator[LocalStack]:
     yield running
     code = running.stop()
     assert code == 0
-    assert running.leftovers() == []
+    assert running.stragglers == []
 
 
 @pytest.mark.parametrize("victim", CHILD_NAMES)
@@ -173,7 +173,7 @@ def test_stack_child_crash_loop_gives_up_exits_nonzero_and_leaves_nothing() -> N
     assert "5 restarts within 60 s" in gave_up and "run `make up` again" in gave_up
     assert sum(1 for line in runner if line.startswith("redis exited unexpectedly")) == 5
     assert "Address already in use" in "\n".join(stack.output("redis"))
-    assert stack.leftovers() == []
+    assert stack.stragglers == []
 
 
 def _stop_and_check(stack: LocalStack, sig: int, repeat: int) -> float:
@@ -182,7 +182,7 @@ def _stop_and_check(stack: LocalStack, sig: int, repeat: int) -> float:
     took_s = time.monotonic() - started
     assert took_s < STOP_LIMIT_S, f"stop took {took_s:.1f}s:\n" + "\n".join(stack.lines[-20:])
     assert code == 0
-    assert stack.leftovers() == []
+    assert stack.stragglers == []
     return took_s
 
 
@@ -226,7 +226,7 @@ def test_stack_signal_storm_stops_within_10s_leaving_nothing(when: str) -> None:
     took_s = time.monotonic() - started
     assert took_s < STOP_LIMIT_S, f"stop took {took_s:.1f}s:\n" + "\n".join(stack.lines[-20:])
     assert code == 0, f"exit status {code} (negative: killed by that signal)"
-    assert stack.leftovers() == []
+    assert stack.stragglers == []
 
 
 def test_stack_runner_killed_outright_takes_its_children_along() -> None:
@@ -264,7 +264,7 @@ def test_stack_killed_whole_restarts_on_the_same_state_and_ports() -> None:
     finally:
         assert second.stop() == 0
     assert not first.state.exists()
-    assert second.leftovers() == []
+    assert second.stragglers == []
 
 
 def test_stack_open_event_stream_ends_within_caddys_grace_on_stop() -> None:
@@ -331,4 +331,4 @@ def test_stack_nobody_reading_its_output_still_serves_and_stops_within_10s() -> 
     finally:
         stack.stop()
     assert code == 0, f"no exit {took_s:.1f}s after SIGTERM while stdout was not read"
-    assert stack.leftovers() == []
+    assert stack.stragglers == []

@@ -45,6 +45,9 @@ class LocalStack:
     lines: list[str] = field(default_factory=list)
     descendants: list[psutil.Process] = field(default_factory=list)
     pump: threading.Thread | None = None
+    # What was still running when the runner exited (filled by stop(), which then kills it):
+    # a stack that stops cleanly leaves this empty.
+    stragglers: list[psutil.Process] = field(default_factory=list)
     _reading: threading.Event = field(default_factory=threading.Event, repr=False)
     _seen: dict[int, psutil.Process] = field(default_factory=dict, repr=False)
 
@@ -183,6 +186,8 @@ class LocalStack:
 
     def kill(self) -> int:
         """SIGKILL the runner and every child at once, like a power cut: nobody shuts down."""
+        if self.proc.poll() is not None:
+            return self.proc.returncode
         runner = psutil.Process(self.proc.pid)
         # Frozen first, so it neither restarts the children killed below nor sends them the
         # PDEATHSIG SIGTERM that would let Redis save on its way out.
@@ -218,8 +223,17 @@ class LocalStack:
             self._track()  # a child restarted just before the signal is still ours to check
             time.sleep(0.05)
         if self.proc.poll() is None:
-            self.proc.kill()
+            self.kill()
         code = self.proc.wait()
+        self.stragglers = self.leftovers()
+        # Killed before the state goes: a Redis told to stop after its data folder was removed
+        # cannot save, so it refuses to exit and would outlive the test.
+        for p in self.stragglers:
+            try:
+                p.kill()
+            except psutil.NoSuchProcess:
+                continue
+        psutil.wait_procs(self.stragglers, timeout=10)
         if self.pump is not None:
             self.pump.join(timeout=5)
         if self.proc.stdout is not None:
