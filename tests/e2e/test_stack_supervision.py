@@ -225,7 +225,9 @@ def test_stack_signal_storm_stops_within_10s_leaving_nothing(when: str) -> None:
     code = stack.stop(signal.SIGTERM, timeout_s=STOP_LIMIT_S + 10)
     took_s = time.monotonic() - started
     assert took_s < STOP_LIMIT_S, f"stop took {took_s:.1f}s:\n" + "\n".join(stack.lines[-20:])
-    assert code == 0, f"exit status {code} (negative: killed by that signal)"
+    assert code == 0, f"exit status {code} (negative: killed by that signal):\n" + "\n".join(
+        stack.lines[-20:]
+    )
     assert stack.stragglers == []
 
 
