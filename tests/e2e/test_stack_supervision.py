@@ -1,6 +1,7 @@
 import array
 import fcntl
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -246,27 +247,31 @@ def test_stack_runner_killed_outright_takes_its_children_along() -> None:
 def test_stack_killed_whole_restarts_on_the_same_state_and_ports() -> None:
     first = LocalStack.start()
     try:
-        token = first.secret("ANDRE_API_TOKEN")
-        first.kill()
-        assert first.leftovers() == []
-        assert "User requested shutdown..." not in first.output("redis")  # no graceful save
+        try:
+            token = first.secret("ANDRE_API_TOKEN")
+            first.kill()
+            assert first.leftovers() == []
+            assert "User requested shutdown..." not in first.output("redis")  # no graceful save
+        finally:
+            first.stop(keep_state=True)
+        second = LocalStack.start(state=first.state, ports=first.ports)
+        try:
+            context = ssl.create_default_context(cafile=str(second.ca_file))
+            response = httpx.get(
+                f"{second.https}/api/queue",
+                headers={"Authorization": f"Bearer {token}"},
+                verify=context,
+                timeout=10,
+            )
+            assert response.status_code == 200
+            redis_log = second.output("redis")
+            assert any("DB loaded from append only file" in line for line in redis_log)
+        finally:
+            assert second.stop() == 0
+        assert not first.state.exists()
+        assert second.stragglers == []
     finally:
-        first.stop(keep_state=True)
-    second = LocalStack.start(state=first.state, ports=first.ports)
-    try:
-        context = ssl.create_default_context(cafile=str(second.ca_file))
-        response = httpx.get(
-            f"{second.https}/api/queue",
-            headers={"Authorization": f"Bearer {token}"},
-            verify=context,
-            timeout=10,
-        )
-        assert response.status_code == 200
-        assert any("DB loaded from append only file" in line for line in second.output("redis"))
-    finally:
-        assert second.stop() == 0
-    assert not first.state.exists()
-    assert second.stragglers == []
+        shutil.rmtree(first.state, ignore_errors=True)  # kept for the restart, even on failure
 
 
 def test_stack_open_event_stream_ends_within_caddys_grace_on_stop() -> None:
