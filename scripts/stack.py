@@ -1,15 +1,19 @@
 """Run the whole local stack (Redis, api, web, player, Caddy) in the foreground: ``make up``.
 
 Generates dev secrets once into var/secrets.env (git-ignored); environment variables override
-them. Each child's output is prefixed with its name. SIGINT/SIGTERM stop everything.
-Ports and the state folder can be moved with ANDRE_STACK_* variables (the tests do).
+them. Each child's output is prefixed with its name. A child that exits on its own is restarted
+with backoff; one that keeps crashing stops the stack (exit status 1). SIGINT/SIGTERM/SIGHUP stop
+everything within STOP_BUDGET_S. Ports and the state folder can be moved with ANDRE_STACK_*
+variables (the tests do).
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import queue
 import secrets
+import select
 import signal
 import socket
 import subprocess
@@ -17,8 +21,11 @@ import sys
 import threading
 import time
 import urllib.request
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "deploy" / "redis"))
@@ -34,13 +41,68 @@ PORTS = {
     "redis": int(os.environ.get("ANDRE_STACK_REDIS_PORT", "6380")),
 }
 SERVICE_USERS = {"api": "andre-api", "web": "andre-web", "player": "andre-player"}
-_print_lock = threading.Lock()
+
+# `make up` promises that a stop takes under 10 s. The services get the first share (uvicorn's own
+# graceful timeout is 5 s); Redis stops last, in what is left, so it can fsync and snapshot.
+STOP_BUDGET_S = 8.5
+SERVICES_STOP_S = 6.0
+POLL_S = 0.5  # a lost wakeup costs at most this much: exits are also polled
+
+Clock = Callable[[], float]
+Log = Callable[[str, str], None]
+Wait = Callable[[float], None]
+
+
+class Output:
+    """Every line goes through one writer thread, so a slow or stuck reader of stdout (a paused
+    pager, a full pipe) blocks neither the supervisor nor the children's pumps: they only put into
+    a queue. While the reader is stuck, lines past MAX_QUEUED are dropped and counted."""
+
+    MAX_QUEUED = 10_000
+
+    def __init__(self, fd: int = 1) -> None:
+        self._fd = fd
+        self._lines: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._dropped = 0
+        self._thread = threading.Thread(target=self._write, name="output", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def say(self, prefix: str, line: str) -> None:
+        if self._lines.qsize() >= self.MAX_QUEUED:
+            self._dropped += 1  # approximate under races; it only feeds the notice below
+            return
+        self._lines.put(f"{prefix:<7}| {line}\n".encode("utf-8", "replace"))
+
+    def _write(self) -> None:
+        while (chunk := self._lines.get()) is not None:
+            self._write_all(chunk)
+            if self._dropped and self._lines.empty():  # after the lines queued before the gap
+                dropped, self._dropped = self._dropped, 0
+                notice = f"stack  | ({dropped} lines dropped: stdout was not read)\n"
+                self._write_all(notice.encode())
+
+    def _write_all(self, chunk: bytes) -> None:
+        view = memoryview(chunk)
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError:
+            pass  # the reader went away: keep supervising, drop the output
+
+    def close(self, timeout_s: float) -> None:
+        """Flush what is queued, waiting at most ``timeout_s`` for a stuck reader."""
+        if self._thread.is_alive():
+            self._lines.put(None)
+            self._thread.join(timeout_s)
+
+
+OUTPUT = Output()
 
 
 def say(prefix: str, line: str) -> None:
-    with _print_lock:
-        sys.stdout.write(f"{prefix:<7}| {line}\n")
-        sys.stdout.flush()
+    OUTPUT.say(prefix, line)
 
 
 def _secret_env_name(user: str) -> str:
@@ -74,11 +136,30 @@ def load_or_create_secrets() -> dict[str, str]:
     return values
 
 
-def _die_with_parent() -> None:
-    # If the stack runner is killed outright, its children must not outlive it.
-    os.setsid()
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+# Loaded here, not in the forked child: dlopen after fork in a threaded process can deadlock.
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent_pid: int) -> Callable[[], None]:
+    def preexec() -> None:
+        # If the stack runner is killed outright, its children must not outlive it. The signal
+        # fires when the forking *thread* exits, so children are only ever started on the main
+        # thread; the ppid check closes the race where the runner died before prctl ran.
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent_pid:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
+
+
+def describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 @dataclass
@@ -86,10 +167,12 @@ class Child:
     name: str
     argv: list[str]
     env: dict[str, str]
+    emit: Log = say
     proc: subprocess.Popen[bytes] | None = None
-    pump: threading.Thread | None = field(default=None, repr=False)
 
     def start(self) -> None:
+        # Own session and process group: a terminal's Ctrl-C or make's group kill reaches only
+        # the runner, which then stops the children in order.
         self.proc = subprocess.Popen(
             self.argv,
             cwd=ROOT,
@@ -97,15 +180,20 @@ class Child:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(os.getpid()),
         )
-        self.pump = threading.Thread(target=self._pump, daemon=True)
-        self.pump.start()
+        pump = threading.Thread(
+            target=self._pump, args=(self.proc,), name=f"pump-{self.name}", daemon=True
+        )
+        pump.start()
 
-    def _pump(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            say(self.name, raw.decode("utf-8", "replace").rstrip())
+    def _pump(self, proc: subprocess.Popen[bytes]) -> None:
+        # Never joined: a grandchild holding the pipe open must not hold up a stop.
+        assert proc.stdout is not None
+        with proc.stdout:
+            for raw in proc.stdout:
+                self.emit(self.name, raw.decode("utf-8", "replace").rstrip())
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -118,22 +206,166 @@ class Child:
                 pass
 
 
-def wait_for_port(port: int, timeout_s: float, child: Child) -> None:
+@dataclass
+class RestartPolicy:
+    """When to restart a child that exited on its own: exponential backoff that resets after a
+    stable run, and a crash loop (too many restarts within a window) that gives up."""
+
+    clock: Clock = time.monotonic
+    initial_delay_s: float = 0.5
+    max_delay_s: float = 4.0
+    stable_after_s: float = 30.0
+    max_restarts: int = 5
+    window_s: float = 60.0
+    attempt: int = field(default=0, init=False)
+    _started_at: float | None = field(default=None, init=False)
+    _restarts: deque[float] = field(default_factory=deque, init=False)
+
+    def started(self) -> None:
+        self._started_at = self.clock()
+
+    def next_delay(self) -> float | None:
+        """Seconds to wait before restarting a child that exited now; None: give up."""
+        now = self.clock()
+        if self._started_at is not None and now - self._started_at >= self.stable_after_s:
+            self.attempt = 0
+        while self._restarts and now - self._restarts[0] >= self.window_s:
+            self._restarts.popleft()
+        if len(self._restarts) >= self.max_restarts:
+            return None
+        delay = min(self.initial_delay_s * 2.0**self.attempt, self.max_delay_s)
+        self.attempt += 1
+        self._restarts.append(now)
+        return delay
+
+
+class Supervisor:
+    """Restarts children that exit while the stack runs; records a crash loop in ``gave_up``."""
+
+    def __init__(self, children: list[Child], log: Log = say, clock: Clock = time.monotonic):
+        self.children = {c.name: c for c in children}
+        self.log = log
+        self.clock = clock
+        self.policies = {c.name: RestartPolicy(clock=clock) for c in children}
+        self.gave_up: str | None = None
+        self._due: dict[str, float] = {}  # name -> clock time of its scheduled restart
+
+    def start(self, name: str) -> None:
+        child = self.children[name]
+        child.start()
+        self.policies[name].started()
+        assert child.proc is not None
+        self.log("stack", f"{name} started (pid {child.proc.pid})")
+
+    def check(self) -> float:
+        """Notice exits and restart what is due; returns how long the caller may wait."""
+        now = self.clock()
+        for name, child in self.children.items():
+            if name in self._due or child.proc is None:
+                continue
+            code = child.proc.poll()
+            if code is None:
+                continue
+            policy = self.policies[name]
+            delay = policy.next_delay()
+            if delay is None:
+                self.gave_up = (
+                    f"{name} keeps crashing ({describe_exit(code)}; {policy.max_restarts} "
+                    f"restarts within {policy.window_s:g} s): giving up and stopping the stack. "
+                    f"Fix what its last lines above say, then run `make up` again."
+                )
+                self.log("stack", self.gave_up)
+                return 0.0
+            self.log(
+                "stack",
+                f"{name} exited unexpectedly ({describe_exit(code)}); "
+                f"restart {policy.attempt} in {delay:g} s",
+            )
+            self._due[name] = now + delay
+        for name, due in list(self._due.items()):
+            if due <= now:
+                del self._due[name]
+                try:
+                    self.start(name)
+                except OSError as exc:
+                    self.gave_up = f"{name} cannot be started ({exc}): stopping the stack."
+                    self.log("stack", self.gave_up)
+                    return 0.0
+        return max(0.0, min([due - now for due in self._due.values()] + [POLL_S]))
+
+
+class Signals:
+    """Stop signals and SIGCHLD wake the main loop through the interpreter's wakeup fd.
+
+    The handlers only assign an attribute: no lock, so a second signal arriving inside the first
+    handler is harmless (a threading.Event here deadlocked: its lock was held by the handler the
+    second signal interrupted). Must be created on the main thread.
+    """
+
+    STOP = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._read_fd, write_fd = os.pipe()
+        os.set_blocking(self._read_fd, False)
+        os.set_blocking(write_fd, False)
+        signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+        for sig in self.STOP:
+            signal.signal(sig, self._on_stop)
+        signal.signal(signal.SIGCHLD, self._on_child)
+
+    def _on_stop(self, signum: int, _frame: FrameType | None) -> None:
+        if self.received is None:
+            self.received = signum
+
+    @staticmethod
+    def _on_child(_signum: int, _frame: FrameType | None) -> None:
+        pass  # the wakeup fd has already woken the loop; the loop polls the children
+
+    def ignore(self) -> None:
+        """After the stop: the interpreter's teardown would restore the default handlers, and a
+        late signal (make's repeated SIGTERM) would then turn exit status 0 into "killed"."""
+        for sig in self.STOP:
+            signal.signal(sig, signal.SIG_IGN)
+
+    @property
+    def stopping(self) -> bool:
+        return self.received is not None
+
+    def wait(self, timeout_s: float) -> None:
+        """Sleep until a signal arrives or ``timeout_s`` passes."""
+        select.select([self._read_fd], [], [], max(0.0, timeout_s))
+        try:
+            while os.read(self._read_fd, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+
+class StopRequested(Exception):
+    pass
+
+
+def wait_for_port(port: int, timeout_s: float, child: Child, signals: Signals) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if signals.stopping:
+            raise StopRequested
         if not child.alive():
             raise RuntimeError(f"{child.name} exited during start-up")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
         except OSError:
-            time.sleep(0.1)
+            signals.wait(0.1)
     raise RuntimeError(f"{child.name} did not open port {port} within {timeout_s:.0f}s")
 
 
-def wait_for_health(url: str, timeout_s: float, child: Child) -> None:
+def wait_for_health(url: str, timeout_s: float, child: Child, signals: Signals) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if signals.stopping:
+            raise StopRequested
         if not child.alive():
             raise RuntimeError(f"{child.name} exited during start-up")
         try:
@@ -142,7 +374,7 @@ def wait_for_health(url: str, timeout_s: float, child: Child) -> None:
                     return
         except OSError:
             pass
-        time.sleep(0.2)
+        signals.wait(0.2)
     raise RuntimeError(f"{child.name} not healthy at {url} within {timeout_s:.0f}s")
 
 
@@ -160,6 +392,8 @@ def caddyfile() -> str:
     return f"""{{
 	admin off
 	skip_install_trust
+	# An open SSE stream would otherwise hold Caddy's graceful stop until the stack's SIGKILL.
+	grace_period 2s
 	http_port {http}
 	https_port {https}
 	storage file_system {STATE / "caddy" / "data"}
@@ -255,80 +489,87 @@ def build_children(values: dict[str, str]) -> list[Child]:
     return children
 
 
-def stop_all(children: list[Child], grace_s: float = 8.0) -> None:
-    """Stop Caddy and the services first, Redis last, so nobody loses its store mid-shutdown."""
+def stop_all(
+    children: list[Child],
+    wait: Wait,
+    log: Log = say,
+    clock: Clock = time.monotonic,
+    budget_s: float = STOP_BUDGET_S,
+    services_s: float = SERVICES_STOP_S,
+) -> None:
+    """Stop Caddy and the services first, Redis last, so nobody loses its store mid-shutdown;
+    SIGKILL whatever overruns its share of one overall budget."""
+    started = clock()
     stages = [
-        [c for c in children if c.name != "redis"],
-        [c for c in children if c.name == "redis"],
+        ([c for c in children if c.name != "redis"], started + min(services_s, budget_s)),
+        ([c for c in children if c.name == "redis"], started + budget_s),
     ]
-    for stage in stages:
-        for child in reversed(stage):
+    for stage, deadline in stages:
+        for child in stage:
             child.signal_group(signal.SIGTERM)
-        deadline = time.monotonic() + grace_s
-        for child in reversed(stage):
-            if child.proc is None:
-                continue
-            try:
-                child.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                say("stack", f"{child.name} did not stop in time; killing it")
+        while any(c.alive() for c in stage) and clock() < deadline:
+            wait(min(0.1, deadline - clock()))
+        for child in stage:
+            if child.alive():
+                log(
+                    "stack",
+                    f"{child.name} did not stop within {deadline - started:g} s; killing it",
+                )
                 child.signal_group(signal.SIGKILL)
-                child.proc.wait()
-    for child in children:
-        if child.pump is not None:
-            child.pump.join(timeout=1)
+        for child in stage:
+            if child.proc is not None:
+                try:
+                    child.proc.wait(timeout=0.5)
+                except subprocess.TimeoutExpired:
+                    log("stack", f"{child.name} (pid {child.proc.pid}) survived SIGKILL")
+
+
+def start_up(supervisor: Supervisor, signals: Signals) -> None:
+    children = supervisor.children
+    supervisor.start("redis")
+    wait_for_port(PORTS["redis"], 15, children["redis"], signals)
+    for name in SERVICE_USERS:
+        supervisor.start(name)
+    for name in SERVICE_USERS:
+        path = "/api/health" if name == "api" else "/health"
+        wait_for_health(f"http://127.0.0.1:{PORTS[name]}{path}", 30, children[name], signals)
+    supervisor.start("caddy")
+    wait_for_port(PORTS["https"], 20, children["caddy"], signals)
 
 
 def main() -> int:
-    stopping = threading.Event()
-
-    def on_signal(signum: int, _frame: object) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-
-    values = load_or_create_secrets()
-    children = build_children(values)
-    https = f"https://localhost:{PORTS['https']}"
+    # Handlers first: a signal during secret generation or start-up must stop the stack too.
+    signals = Signals()
+    OUTPUT.start()
+    children: list[Child] = []
+    return_code = 1
     try:
-        redis = children[0]
-        redis.start()
-        wait_for_port(PORTS["redis"], 15, redis)
-        for child in children[1:4]:
-            child.start()
-        for child in children[1:4]:
-            wait_for_health(
-                f"http://127.0.0.1:{PORTS[child.name]}"
-                + ("/api/health" if child.name == "api" else "/health"),
-                30,
-                child,
-            )
-        children[4].start()
-        wait_for_port(PORTS["https"], 20, children[4])
+        children = build_children(load_or_create_secrets())
+        supervisor = Supervisor(children)
+        start_up(supervisor, signals)
+        https = f"https://localhost:{PORTS['https']}"
         say("stack", f"Andre is up: {https}/  (http://localhost:{PORTS['http']}/ redirects)")
         say(
             "stack",
             f"REST API: {https}/api/  health: {https}/api/health  web health: {https}/health",
         )
         say("stack", "Ctrl-C stops everything.")
-        while not stopping.is_set():
-            dead = [c.name for c in children if c.proc is not None and not c.alive()]
-            if dead:
-                say("stack", f"{', '.join(dead)} exited; stopping the stack")
-                return_code = 1
-                break
-            stopping.wait(0.5)
-        else:
-            return_code = 0
+        while not signals.stopping and supervisor.gave_up is None:
+            signals.wait(supervisor.check())
+        return_code = 0 if supervisor.gave_up is None else 1
+    except StopRequested:
+        return_code = 0
     except RuntimeError as exc:
         say("stack", f"start-up failed: {exc}")
-        return_code = 1
     finally:
-        say("stack", "stopping...")
-        stop_all(children)
+        if signals.received is not None:
+            say("stack", f"{signal.Signals(signals.received).name} received; stopping...")
+        else:
+            say("stack", "stopping...")
+        stop_all(children, signals.wait)
+        signals.ignore()
         say("stack", "stopped")
+        OUTPUT.close(timeout_s=0.5)
     return return_code
 
 

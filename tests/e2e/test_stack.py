@@ -34,10 +34,7 @@ def test_stack_health_over_https_redirect_and_clean_stop() -> None:
     finally:
         code = stack.stop(signal.SIGTERM)
     assert code == 0
-    deadline = time.monotonic() + 5
-    while stack.leftovers() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert stack.leftovers() == []
+    assert stack.stragglers == []  # the runner exits only after every child has
 
 
 def test_stack_env_token_overrides_generated_secret() -> None:
