@@ -202,6 +202,11 @@ class LocalStack:
         self.proc.kill()
         code = self.proc.wait(timeout=10)
         psutil.wait_procs(doomed, timeout=10)  # SIGKILL is delivered, not yet acted on
+        self.resume_output()
+        if self.pump is not None:
+            self.pump.join(timeout=5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
         return code
 
     def stop(

@@ -1,0 +1,181 @@
+import os
+import re
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.stack import LocalStack
+from tests.support.stack_client import Person, bot, sign_in
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+
+# What Redis logs when it drops or refuses part of its AOF while loading it.
+LOAD_ERRORS = re.compile(r"NOPERM|Bad file format|Unrecoverable error|Unexpected end of file")
+
+
+@dataclass
+class Room:
+    api: httpx.Client
+    alice: Person
+    bob: Person
+
+    def close(self) -> None:
+        self.api.close()
+        self.alice.close()
+        self.bob.close()
+
+
+def _room(stack: LocalStack) -> Room:
+    return Room(bot(stack), sign_in(stack, "alice@example.com"), sign_in(stack, "bob@example.com"))
+
+
+def _ok(resp: httpx.Response) -> dict[str, Any]:
+    assert resp.status_code in (200, 201), (resp.request.url, resp.status_code, resp.text)
+    body: dict[str, Any] = resp.json()
+    return body
+
+
+def _eventually(check: Callable[[], bool], what: str, limit_s: float = 15) -> None:
+    deadline = time.monotonic() + limit_s
+    while True:
+        try:
+            if check():
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {limit_s} s")
+        time.sleep(0.1)
+
+
+def _fill(room: Room) -> None:
+    """A morning in the room: adds by a bot and two people, votes, jams, comments, two plays."""
+    uris = [r["uri"] for r in _ok(room.api.get("/api/search", params={"q": "e"}))["results"]]
+    assert len(uris) >= 8
+    ids: dict[str, list[str]] = {"bot": [], "alice": [], "bob": []}
+    for n in range(2):
+        ids["bot"].append(_ok(room.api.post("/api/queue/add", json={"uri": uris[n]}))["id"])
+        ids["alice"].append(_ok(room.alice.act("/queue/add", {"uri": uris[2 + n]}))["id"])
+        ids["bob"].append(_ok(room.bob.act("/queue/add", {"uri": uris[4 + n]}))["id"])
+    # Two songs play and go to history.
+    for expected in (1, 2):
+        _ok(room.api.post("/api/queue/skip"))
+        _eventually(
+            lambda n=expected: len(_ok(room.api.get("/api/history"))["plays"]) >= n,
+            f"play {expected} in history",
+        )
+    queued = [i["id"] for i in _ok(room.api.get("/api/queue"))["queue"]]
+    playing = _ok(room.api.get("/api/playing"))
+    alice_song = next(i for i in ids["alice"] if i in queued)
+    bob_song = next(i for i in ids["bob"] if i in queued)
+    bot_song = next(i for i in ids["bot"] if i in queued)
+    _ok(room.bob.act("/queue/vote", {"id": alice_song, "up": True}))
+    _ok(room.alice.act("/queue/vote", {"id": bot_song, "up": False}))
+    _ok(room.api.post("/api/queue/vote", json={"id": bob_song, "up": True}))
+    _ok(room.alice.act("/queue/jam", {"id": bob_song}))
+    _ok(room.bob.act("/queue/jam", {"id": playing["id"]}))
+    _ok(room.alice.act("/queue/comment", {"id": bob_song, "text": "this one ☕ again"}))
+    _ok(room.bob.act("/queue/comment", {"id": playing["id"], "text": "<b>loud</b> please"}))
+
+
+def _state(api: httpx.Client) -> dict[str, Any]:
+    """What must come back byte for byte (the playing song without its moving clock)."""
+    playing = _ok(api.get("/api/playing"))
+    for moving in ("pos_ms", "server_time"):
+        playing.pop(moving, None)
+    return {
+        "queue": api.get("/api/queue").content,
+        "history": api.get("/api/history").content,
+        "playing": playing,
+    }
+
+
+def _all_ids(state: dict[str, Any]) -> set[int]:
+    found = {int(m) for m in re.findall(rb'"id":"(\d+)"', state["queue"] + state["history"])}
+    return found | {int(state["playing"]["id"])}
+
+
+def _check_back(stack: LocalStack, before: dict[str, Any], lines_from: int) -> None:
+    with bot(stack) as api:
+        _eventually(lambda: api.get("/api/queue").status_code == 200, "api serving again")
+        after = _state(api)
+        assert after["queue"] == before["queue"]
+        assert after["history"] == before["history"]
+        assert after["playing"] == before["playing"]
+        # Ids go on from where they were: never one handed out twice.
+        uri = _ok(api.get("/api/search", params={"q": "o"}))["results"][-1]["uri"]
+        new_id = int(_ok(api.post("/api/queue/add", json={"uri": uri}))["id"])
+        assert new_id > max(_all_ids(before))
+    redis_log = "\n".join(stack.output("redis")[lines_from:])
+    assert "DB loaded from append only file" in redis_log, redis_log[-2000:]
+    assert not LOAD_ERRORS.search(redis_log), LOAD_ERRORS.findall(redis_log)
+
+
+def _settled(room: Room) -> dict[str, Any]:
+    """The state once two reads a moment apart agree (the player may still be starting a song)."""
+    previous = _state(room.api)
+    for _ in range(20):
+        time.sleep(0.3)
+        current = _state(room.api)
+        if current == previous:
+            return current
+        previous = current
+    pytest.fail("the room never settled")
+
+
+def test_stack_graceful_restart_keeps_everything() -> None:
+    stack = LocalStack.start()
+    try:
+        room = _room(stack)
+        try:
+            _fill(room)
+            before = _settled(room)
+        finally:
+            room.close()
+        assert stack.stop(keep_state=True) == 0
+        stack = LocalStack.start(state=stack.state, ports=stack.ports)
+        _check_back(stack, before, 0)
+    finally:
+        stack.stop()
+
+
+def test_stack_redis_sigkill_keeps_what_was_acknowledged() -> None:
+    stack = LocalStack.start()
+    try:
+        room = _room(stack)
+        try:
+            _fill(room)
+            before = _settled(room)
+            time.sleep(1.2)  # acknowledged more than a second before the kill
+            old = stack.pid("redis")
+            mark = len(stack.output("redis"))
+            os.kill(old, signal.SIGKILL)
+            _eventually(lambda: stack.children().get("redis") is not None, "redis restarted")
+            assert stack.pid("redis") != old
+        finally:
+            room.close()
+        _check_back(stack, before, mark)
+    finally:
+        stack.stop()
+
+
+def test_stack_sigkill_of_everything_keeps_what_was_acknowledged() -> None:
+    stack = LocalStack.start()
+    try:
+        room = _room(stack)
+        try:
+            _fill(room)
+            before = _settled(room)
+            time.sleep(1.2)
+        finally:
+            room.close()
+        stack.kill()
+        stack = LocalStack.start(state=stack.state, ports=stack.ports)
+        _check_back(stack, before, 0)
+    finally:
+        stack.stop()
