@@ -16,6 +16,7 @@ import secrets
 import select
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -361,7 +362,10 @@ def wait_for_port(port: int, timeout_s: float, child: Child, signals: Signals) -
     raise RuntimeError(f"{child.name} did not open port {port} within {timeout_s:.0f}s")
 
 
-def wait_for_health(url: str, timeout_s: float, child: Child, signals: Signals) -> None:
+def wait_for_health(
+    url: str, timeout_s: float, child: Child, signals: Signals, ca_file: Path | None = None
+) -> None:
+    """Wait for a 200 from ``url``; over HTTPS only once ``ca_file`` exists and verifies it."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if signals.stopping:
@@ -369,10 +373,15 @@ def wait_for_health(url: str, timeout_s: float, child: Child, signals: Signals) 
         if not child.alive():
             raise RuntimeError(f"{child.name} exited during start-up")
         try:
-            with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - loopback only
+            context = None
+            if ca_file is not None:
+                if not ca_file.is_file():
+                    raise FileNotFoundError(ca_file)  # Caddy has not made its CA yet
+                context = ssl.create_default_context(cafile=str(ca_file))
+            with urllib.request.urlopen(url, timeout=1, context=context) as resp:  # noqa: S310
                 if resp.status == 200:
                     return
-        except OSError:
+        except (OSError, ssl.SSLError):
             pass
         signals.wait(0.2)
     raise RuntimeError(f"{child.name} not healthy at {url} within {timeout_s:.0f}s")
@@ -534,7 +543,11 @@ def start_up(supervisor: Supervisor, signals: Signals) -> None:
         path = "/api/health" if name == "api" else "/health"
         wait_for_health(f"http://127.0.0.1:{PORTS[name]}{path}", 30, children[name], signals)
     supervisor.start("caddy")
-    wait_for_port(PORTS["https"], 20, children["caddy"], signals)
+    # Up means a browser can use it: Caddy has made its local CA and serves a certificate that
+    # verifies against it (the port alone opens before the certificate exists).
+    ca_file = STATE / "caddy" / "data" / "pki" / "authorities" / "local" / "root.crt"
+    https_health = f"https://localhost:{PORTS['https']}/health"
+    wait_for_health(https_health, 30, children["caddy"], signals, ca_file=ca_file)
 
 
 def main() -> int:
