@@ -422,7 +422,31 @@ def write_settings() -> Path:
 
 def compose_argv(binary: Path, env_file: Path, *extra: Path) -> list[str]:
     files = [a for f in (*COMPOSE_FILES, *extra) for a in ("-f", str(f))]
-    return [str(binary), *files, "--env-file", str(env_file)]
+    return [str(binary), "--progress", "quiet", *files, "--env-file", str(env_file)]
+
+
+def caddy_image_with_both_builders(engine: Engine) -> list[str]:
+    """The Caddy stage must give its user /data/caddy with BuildKit and with the legacy builder."""
+    problems = []
+    docker = docker_cli()
+    for name, buildkit in (("legacy builder", "0"), ("BuildKit", "1")):
+        tag = f"andre-test/caddy-builder-check:{buildkit}"
+        run([docker, "build", "-q", "--network", "none", "--target", "caddy",
+             "--build-arg", f"PYTHON_IMAGE={STAND_INS['python']}",
+             "--build-arg", f"CADDY_IMAGE={STAND_INS['caddy']}",
+             "-f", str(DEPLOY / "Dockerfile"), "-t", tag, str(ROOT)],
+            env={**engine.env, "DOCKER_BUILDKIT": buildkit}, stdout=subprocess.DEVNULL)  # fmt: skip
+        owners = subprocess.run(
+            [docker, "run", "--rm", "--network", "none", "--entrypoint", "stat", tag,
+             "-c", "%u:%g", "/data/caddy", "/config/caddy"],
+            env=engine.env, capture_output=True, text=True, check=False,
+        ).stdout.split()  # fmt: skip
+        ok = owners == ["1000:1000", "1000:1000"]
+        print(f"{'PASS' if ok else 'FAIL'}  [§6] caddy image, {name}: /data/caddy and "
+              f"/config/caddy owned by 1000:1000 ({' '.join(owners) or 'unreadable'})")  # fmt: skip
+        if not ok:
+            problems.append(f"caddy image wrong with the {name}")
+    return problems
 
 
 def caddy_root_ca(engine: Engine) -> Path:
@@ -477,7 +501,7 @@ def main() -> int:
     snapshot = HostSnapshot.take()
     engine: Engine | None = None
     compose: list[str] = []
-    failures: list[str] = []
+    outcomes: dict[str, bool] = {}  # what was checked -> passed
     try:
         with step("compose v2 binary"):
             binary = compose_binary()
@@ -488,7 +512,11 @@ def main() -> int:
         env_file = write_settings()
         compose = compose_argv(binary, env_file)
         with step("project images (docker compose build)"):
-            run([*compose, "build", "--quiet"], env=engine.env, timeout_s=1200)
+            run([*compose, "build"], env=engine.env, timeout_s=1200)
+        with step("Caddy image with both builders"):
+            outcomes["Caddy image right with both builders"] = not caddy_image_with_both_builders(
+                engine
+            )
         with step("docker compose up --wait"):
             run([*compose, "up", "-d", "--wait", "--wait-timeout", str(WAIT_S)], env=engine.env,
                 timeout_s=WAIT_S + 60)  # fmt: skip
@@ -498,15 +526,13 @@ def main() -> int:
                 ["make", "--no-print-directory", "verify"], cwd=ROOT, check=False, timeout=900,
                 env={**verify_env(engine, compose), "ANDRE_VERIFY_DURABILITY": "1"},
             )  # fmt: skip
-            if res.returncode != 0:
-                failures.append("make verify failed")
+            outcomes["make verify against the deployment"] = res.returncode == 0
         for mutant in MUTANTS:
             with step(f"mutant: {mutant.name} ({mutant.override.name})"):
                 missed = run_mutant(mutant, engine, compose)
                 verdict = "caught" if not missed else f"NOT caught: {', '.join(missed)}"
                 log(f"mutant {mutant.name}: {verdict}")
-                if missed:
-                    failures.append(f"mutant {mutant.name} not caught")
+                outcomes[f"mutant caught: {mutant.name}"] = not missed
             # Back to the real deployment before the next mutant.
             subprocess.run([*compose, "up", "-d", "--wait", "--wait-timeout", str(WAIT_S)],
                            env=engine.env, check=False, timeout=WAIT_S + 60)  # fmt: skip
@@ -522,13 +548,13 @@ def main() -> int:
             for leftover in ("test.env", "caddy-root.crt"):
                 (STATE / leftover).unlink(missing_ok=True)
             left = our_processes()
-            if left:
-                failures.append(f"processes left: {left}")
+            outcomes["nothing left running"] = not left
     log(f"total {time.monotonic() - started:.0f} s")
-    for failure in failures:
-        log(f"FAILED: {failure}")
-    print(f"deploy-test: {1 + len(MUTANTS) - len(failures)} passed, {len(failures)} failed")
-    return 1 if failures else 0
+    for name, ok in outcomes.items():
+        print(f"  {'PASS' if ok else 'FAIL'}  {name}")
+    failed = sum(not ok for ok in outcomes.values())
+    print(f"deploy-test: {len(outcomes) - failed} passed, {failed} failed")
+    return 1 if failed or len(outcomes) < 3 + len(MUTANTS) else 0
 
 
 if __name__ == "__main__":
