@@ -180,18 +180,37 @@ SYSCTLS = (
 )
 
 
+# What dockerd and containerd create outside their data- and exec-root whatever the flags: the
+# shims' sockets, the plugin discovery folder, dockerd 20.10's trust key.
+HOST_PATHS = (Path("/run/containerd"), Path("/run/docker"), Path("/etc/docker/key.json"))
+
+
+def remove_empty_tree(path: Path) -> None:
+    """Remove ``path`` if it is a file, or if it is a folder holding nothing but empty folders."""
+    if path.is_file():
+        path.unlink()
+        return
+    if not path.is_dir():
+        return
+    for child in path.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            remove_empty_tree(child)
+    with contextlib.suppress(OSError):
+        path.rmdir()  # refuses a folder that is not empty: then something else uses it
+
+
 @dataclass
 class HostSnapshot:
     firewall: dict[str, dict[str, list[str]]]
     sysctls: dict[Path, str]
-    key_json: bool
+    existing: frozenset[Path]
 
     @classmethod
     def take(cls) -> HostSnapshot:
         return cls(
             firewall={t: firewall_rules(t) for t in ("iptables", "ip6tables")},
             sysctls={p: p.read_text().strip() for p in SYSCTLS if p.exists()},
-            key_json=Path("/etc/docker/key.json").exists(),
+            existing=frozenset(p for p in HOST_PATHS if p.exists()),
         )
 
     def restore(self) -> None:
@@ -201,9 +220,9 @@ class HostSnapshot:
         for path, value in self.sysctls.items():
             if path.read_text().strip() != value:
                 path.write_text(value + "\n")
-        # dockerd 20.10 writes a trust key into /etc/docker whatever its data-root.
-        if not self.key_json:
-            Path("/etc/docker/key.json").unlink(missing_ok=True)
+        for path in HOST_PATHS:
+            if path not in self.existing:
+                remove_empty_tree(path)
 
 
 # ----------------------------------------------------------------------------- our own dockerd

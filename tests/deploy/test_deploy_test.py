@@ -1,4 +1,5 @@
 import re
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -85,3 +86,14 @@ def test_deploy_test_state_is_git_ignored() -> None:
     ignored = (DEPLOY.parent / ".gitignore").read_text().split()
     assert "/var/" in ignored
     assert deploy_test.STATE.is_relative_to(DEPLOY.parent / "var")
+
+
+def test_deploy_test_remove_empty_tree_keeps_anything_with_content(tmp_path: Path) -> None:
+    (tmp_path / "empty" / "plugins").mkdir(parents=True)
+    (tmp_path / "used" / "s").mkdir(parents=True)
+    (tmp_path / "used" / "s" / "sock").write_text("")
+    (tmp_path / "key.json").write_text("{}")
+    for name in ("empty", "used", "key.json", "absent"):
+        deploy_test.remove_empty_tree(tmp_path / name)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["used"]
+    assert (tmp_path / "used" / "s" / "sock").exists()
