@@ -155,6 +155,7 @@ class FakeDocker:
         self.internal = {"internal": True, "frontend": True, "egress": False, "edge": False}
         self.one_shot = {"Status": "exited", "ExitCode": 0}
         self.isolated = True  # False: the bridges forward between networks (no isolation rules)
+        self.timeout_status = 124  # coreutils; busybox's timeout exits 143
         self.calls: list[list[str]] = []
 
     def reaches(self, nets: set[str], ip: str) -> bool:
@@ -208,7 +209,7 @@ class FakeDocker:
             ip = cmd[cmd.index("-h") + 1]
             if self.reaches(self.nets(service), ip):
                 return Completed(0, 'Error: Protocol error, got "H" as reply type byte\n')
-            return Completed(124, "")
+            return Completed(self.timeout_status, "")
         raise AssertionError(f"unexpected docker call {argv}")
 
 
@@ -291,6 +292,14 @@ def test_verify_docker_broken_measure_fails(service: str, breaks: Any, expected:
     docker = FakeDocker()
     breaks(docker, service)
     assert expected in failed(verify.docker_checks("andre", docker))
+
+
+@pytest.mark.parametrize(("status", "passes"), [(124, True), (143, True), (127, False)])
+def test_verify_redis_egress_probe_timeout_statuses(status: int, passes: bool) -> None:
+    docker = FakeDocker()
+    docker.timeout_status = status  # 127: no `timeout` in the image, so nothing is proved
+    row = f"redis cannot reach caddy's public-side address {ip_of('caddy', 'edge')}"
+    assert (row in failed(verify.docker_checks("andre", docker))) is not passes
 
 
 def test_verify_cap_eff_parsing() -> None:
