@@ -295,15 +295,21 @@ class Engine:
         unmount_ours()
 
 
+ENGINE_PROGRAMS = {"dockerd", "containerd", "containerd-shim", "containerd-shim-runc-v2",
+                   "docker-proxy", "runc"}  # fmt: skip
+
+
 def our_processes() -> list[int]:
-    """Pids of processes whose command line names our state folder (containerd, shims)."""
+    """Pids of the engine's programs whose command line names our state folder: only what our
+    dockerd started (its containerd, shims, proxies), never a program someone else runs."""
     pids = []
     needle = str(STATE).encode()
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         with contextlib.suppress(OSError):
-            if needle in (proc / "cmdline").read_bytes():
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            if Path(argv[0].decode()).name in ENGINE_PROGRAMS and needle in b" ".join(argv):
                 pids.append(int(proc.name))
     return [p for p in pids if p != os.getpid()]
 
