@@ -11,8 +11,11 @@ RUN_DEPS := redis-server:redis-server caddy:caddy
 TEST_DEPS := $(RUN_DEPS) chromium:chromium /usr/share/fonts/truetype/liberation:fonts-liberation sshd:openssh-server fail2ban-client:fail2ban ufw:ufw cloud-init:cloud-init
 
 BENCH_DEPS := wrk:wrk
+# make deploy-test: an engine of its own (Debian's docker.io; its service is never started), the
+# base images from debootstrap, the firewall snapshot it restores afterwards.
+DEPLOY_TEST_DEPS := dockerd:docker.io debootstrap:debootstrap iptables-save:iptables
 
-.PHONY: help install install-test up test lint check bench verify repin lock clean
+.PHONY: help install install-test up test lint check bench verify deploy-test repin lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -46,6 +49,10 @@ bench: install-test ## run the benchmarks in bench/ and print their figures
 
 verify: $(STAMP) ## check a live deployment's hardening (ANDRE_VERIFY_* settings)
 	$(PY) -m deploy.verify
+
+deploy-test: $(STAMP) ## build and run deploy/ on a private dockerd, make verify, mutants; leaves nothing (root)
+	@bash scripts/system-deps.sh $(DEPLOY_TEST_DEPS)
+	$(PY) -m deploy.deploy_test
 
 repin: ## re-pin the base images of deploy/ to the digests their tags serve now (needs Docker)
 	$(PY) -m deploy.repin

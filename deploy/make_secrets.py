@@ -1,7 +1,12 @@
 """Create deploy/secrets/ for a fresh deployment: random values for what Andre generates itself,
 empty files for the optional ones (fill in Spotify/OIDC by hand). Never overwrites a file.
 
-Usage: python deploy/make_secrets.py [DIR]     (stdlib only; files are mode 0600)
+Usage: python deploy/make_secrets.py [DIR]     (stdlib only)
+
+Modes: the directory is 0700 and guards the files, which are 0644. Compose bind-mounts each secret
+file into /run/secrets keeping its host owner and mode (it ignores uid/gid/mode for file secrets,
+docker/compose#9648), and the services run as uid 1000: a 0600 file works only when the operator's
+uid happens to be 1000. Re-run after writing a secret by hand: it puts both modes right again.
 """
 
 from __future__ import annotations
@@ -27,18 +32,26 @@ OPTIONAL = ("api_tokens", "redis_passwords_previous", "spotify_client_secret")
 FILL_IN = ("oidc_client_secret",)
 
 
+DIR_MODE = 0o700
+FILE_MODE = 0o644
+
+
 def create(directory: Path) -> list[str]:
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    # Tighten the directory before any file in it becomes readable to the containers' uid.
+    directory.chmod(DIR_MODE)
     created = []
     for name in GENERATED + OPTIONAL + FILL_IN:
         path = directory / name
         if path.exists():
             continue
         value = secrets.token_urlsafe(32) if name in GENERATED else ""
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(value + ("\n" if value else ""))
         created.append(name)
+    for name in GENERATED + OPTIONAL + FILL_IN:
+        (directory / name).chmod(FILE_MODE)  # also a file written by hand under umask 077
     return created
 
 

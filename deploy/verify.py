@@ -8,7 +8,14 @@ Three groups, each driven by settings (environment), none naming an operator's h
           is ANDRE_VERIFY_PROJECT (default andre).
   host    sshd, UFW, fail2ban, unattended-upgrades and Tailscale on the host itself, through
           ANDRE_VERIFY_SUDO (default "sudo"); only with ANDRE_VERIFY_HOST=1.
-ANDRE_VERIFY_SKIP=docker,host (comma list) leaves groups out, reported as SKIP.
+  durability  only with ANDRE_VERIFY_DURABILITY=1, because it restarts Redis and takes the whole
+          stack down and up again: writes markers (MULTI and Lua, as andre-api, password from
+          ANDRE_VERIFY_REDIS_PASSWORD_FILE), runs `restart redis`, `down`, `up -d --wait` through
+          ANDRE_VERIFY_COMPOSE (default "docker compose") and reads them back. Runs first, so the
+          other docker checks see the stack as it came back.
+ANDRE_VERIFY_SKIP=http,docker,host (comma list) leaves groups out, reported as SKIP.
+Network isolation is proved from the network configuration and by probing the deployment's own
+containers (a probe that must fail, beside a control that must succeed); never an outside address.
 """
 
 from __future__ import annotations
@@ -16,9 +23,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shlex
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,12 +191,15 @@ def cap_eff(status_text: str) -> int | None:
     return None
 
 
-def has_default_route(route_text: str) -> bool:
-    for line in route_text.splitlines()[1:]:
-        cols = line.split()
-        if len(cols) > 2 and cols[1] == "00000000":
-            return True
-    return False
+def network_ips(info: dict[str, Any], project: str) -> dict[str, str]:
+    """Short network name -> the container's IPv4 address on it."""
+    nets = ((info.get("NetworkSettings") or {}).get("Networks") or {}).items()
+    return {n.removeprefix(f"{project}_"): (v or {}).get("IPAddress", "") for n, v in nets}
+
+
+def env_of(info: dict[str, Any]) -> dict[str, str]:
+    pairs = (info.get("Config") or {}).get("Env") or []
+    return dict((e.split("=", 1) + [""])[:2] for e in pairs)
 
 
 def inspect_checks(
@@ -285,7 +297,9 @@ def exec_checks(service: str, container: str, docker: Runner) -> list[Result]:
     return out
 
 
-def redis_checks(container: str, docker: Runner) -> list[Result]:
+def redis_checks(container: str, docker: Runner, args: list[str] | None = None) -> list[Result]:
+    """NOAUTH, PONG, default user, protected mode; ``args``: the container's command line."""
+    args = args or []
     out = []
     ping = docker(["exec", container, "redis-cli", "PING"])
     out.append(
@@ -318,26 +332,40 @@ def redis_checks(container: str, docker: Runner) -> list[Result]:
             text.strip()[:60],
         )
     )
+    # The health check's user may only PING; its password is in the ACL volume, so no secret
+    # has to leave the host for this.
+    auth = docker(
+        ["exec", container, "sh", "-c",
+         'REDISCLI_AUTH="$(cat /etc/redis/acl/healthcheck.pass)" redis-cli --user healthcheck PING']
+    )  # fmt: skip
+    out.append(
+        result(
+            "§13",
+            "redis: authenticated PING gets PONG",
+            auth.stdout.strip() == "PONG",
+            (auth.stdout + auth.stderr).strip()[:60],
+        )
+    )
     conf = docker(["exec", container, "cat", "/usr/local/etc/redis/redis.conf"])
     settings = dict(
         (ln.split(None, 1) + [""])[:2]
         for ln in conf.stdout.splitlines()
         if ln.strip() and not ln.startswith("#")
     )
-    out.append(result("§13", "redis: protected-mode yes", settings.get("protected-mode") == "yes"))
+    overridden = [a for a in args if a.lstrip("-") in ("protected-mode", "maxmemory-policy")]
+    out.append(
+        result(
+            "§13",
+            "redis: protected-mode yes",
+            settings.get("protected-mode") == "yes" and not overridden,
+            " ".join(overridden) or settings.get("protected-mode", "missing"),
+        )
+    )
     out.append(
         result(
             "§5 DESIGN",
             "redis: maxmemory-policy noeviction",
-            settings.get("maxmemory-policy") == "noeviction",
-        )
-    )
-    route = docker(["exec", container, "cat", "/proc/net/route"])
-    out.append(
-        result(
-            "§8",
-            "redis: no route to the internet",
-            route.returncode == 0 and not has_default_route(route.stdout),
+            settings.get("maxmemory-policy") == "noeviction" and not overridden,
         )
     )
     return out
@@ -358,17 +386,127 @@ def network_checks(project: str, docker: Runner) -> list[Result]:
     return out
 
 
-def find_container(project: str, service: str, docker: Runner) -> str | None:
+# Connects to each host:port argument; prints the ones that accepted a TCP connection, or "none".
+PROBE = (
+    "import socket,sys\n"
+    "ok=[]\n"
+    "for a in sys.argv[1:]:\n"
+    "    h,p=a.rsplit(':',1)\n"
+    "    try:\n"
+    "        socket.create_connection((h,int(p)),timeout=3).close(); ok.append(a)\n"
+    "    except OSError:\n"
+    "        pass\n"
+    "print(' '.join(ok) or 'none')\n"
+)
+
+
+def isolation_checks(
+    project: str, infos: dict[str, dict[str, Any]], docker: Runner
+) -> list[Result]:
+    """§8 by behaviour: Redis answers its clients and nobody on Caddy's networks; Redis reaches
+    nothing outside its internal network. Targets are only this deployment's own containers."""
+    out: list[Result] = []
+    if not {"redis", "api", "caddy"} <= set(infos):
+        return [result("§8", "network isolation probes", False, "redis, api or caddy missing")]
+    redis_ips = [ip for ip in network_ips(infos["redis"], project).values() if ip]
+    targets = [f"{ip}:6379" for ip in redis_ips]
+    for net in sorted(network_ips(infos["redis"], project)):
+        res = docker(["network", "inspect", f"{project}_{net}"])
+        try:
+            internal = json.loads(res.stdout)[0].get("Internal") is True
+        except (ValueError, IndexError, AttributeError):
+            internal = False
+        out.append(result("§8", f"redis: network {net} is internal (no egress)", internal))
+    api = infos["api"].get("Id", "")
+    control = docker(["exec", api, "python", "-c", PROBE, *targets])
+    reached = control.stdout.split()
+    out.append(
+        result(
+            "§8",
+            "api reaches redis (control for the probes)",
+            control.returncode == 0 and bool(reached) and reached != ["none"],
+            control.stdout.strip()[:80] or control.stderr.strip()[:80],
+        )
+    )
+    image = (infos["api"].get("Config") or {}).get("Image", "")
+    for net in sorted(network_ips(infos["caddy"], project)):
+        # A throwaway container of the app image, as locked down as the services, on one of
+        # Caddy's networks: what it reaches, a compromised Caddy would reach.
+        probe = docker(
+            ["run", "--rm", "--network", f"{project}_{net}", "--user", "1000:1000",
+             "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true",
+             "--entrypoint", "python", image, "-c", PROBE, *targets]
+        )  # fmt: skip
+        text = probe.stdout.strip()
+        out.append(
+            result(
+                "§8",
+                f"redis unreachable from caddy's network {net}",
+                probe.returncode == 0 and text == "none",
+                text[:80] or probe.stderr.strip()[:80],
+            )
+        )
+    caddy_out = [
+        ip for net, ip in network_ips(infos["caddy"], project).items() if net != "frontend" and ip
+    ]
+    redis = infos["redis"].get("Id", "")
+    for ip in caddy_out:
+        # redis-cli is the only client in the Redis image; a refused, dropped or timed-out
+        # connection all mean Redis cannot get there.
+        res = docker(["exec", redis, "timeout", "5", "redis-cli", "-h", ip, "-p", "80", "PING"])
+        text = (res.stdout + res.stderr).strip()
+        # 124: coreutils' timeout fired; 143: busybox's (the Alpine image) ends it by SIGTERM.
+        blocked = res.returncode in (124, 143) or "Could not connect" in text
+        out.append(
+            result("§8", f"redis cannot reach caddy's public-side address {ip}", blocked, text[:80])
+        )
+    return out
+
+
+def trusted_proxy_checks(project: str, infos: dict[str, dict[str, Any]]) -> list[Result]:
+    caddy_ip = network_ips(infos.get("caddy", {}), project).get("frontend", "")
+    out = []
+    for service in ("api", "web"):
+        if service not in infos:
+            continue
+        trusted = env_of(infos[service]).get("ANDRE_TRUSTED_PROXIES", "")
+        out.append(
+            result(
+                "DESIGN",
+                f"{service}: X-Forwarded-For trusted only from Caddy",
+                bool(caddy_ip) and trusted == caddy_ip,
+                f"trusts {trusted or 'nothing'}, Caddy is {caddy_ip or 'absent'}",
+            )
+        )
+    return out
+
+
+def find_container(project: str, service: str, docker: Runner, stopped: bool = False) -> str | None:
     res = docker(
-        ["ps", "-q", "--filter", f"label=com.docker.compose.project={project}",
+        ["ps", "-aq" if stopped else "-q",
+         "--filter", f"label=com.docker.compose.project={project}",
          "--filter", f"label=com.docker.compose.service={service}"]
     )  # fmt: skip
     ids = res.stdout.split()
     return ids[0] if res.returncode == 0 and ids else None
 
 
+def one_shot_checks(project: str, docker: Runner) -> list[Result]:
+    container = find_container(project, "redis-acl", docker, stopped=True)
+    res = docker(["inspect", container]) if container else Completed(1)
+    try:
+        state = json.loads(res.stdout)[0].get("State") or {}
+    except (ValueError, IndexError, AttributeError):
+        return [result("§12", "redis-acl: exited 0", False, "not found")]
+    health = (state.get("Health") or {}).get("Status", "none")
+    ok = state.get("Status") == "exited" and state.get("ExitCode") == 0 and health == "none"
+    detail = f"{state.get('Status')} ({state.get('ExitCode')}), health {health}"
+    return [result("§12", "redis-acl: exited 0, no health state", ok, detail)]
+
+
 def docker_checks(project: str, docker: Runner) -> list[Result]:
     out: list[Result] = []
+    infos: dict[str, dict[str, Any]] = {}
     for service, expect in SERVICES.items():
         container = find_container(project, service, docker)
         if container is None:
@@ -380,11 +518,96 @@ def docker_checks(project: str, docker: Runner) -> list[Result]:
         except (ValueError, IndexError):
             out.append(result("§12", f"{service}: docker inspect", False, res.stderr.strip()[:80]))
             continue
+        info.setdefault("Id", container)
+        infos[service] = info
         out += inspect_checks(service, info, expect, project)
         out += exec_checks(service, container, docker)
         if service == "redis":
-            out += redis_checks(container, docker)
+            out += redis_checks(container, docker, list(info.get("Args") or []))
+    out += one_shot_checks(project, docker)
     out += network_checks(project, docker)
+    out += trusted_proxy_checks(project, infos)
+    out += isolation_checks(project, infos, docker)
+    return out
+
+
+# ------------------------------------------------------------------------------ durability checks
+
+InputRunner = Callable[[list[str], str | None], Completed]
+MARKER_MULTI = "andre:verify:durability:multi"
+MARKER_LUA = "andre:verify:durability:lua"
+LOG_ERRORS = ("NOPERM", "Bad file format", "Unrecoverable", "Error reading", "error loading")
+
+
+def _redis_cli(docker: InputRunner, container: str, password: str, commands: str) -> Completed:
+    # The password travels on standard input (first line), never on a command line.
+    script = 'read -r p; REDISCLI_AUTH="$p" exec redis-cli --user andre-api'
+    return docker(["exec", "-i", container, "sh", "-c", script], f"{password}\n{commands}")
+
+
+def _wait_healthy(
+    project: str, docker: Runner, attempts: int = 45, sleep: Callable[[float], None] = time.sleep
+) -> str | None:
+    for _ in range(attempts):  # bounded: about 90 s
+        container = find_container(project, "redis", docker)
+        if container:
+            res = docker(["inspect", "--format", "{{.State.Health.Status}}", container])
+            if res.stdout.strip() == "healthy":
+                return container
+        sleep(2)
+    return None
+
+
+def durability_checks(
+    project: str,
+    docker: Runner,
+    feed: InputRunner,
+    compose: Runner,
+    password: str,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Result]:
+    out: list[Result] = []
+    container = _wait_healthy(project, docker, attempts=1)
+    if container is None:
+        return [result("§14", "durability: redis running", False, "not healthy")]
+    nonce = secrets.token_hex(8)
+    lua = "return redis.call('SET', KEYS[1], ARGV[1])"
+    wrote = _redis_cli(
+        feed,
+        container,
+        password,
+        f'MULTI\nSET {MARKER_MULTI} {nonce}\nEXEC\nEVAL "{lua}" 1 {MARKER_LUA} {nonce}\n',
+    )
+    out.append(result("§14", "durability: markers written (MULTI and Lua)",
+                      wrote.returncode == 0 and wrote.stdout.count("OK") >= 3,
+                      wrote.stdout.strip().replace("\n", " ")[:80]))  # fmt: skip
+
+    def read_back(step: str, container: str | None) -> None:
+        if container is None:
+            out.append(result("§14", f"data survives {step}", False, "redis not healthy again"))
+            return
+        got = _redis_cli(feed, container, password, f"GET {MARKER_MULTI}\nGET {MARKER_LUA}\n")
+        values = got.stdout.split()
+        out.append(result("§14", f"data survives {step}", values == [nonce, nonce],
+                          " ".join(values)[:80] or got.stderr.strip()[:80]))  # fmt: skip
+        logs = docker(["logs", container])
+        bad = [ln for ln in (logs.stdout + logs.stderr).splitlines()
+               if any(e.lower() in ln.lower() for e in LOG_ERRORS)]  # fmt: skip
+        out.append(result("§14", f"redis log clean after {step}", not bad,
+                          (bad[0] if bad else "no NOPERM or load error")[:100]))  # fmt: skip
+
+    compose(["restart", "redis"])
+    read_back("`docker compose restart redis`", _wait_healthy(project, docker, sleep=sleep))
+    compose(["down"])
+    up = compose(["up", "-d", "--wait"])
+    if up.returncode != 0:
+        out.append(result("§12", "stack comes back after down/up", False, up.stderr.strip()[-80:]))
+    read_back(
+        "`docker compose down` and `up` (volume kept)", _wait_healthy(project, docker, sleep=sleep)
+    )
+    container = _wait_healthy(project, docker, attempts=1)
+    if container:
+        _redis_cli(feed, container, password, f"DEL {MARKER_MULTI} {MARKER_LUA}\n")
     return out
 
 
@@ -449,17 +672,23 @@ def host_checks(run: Runner) -> list[Result]:
 # ------------------------------------------------------------------------------------------- main
 
 
-def subprocess_runner(prefix: list[str]) -> Runner:
-    def run(argv: list[str]) -> Completed:
+def subprocess_feeder(prefix: list[str], timeout_s: float = 30) -> InputRunner:
+    def run(argv: list[str], stdin: str | None) -> Completed:
         try:
             p = subprocess.run(
-                [*prefix, *argv], capture_output=True, text=True, timeout=30, check=False
-            )
+                [*prefix, *argv], input=stdin, capture_output=True, text=True,
+                timeout=timeout_s, check=False,
+            )  # fmt: skip
         except (OSError, subprocess.TimeoutExpired) as exc:
             return Completed(127, "", str(exc))
         return Completed(p.returncode, p.stdout, p.stderr)
 
     return run
+
+
+def subprocess_runner(prefix: list[str], timeout_s: float = 30) -> Runner:
+    feed = subprocess_feeder(prefix, timeout_s)
+    return lambda argv: feed(argv, None)
 
 
 def report(results: Iterable[Result], stream: Any = sys.stdout) -> int:
@@ -491,11 +720,26 @@ def run_all(env: dict[str, str]) -> list[Result]:
         verify: Any = env.get("ANDRE_VERIFY_CA_FILE") or True
         with httpx.Client(verify=verify, timeout=10, follow_redirects=False) as client:
             results += http_checks(client, url, http_url, _token(env))
+    project = env.get("ANDRE_VERIFY_PROJECT", "andre")
+    docker_prefix = shlex.split(env.get("ANDRE_VERIFY_DOCKER", "docker"))
+    if "docker" in skip or env.get("ANDRE_VERIFY_DURABILITY") != "1":
+        results.append(Result("-", "durability checks", None, "set ANDRE_VERIFY_DURABILITY=1"))
+    else:
+        password_file = env.get("ANDRE_VERIFY_REDIS_PASSWORD_FILE", "")
+        compose = subprocess_runner(
+            shlex.split(env.get("ANDRE_VERIFY_COMPOSE", "docker compose")), timeout_s=300
+        )
+        results += durability_checks(
+            project,
+            subprocess_runner(docker_prefix),
+            subprocess_feeder(docker_prefix),
+            compose,
+            Path(password_file).read_text(encoding="utf-8").strip() if password_file else "",
+        )
     if "docker" in skip:
         results.append(Result("-", "docker checks", None, "skipped"))
     else:
-        docker = subprocess_runner(shlex.split(env.get("ANDRE_VERIFY_DOCKER", "docker")))
-        results += docker_checks(env.get("ANDRE_VERIFY_PROJECT", "andre"), docker)
+        results += docker_checks(project, subprocess_runner(docker_prefix))
     if "host" in skip or env.get("ANDRE_VERIFY_HOST") != "1":
         results.append(Result("-", "host checks", None, "set ANDRE_VERIFY_HOST=1 on the host"))
     else:

@@ -219,6 +219,10 @@ def check_pids(c: Compose, n: str) -> None:
 
 def check_healthcheck(c: Compose, n: str) -> None:
     hc = svc(c, n).get("healthcheck") or {}
+    if n in ONE_SHOT:
+        # A one-shot that exits has no health; the image's HEALTHCHECK would call it unhealthy.
+        assert hc == {"disable": True}, f"one-shot {n} must disable the image's health check"
+        return
     assert not hc.get("disable"), f"{n} healthcheck disabled"
     test = hc.get("test")
     assert test and test not in (["NONE"], "NONE"), f"{n} has no healthcheck"
@@ -283,16 +287,27 @@ def check_depends_on(c: Compose, n: str) -> None:
     assert got == DEPENDS[n], f"{n} depends_on {got}, expected {DEPENDS[n]}"
 
 
+def dockerfile_froms(text: str) -> list[str]:
+    """The base image of each stage, ``${ARG}`` replaced by the argument's default."""
+    args: dict[str, str] = {}
+    froms = []
+    for ln in text.splitlines():
+        words = ln.split()
+        if words[:1] == ["ARG"] and "=" in words[1]:
+            name, _, default = words[1].partition("=")
+            args[name] = default
+        elif words[:1] == ["FROM"]:
+            froms.append(re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), ""), words[1]))
+    return froms
+
+
 def check_image_pinned(c: Compose, n: str) -> None:
     s = svc(c, n)
     build = s.get("build")
     if build:
         dockerfile = DEPLOY / build["context"] / build["dockerfile"]
-        froms = [
-            ln.split()[1]
-            for ln in dockerfile.read_text().splitlines()
-            if ln.strip().upper().startswith("FROM ")
-        ]
+        stages = set(re.findall(r"(?im)^FROM \S+ AS (\S+)", dockerfile.read_text()))
+        froms = [f for f in dockerfile_froms(dockerfile.read_text()) if f not in stages]
         assert froms and all(DIGEST.search(f) for f in froms), f"{n}: unpinned FROM in {froms}"
         assert not str(s.get("image", "")).endswith(":latest"), n
     else:
@@ -303,8 +318,22 @@ def check_trusted_proxy(c: Compose, n: str) -> None:
     caddy_ip = svc(c, "caddy")["networks"]["frontend"]["ipv4_address"]
     subnet = c["networks"]["frontend"]["ipam"]["config"][0]["subnet"]
     assert ipaddress.ip_address(caddy_ip) in ipaddress.ip_network(subnet)
+    check_caddy_address_reserved(c, "caddy")
     trusted = svc(c, n)["environment"]["ANDRE_TRUSTED_PROXIES"]
     assert trusted == caddy_ip, f"{n} trusts X-Forwarded-For from {trusted}, not only Caddy"
+
+
+def check_caddy_address_reserved(c: Compose, n: str) -> None:
+    # api and web start before Caddy: had they drawn from the whole subnet, one of them takes
+    # Caddy's address (and with it the trust in X-Forwarded-For) and Caddy cannot start.
+    caddy_ip = ipaddress.ip_address(svc(c, n)["networks"]["frontend"]["ipv4_address"])
+    pool = c["networks"]["frontend"]["ipam"]["config"][0]
+    subnet = ipaddress.ip_network(pool["subnet"])
+    assert "ip_range" in pool, "frontend has no ip_range: dynamic addresses may take Caddy's"
+    ip_range = ipaddress.ip_network(pool["ip_range"])
+    assert ip_range.subnet_of(subnet), f"ip_range {ip_range} outside {subnet}"  # type: ignore[arg-type]
+    assert caddy_ip in subnet and caddy_ip not in ip_range, f"Caddy's {caddy_ip} in {ip_range}"
+    assert caddy_ip != next(subnet.hosts()), f"Caddy's {caddy_ip} is the gateway"
 
 
 def check_redis_acl(c: Compose, n: str) -> None:
@@ -411,6 +440,17 @@ def _trust_everyone(c: Compose, n: str) -> None:
     svc(c, n)["environment"]["ANDRE_TRUSTED_PROXIES"] = "0.0.0.0/0"
 
 
+def _break_healthcheck(c: Compose, n: str) -> None:
+    if n in ONE_SHOT:
+        svc(c, n).pop("healthcheck", None)
+    else:
+        svc(c, n)["healthcheck"] = {"disable": True}
+
+
+def _no_ip_range(c: Compose, n: str) -> None:
+    c["networks"]["frontend"]["ipam"]["config"][0].pop("ip_range", None)
+
+
 def _health_as_admin(c: Compose, n: str) -> None:
     svc(c, n)["healthcheck"]["test"] = ["CMD", "redis-cli", "--user", "andre-admin", "ping"]
 
@@ -451,9 +491,7 @@ MEASURES = [
     Measure("memory-limit", "SECURITY.md §9", check_memory, _set("mem_limit", "2g")),
     Measure("pids-limit", "SECURITY.md §9", check_pids, _drop("pids_limit")),
     Measure("log-rotation", "SECURITY.md §9", check_log_rotation, _set("logging", {})),
-    Measure(
-        "healthcheck", "SECURITY.md §12", check_healthcheck, _set("healthcheck", {"disable": True})
-    ),
+    Measure("healthcheck", "SECURITY.md §12", check_healthcheck, _break_healthcheck),
     Measure("restart-policy", "SECURITY.md §12", check_restart, _set("restart", "on-failure:1")),
     Measure("image-pinned", "SECURITY.md §7", check_image_pinned, _unpin),
     Measure("networks", "SECURITY.md §8", check_networks, _add_network),
@@ -467,6 +505,13 @@ MEASURES = [
     ),
     Measure(
         "xff-trusted-only-from-caddy", "DESIGN.md §1", check_trusted_proxy, _trust_everyone, APP
+    ),
+    Measure(
+        "caddy-address-outside-ip-range",
+        "DESIGN.md §1",
+        check_caddy_address_reserved,
+        _no_ip_range,
+        ("caddy",),
     ),
     Measure("redis-acl-file", "SECURITY.md §14", check_redis_acl, _redis_no_aclfile, ("redis",)),
     Measure(

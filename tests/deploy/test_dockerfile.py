@@ -36,8 +36,27 @@ def stages(text: str) -> list[list[tuple[str, str]]]:
     for ins in instructions(text):
         if ins[0] == "FROM":
             result.append([])
-        result[-1].append(ins)
+        if result:  # global ARGs before the first FROM belong to no stage
+            result[-1].append(ins)
     return result
+
+
+def base_images(text: str) -> list[str]:
+    """Each FROM's image, a global ``${ARG}`` replaced by its default; earlier stages left out."""
+    args: dict[str, str] = {}
+    names: set[str] = set()
+    out = []
+    for word, rest in instructions(text):
+        if word == "ARG" and not names and "=" in rest:
+            name, _, default = rest.partition("=")
+            args[name.strip()] = default.strip()
+        elif word == "FROM":
+            words = rest.split()
+            image = re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), "$"), words[0])
+            if image not in names:
+                out.append(image)
+            names.add(words[-1])
+    return out
 
 
 def stage_named(text: str, name: str) -> list[tuple[str, str]]:
@@ -49,13 +68,12 @@ def stage_named(text: str, name: str) -> list[tuple[str, str]]:
 
 def dockerfile_violations(text: str) -> list[str]:
     problems = []
+    for image in base_images(text):
+        if "$" in image or not DIGEST.match(image):
+            problems.append(f"FROM not pinned by digest: {image}")
+        if ":latest" in image or ("@" not in image and ":" not in image):
+            problems.append(f"FROM uses latest: {image}")
     for word, args in instructions(text):
-        if word == "FROM":
-            image = args.split()[0]
-            if image.startswith("$") or not DIGEST.match(image):
-                problems.append(f"FROM not pinned by digest: {image}")
-            if ":latest" in image or ("@" not in image and ":" not in image):
-                problems.append(f"FROM uses latest: {image}")
         if word in ("COPY", "ADD"):
             sources = [a for a in args.split()[:-1] if not a.startswith("--")]
             if word == "ADD":

@@ -59,8 +59,11 @@ def run_redis(acl: Path, workdir: Path) -> Iterator[int]:
 def test_make_secrets_creates_every_compose_secret_private(secrets_dir: Path) -> None:
     declared = {Path(s["file"]).name for s in load()["secrets"].values()}
     assert {p.name for p in secrets_dir.iterdir()} == declared
+    # The directory keeps other host users out; the files must be readable by the containers'
+    # uid 1000 whatever the operator's uid is (bind mounts keep owner and mode).
+    assert stat.S_IMODE(secrets_dir.stat().st_mode) == 0o700
     for path in secrets_dir.iterdir():
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert len((secrets_dir / "api_token").read_text().strip()) >= 32
     assert (secrets_dir / "api_tokens").read_text() == ""
 
@@ -69,6 +72,14 @@ def test_make_secrets_existing_file_never_overwritten(secrets_dir: Path) -> None
     (secrets_dir / "api_token").write_text("kept")
     assert make_secrets.create(secrets_dir) == []
     assert (secrets_dir / "api_token").read_text() == "kept"
+
+
+def test_make_secrets_rerun_repairs_modes_of_hand_written_files(secrets_dir: Path) -> None:
+    (secrets_dir / "oidc_client_secret").chmod(0o600)  # printf under umask 077
+    secrets_dir.chmod(0o755)
+    make_secrets.create(secrets_dir)
+    assert stat.S_IMODE((secrets_dir / "oidc_client_secret").stat().st_mode) == 0o644
+    assert stat.S_IMODE(secrets_dir.stat().st_mode) == 0o700
 
 
 def test_init_acl_writes_hashes_group_readable(secrets_dir: Path, tmp_path: Path) -> None:
