@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.web.settings import WebSettings
@@ -71,3 +74,58 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+_FORM_TYPES = (b"application/x-www-form-urlencoded", b"multipart/form-data")
+
+
+class ActionBodyGuard:
+    """Bodies of browser JSON actions: the session is checked before a byte is read, and no
+    body may exceed ``max_bytes`` (413). Without this, FastAPI reads and parses a body before
+    any dependency runs, so anyone reaching the port could make the process hold megabytes
+    for a request that ends in 401. Sign-in forms (form types) have their own cap (read_form).
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH", "DELETE"):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        has_body = declared not in (None, b"0") or b"transfer-encoding" in headers
+        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if not has_body or content_type in _FORM_TYPES:
+            await self.app(scope, receive, send)
+            return
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(scope, receive, send, 413, "Request body too large")
+            return
+        # Same lookup the route's dependency makes (cached in the scope): one check, made early.
+        from services.web.auth.deps import get_optional_user  # a cycle at import time otherwise
+
+        if await get_optional_user(Request(scope)) is None:
+            await self._refuse(scope, receive, send, 401, "Not signed in")
+            return
+        seen = 0
+        max_bytes = self.max_bytes
+
+        async def counted_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > max_bytes:
+                    raise HTTPException(413, "Request body too large")
+            return message
+
+        await self.app(scope, counted_receive, send)
+
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, text: str) -> None:
+        headers = {"Connection": "close"}  # the unread body is not worth draining
+        response = JSONResponse({"error": text}, status_code=status, headers=headers)
+        await response(scope, receive, send)

@@ -428,3 +428,39 @@ async def test_prod_session_of_a_domain_no_longer_allowed_refused(
         assert (await client.get("/queue")).status_code == 200
     async with make_client(prod_app, cookies={name: dropped}) as client:
         assert (await client.get("/queue")).status_code == 401
+
+
+async def test_action_body_without_session_401_before_reading(web_app: FastAPI) -> None:
+    received = 0
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal received
+        for _ in range(64):  # 64 MB offered, chunked (no Content-Length)
+            received += 1
+            yield b" " * (1024 * 1024)
+
+    async with make_client(web_app) as client:
+        resp = await client.post(
+            "/queue/add",
+            content=body(),
+            headers={**same_origin(), "Content-Type": "application/json"},
+        )
+    assert resp.status_code == 401 and resp.json() == {"error": "Not signed in"}
+    assert received <= 1
+
+
+async def test_action_body_over_cap_413(signed_in: SignedIn) -> None:
+    big = json.dumps({"uri": "spotify:track:" + "1" * 22, "pad": "x" * 40_000})
+    resp = await signed_in.client.post(
+        "/queue/add", content=big, headers={"Content-Type": "application/json"}
+    )
+    assert resp.status_code == 413 and resp.json() == {"error": "Request body too large"}
+
+    async def chunked() -> AsyncIterator[bytes]:
+        for _ in range(8):
+            yield b" " * 8192
+
+    resp = await signed_in.client.post(
+        "/queue/add", content=chunked(), headers={"Content-Type": "application/json"}
+    )
+    assert resp.status_code == 413
