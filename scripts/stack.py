@@ -71,7 +71,18 @@ def load_or_create_secrets() -> dict[str, str]:
     for name in wanted:
         if os.environ.get(name):
             values[name] = os.environ[name]
+    say("stack", api_token_source())
     return values
+
+
+def api_token_source() -> str:
+    """Which API token the services use (never the token itself: logs are not for secrets)."""
+    if os.environ.get("ANDRE_API_TOKEN"):
+        return (
+            "API token in force: ANDRE_API_TOKEN from the environment "
+            f"(the one in {STATE / 'secrets.env'} is not used)"
+        )
+    return f"API token in force: ANDRE_API_TOKEN in {STATE / 'secrets.env'}"
 
 
 def _die_with_parent() -> None:

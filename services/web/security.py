@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.web.settings import WebSettings
@@ -129,3 +132,58 @@ class ActionBodyGuard:
         headers = {"Connection": "close"}  # the unread body is not worth draining
         response = JSONResponse({"error": text}, status_code=status, headers=headers)
         await response(scope, receive, send)
+
+
+class RelativeSlashRedirect:
+    """``/login`` → ``/login/`` as a relative redirect (the router's own redirect is off).
+
+    Starlette builds that redirect from the Host header and the scheme it saw (http behind
+    Caddy), so a hostile Host made it point anywhere and it leaked the upstream address. Here the
+    redirect happens only where the router found nothing (a 404) and the other form of the path
+    is a route; ``Location`` is the path alone, resolved by the browser against our own origin.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", ""))
+        if scope["type"] != "http" or path in ("", "/") or path.startswith("//"):
+            await self.app(scope, receive, send)
+            return
+        redirecting = False
+
+        async def send_or_redirect(message: Message) -> None:
+            nonlocal redirecting
+            if message["type"] == "http.response.start" and message["status"] == 404:
+                target = self._other_form(scope, path)
+                if target is not None:
+                    redirecting = True
+                    query = scope.get("query_string", b"").decode("latin-1")
+                    location = target + (f"?{query}" if query else "")
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": 307,
+                            "headers": [(b"location", location.encode("latin-1"))],
+                        }
+                    )
+                    await send({"type": "http.response.body", "body": b""})
+                    return
+            if redirecting:
+                return  # the 404's body
+            await send(message)
+
+        await self.app(scope, receive, send_or_redirect)
+
+    @staticmethod
+    def _other_form(scope: Scope, path: str) -> str | None:
+        other = path.rstrip("/") if path.endswith("/") else path + "/"
+        if not other or other.startswith("//"):
+            return None
+        probe = {**scope, "path": other}
+        for route in scope["app"].router.routes:
+            match, _ = route.matches(probe)
+            if match != Match.NONE:
+                return quote(other)
+        return None

@@ -15,6 +15,7 @@ from services.web.auth.sessions import SessionStore, digest
 from services.web.settings import WebSettings
 from shared import keys
 from tests.services.web.conftest import (
+    PUBLIC_URL,
     SignedIn,
     build_settings,
     dev_sign_in,
@@ -464,3 +465,22 @@ async def test_action_body_over_cap_413(signed_in: SignedIn) -> None:
         "/queue/add", content=chunked(), headers={"Content-Type": "application/json"}
     )
     assert resp.status_code == 413
+
+
+@pytest.mark.parametrize("host", ["localhost:9443@evil.com", "evil.example", "127.0.0.1:8002"])
+async def test_trailing_slash_redirect_relative_whatever_host(
+    web_client: httpx.AsyncClient, host: str
+) -> None:
+    resp = await web_client.get("/login?next=1", headers={"Host": host})
+    assert resp.status_code == 307
+    assert resp.headers["location"] == "/login/?next=1"
+    assert "content-security-policy" in resp.headers
+    resp = await web_client.post("/logout", headers={"Host": host})
+    assert resp.status_code == 307 and resp.headers["location"] == "/logout/"
+
+
+async def test_trailing_slash_redirect_only_to_routes(web_client: httpx.AsyncClient) -> None:
+    assert (await web_client.get("/nope")).status_code == 404
+    assert (await web_client.get(f"{PUBLIC_URL}//evil.com")).status_code == 404
+    resp = await web_client.get("/health/")
+    assert resp.status_code == 307 and resp.headers["location"] == "/health"
