@@ -173,6 +173,7 @@ def caddyfile() -> str:
 	skip_install_trust
 	http_port {http}
 	https_port {https}
+	default_bind 127.0.0.1 [::1]
 	storage file_system {STATE / "caddy" / "data"}
 }}
 
@@ -185,6 +186,15 @@ https://localhost:{https} {{
 
 http://localhost:{http} {{
 	import andre_http_redirect
+}}
+
+https://:{https} {{
+	tls internal
+	import andre_unknown_host
+}}
+
+http://:{http} {{
+	import andre_unknown_host
 }}
 """
 
