@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,6 +100,7 @@ class Child:
     env: dict[str, str]
     proc: subprocess.Popen[bytes] | None = None
     pump: threading.Thread | None = field(default=None, repr=False)
+    preexec: Callable[[], None] = _die_with_parent
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
@@ -108,7 +110,7 @@ class Child:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            preexec_fn=self.preexec,
         )
         self.pump = threading.Thread(target=self._pump, daemon=True)
         self.pump.start()
@@ -199,9 +201,29 @@ http://:{http} {{
 """
 
 
+def proxy_socket(service: str) -> Path:
+    """Where Caddy reaches a service: a Unix socket in a folder only this user can enter."""
+    return STATE / "run" / f"{service}.sock"
+
+
+def private_redis_data(path: Path) -> None:
+    """Redis's data folder 0700 and its files 0600 (they hold sessions, CSRF tokens, guest
+    hashes, e-mail addresses); the redis child also runs with umask 077 for the files it makes."""
+    path.mkdir(parents=True, exist_ok=True)
+    for entry in [path, *path.rglob("*")]:
+        entry.chmod(0o700 if entry.is_dir() else 0o600)
+
+
+def _redis_preexec() -> None:
+    os.umask(0o077)
+    _die_with_parent()
+
+
 def build_children(values: dict[str, str]) -> list[Child]:
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("ANDRE_REDIS_PASSWORD_")}
-    (STATE / "redis" / "data").mkdir(parents=True, exist_ok=True)
+    private_redis_data(STATE / "redis" / "data")
+    (STATE / "run").mkdir(mode=0o700, parents=True, exist_ok=True)
+    (STATE / "run").chmod(0o700)
     (STATE / "caddy" / "data").mkdir(parents=True, exist_ok=True)
     (STATE / "play_logs").mkdir(parents=True, exist_ok=True)
 
@@ -229,6 +251,7 @@ def build_children(values: dict[str, str]) -> list[Child]:
                 "",
             ],
             base_env,
+            preexec=_redis_preexec,
         )
     ]
     for service, user in SERVICE_USERS.items():
@@ -245,10 +268,13 @@ def build_children(values: dict[str, str]) -> list[Child]:
                 "ANDRE_REDIS_PASSWORD": passwords[user],
                 "ANDRE_BIND_HOST": "127.0.0.1",
                 "ANDRE_PORT": str(PORTS[service]),
-                "ANDRE_TRUSTED_PROXIES": "127.0.0.1,::1",
+                # X-Forwarded-For is believed only on the proxy's own socket (finding 2).
+                "ANDRE_TRUSTED_PROXIES": "",
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if service != "player":
+            env["ANDRE_PROXY_SOCKET"] = str(proxy_socket(service))
         children.append(Child(service, [sys.executable, "-m", f"services.{service}"], env))
 
     cfile = STATE / "caddy" / "Caddyfile"
@@ -261,8 +287,8 @@ def build_children(values: dict[str, str]) -> list[Child]:
             "HOME": str(STATE / "caddy"),
             "XDG_DATA_HOME": str(STATE / "caddy" / "data"),
             "XDG_CONFIG_HOME": str(STATE / "caddy" / "config"),
-            "ANDRE_API_UPSTREAM": f"127.0.0.1:{PORTS['api']}",
-            "ANDRE_WEB_UPSTREAM": f"127.0.0.1:{PORTS['web']}",
+            "ANDRE_API_UPSTREAM": f"unix/{proxy_socket('api')}",
+            "ANDRE_WEB_UPSTREAM": f"unix/{proxy_socket('web')}",
             "ANDRE_HTTPS_PORT_SUFFIX": f":{PORTS['https']}",
         }
     )
