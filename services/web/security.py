@@ -122,6 +122,8 @@ class ActionBodyGuard:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > max_bytes:
+                    if message.get("more_body", False):
+                        await _drain(receive)
                     raise HTTPException(413, "Request body too large")
             return message
 
@@ -129,9 +131,28 @@ class ActionBodyGuard:
 
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, text: str) -> None:
-        headers = {"Connection": "close"}  # the unread body is not worth draining
+        # The body is read and thrown away (up to the proxy's own cap), never kept: a proxy still
+        # sending it would turn an early answer into a 502. Past the cap the connection closes.
+        drained = await _drain(receive)
+        headers = {} if drained else {"Connection": "close"}
         response = JSONResponse({"error": text}, status_code=status, headers=headers)
         await response(scope, receive, send)
+
+
+_DRAIN_MAX_BYTES = 1024 * 1024  # Caddy refuses bigger bodies itself (deploy/caddy/andre.caddy)
+
+
+async def _drain(receive: Receive) -> bool:
+    """Discard the rest of a request body; False if it went past ``_DRAIN_MAX_BYTES``."""
+    seen = 0
+    while seen <= _DRAIN_MAX_BYTES:
+        message = await receive()
+        if message["type"] != "http.request":
+            return False  # the client went away
+        seen += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return True
+    return False
 
 
 class RelativeSlashRedirect:

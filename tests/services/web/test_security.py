@@ -447,7 +447,7 @@ async def test_action_body_without_session_401_before_reading(web_app: FastAPI) 
             headers={**same_origin(), "Content-Type": "application/json"},
         )
     assert resp.status_code == 401 and resp.json() == {"error": "Not signed in"}
-    assert received <= 1
+    assert received <= 3  # at most ~1 MiB read and thrown away, never the 64 MB
 
 
 async def test_action_body_over_cap_413(signed_in: SignedIn) -> None:
