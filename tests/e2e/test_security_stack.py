@@ -17,8 +17,26 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
     running = LocalStack.start()
-    yield running
-    running.stop()
+    try:
+        _wait_for_tls(running)
+        yield running
+    finally:
+        running.stop()
+
+
+def _wait_for_tls(stack: LocalStack) -> None:
+    # Caddy opens its port a few milliseconds before its internal certificate is ready (a race
+    # of the stack's start-up, seen on main too): wait for a handshake, not just the port.
+    context = ssl.create_default_context(cafile=str(stack.ca_file))
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            httpx.get(f"{stack.https}/health", verify=context, timeout=2)
+            return
+        except httpx.ConnectError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 @pytest.fixture
