@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.web.auth.deps import get_optional_user
 from services.web.settings import WebSettings
 
 # Same policy as deploy/caddy/andre.caddy: no inline script or style, Spotify artwork and API only.
@@ -108,8 +109,6 @@ class ActionBodyGuard:
             await self._refuse(scope, receive, send, 413, "Request body too large")
             return
         # Same lookup the route's dependency makes (cached in the scope): one check, made early.
-        from services.web.auth.deps import get_optional_user  # a cycle at import time otherwise
-
         if await get_optional_user(Request(scope)) is None:
             await self._refuse(scope, receive, send, 401, "Not signed in")
             return
