@@ -125,8 +125,10 @@ def test_stack_unknown_host_refused_and_caddy_on_loopback_only(
     plain = httpx.get(f"http://127.0.0.1:{stack.ports['http']}/", timeout=10)
     assert plain.status_code == 421 and "server" not in plain.headers
     caddy = next(p for p in stack.descendants if p.name() == "caddy")
-    listening = [
-        c.laddr for c in caddy.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN
+    listening = [  # TCP listeners and UDP sockets (HTTP/3)
+        c.laddr
+        for c in caddy.net_connections(kind="inet")
+        if c.status in (psutil.CONN_LISTEN, psutil.CONN_NONE)
     ]
     assert listening
     assert all(addr.ip in ("127.0.0.1", "::1") for addr in listening), listening
