@@ -134,6 +134,7 @@ def load_or_create_secrets() -> dict[str, str]:
     for name in wanted:
         if os.environ.get(name):
             values[name] = os.environ[name]
+    say("stack", api_token_source())
     return values
 
 
@@ -142,8 +143,10 @@ _LIBC = ctypes.CDLL(None, use_errno=True)
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent(parent_pid: int) -> Callable[[], None]:
+def _die_with_parent(parent_pid: int, umask: int | None = None) -> Callable[[], None]:
     def preexec() -> None:
+        if umask is not None:
+            os.umask(umask)
         # If the stack runner is killed outright, its children must not outlive it. The signal
         # fires when the forking *thread* exits, so children are only ever started on the main
         # thread; the ppid check closes the race where the runner died before prctl ran.
@@ -163,6 +166,16 @@ def describe_exit(code: int) -> str:
     return f"exit code {code}"
 
 
+def api_token_source() -> str:
+    """Which API token the services use (never the token itself: logs are not for secrets)."""
+    if os.environ.get("ANDRE_API_TOKEN"):
+        return (
+            "API token in force: ANDRE_API_TOKEN from the environment "
+            f"(the one in {STATE / 'secrets.env'} is not used)"
+        )
+    return f"API token in force: ANDRE_API_TOKEN in {STATE / 'secrets.env'}"
+
+
 @dataclass
 class Child:
     name: str
@@ -170,6 +183,8 @@ class Child:
     env: dict[str, str]
     emit: Log = say
     proc: subprocess.Popen[bytes] | None = None
+    # A umask for the child's own files (Redis: its data must be owner-only).
+    umask: int | None = None
 
     def start(self) -> None:
         # Own session and process group: a terminal's Ctrl-C or make's group kill reaches only
@@ -182,7 +197,7 @@ class Child:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent(os.getpid()),
+            preexec_fn=_die_with_parent(os.getpid(), self.umask),
         )
         pump = threading.Thread(
             target=self._pump, args=(self.proc,), name=f"pump-{self.name}", daemon=True
@@ -405,6 +420,7 @@ def caddyfile() -> str:
 	grace_period 2s
 	http_port {http}
 	https_port {https}
+	default_bind 127.0.0.1 [::1]
 	storage file_system {STATE / "caddy" / "data"}
 }}
 
@@ -418,12 +434,36 @@ https://localhost:{https} {{
 http://localhost:{http} {{
 	import andre_http_redirect
 }}
+
+https://:{https} {{
+	tls internal
+	import andre_unknown_host
+}}
+
+http://:{http} {{
+	import andre_unknown_host
+}}
 """
+
+
+def proxy_socket(service: str) -> Path:
+    """Where Caddy reaches a service: a Unix socket in a folder only this user can enter."""
+    return STATE / "run" / f"{service}.sock"
+
+
+def private_redis_data(path: Path) -> None:
+    """Redis's data folder 0700 and its files 0600 (they hold sessions, CSRF tokens, guest
+    hashes, e-mail addresses); the redis child also runs with umask 077 for the files it makes."""
+    path.mkdir(parents=True, exist_ok=True)
+    for entry in [path, *path.rglob("*")]:
+        entry.chmod(0o700 if entry.is_dir() else 0o600)
 
 
 def build_children(values: dict[str, str]) -> list[Child]:
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("ANDRE_REDIS_PASSWORD_")}
-    (STATE / "redis" / "data").mkdir(parents=True, exist_ok=True)
+    private_redis_data(STATE / "redis" / "data")
+    (STATE / "run").mkdir(mode=0o700, parents=True, exist_ok=True)
+    (STATE / "run").chmod(0o700)
     (STATE / "caddy" / "data").mkdir(parents=True, exist_ok=True)
     (STATE / "play_logs").mkdir(parents=True, exist_ok=True)
 
@@ -451,6 +491,7 @@ def build_children(values: dict[str, str]) -> list[Child]:
                 "",
             ],
             base_env,
+            umask=0o077,
         )
     ]
     for service, user in SERVICE_USERS.items():
@@ -467,10 +508,13 @@ def build_children(values: dict[str, str]) -> list[Child]:
                 "ANDRE_REDIS_PASSWORD": passwords[user],
                 "ANDRE_BIND_HOST": "127.0.0.1",
                 "ANDRE_PORT": str(PORTS[service]),
-                "ANDRE_TRUSTED_PROXIES": "127.0.0.1,::1",
+                # X-Forwarded-For is believed only on the proxy's own socket (finding 2).
+                "ANDRE_TRUSTED_PROXIES": "",
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if service != "player":
+            env["ANDRE_PROXY_SOCKET"] = str(proxy_socket(service))
         children.append(Child(service, [sys.executable, "-m", f"services.{service}"], env))
 
     cfile = STATE / "caddy" / "Caddyfile"
@@ -483,8 +527,8 @@ def build_children(values: dict[str, str]) -> list[Child]:
             "HOME": str(STATE / "caddy"),
             "XDG_DATA_HOME": str(STATE / "caddy" / "data"),
             "XDG_CONFIG_HOME": str(STATE / "caddy" / "config"),
-            "ANDRE_API_UPSTREAM": f"127.0.0.1:{PORTS['api']}",
-            "ANDRE_WEB_UPSTREAM": f"127.0.0.1:{PORTS['web']}",
+            "ANDRE_API_UPSTREAM": f"unix/{proxy_socket('api')}",
+            "ANDRE_WEB_UPSTREAM": f"unix/{proxy_socket('web')}",
             "ANDRE_HTTPS_PORT_SUFFIX": f":{PORTS['https']}",
         }
     )

@@ -1,4 +1,5 @@
-"""The client's IP: X-Forwarded-For is believed only when the peer is a trusted proxy (Caddy).
+"""The client's IP: X-Forwarded-For is believed only from the proxy (Caddy): a connection on its
+own Unix socket (the local stack) or a TCP peer in ``trusted_proxies`` (compose), nobody else.
 
 Addresses are normalised first: a dual-stack listener reports IPv4 peers as IPv4-mapped IPv6
 (``::ffff:127.0.0.1``), which must match an IPv4 trusted-proxy entry (else every client behind
@@ -49,24 +50,39 @@ def _is_trusted(addr: Address, nets: tuple[Network, ...]) -> bool:
     return any(addr.version == net.version and addr in net for net in nets)
 
 
+def via_proxy_socket(conn: HTTPConnection) -> bool:
+    """The request came in on the proxy's Unix socket (shared.serve): uvicorn reports such a
+    connection with no client and a server address without a port."""
+    server = conn.scope.get("server")
+    return conn.client is None and isinstance(server, tuple | list) and server[1] is None
+
+
+def _forwarded(conn: HTTPConnection, nets: tuple[Network, ...]) -> str | None:
+    """The client our proxy vouches for in X-Forwarded-For; None when it names nobody."""
+    forwarded = conn.headers.get("x-forwarded-for", "")
+    # Walk from the right: the last hop our proxy saw is the one it vouches for.
+    hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+    for hop in reversed(hops):
+        addr = parse_ip(hop)
+        if addr is None:
+            # Not an address where our proxy vouches for one: nobody we can name (never
+            # the proxy itself, which would pass as loopback in the local stack).
+            return "unknown"
+        if not _is_trusted(addr, nets):
+            return str(addr)
+    return None
+
+
 def client_ip(conn: HTTPConnection, trusted_proxies: Iterable[str]) -> str:
+    nets = _networks(tuple(trusted_proxies))  # parsed once per distinct setting
+    if via_proxy_socket(conn):
+        return _forwarded(conn, nets) or "unknown"
     raw_peer = conn.client.host if conn.client else ""
     peer = parse_ip(raw_peer) if raw_peer else None
     if peer is None:
         return raw_peer or "unknown"
-    nets = _networks(tuple(trusted_proxies))  # parsed once per distinct setting
     if _is_trusted(peer, nets):
-        forwarded = conn.headers.get("x-forwarded-for", "")
-        # Walk from the right: the last hop our proxy saw is the one it vouches for.
-        hops = [h.strip() for h in forwarded.split(",") if h.strip()]
-        for hop in reversed(hops):
-            addr = parse_ip(hop)
-            if addr is None:
-                # Not an address where our proxy vouches for one: nobody we can name (never
-                # the proxy itself, which would pass as loopback in the local stack).
-                return "unknown"
-            if not _is_trusted(addr, nets):
-                return str(addr)
+        return _forwarded(conn, nets) or str(peer)
     return str(peer)
 
 

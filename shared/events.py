@@ -34,7 +34,11 @@ EVENT_TYPES = ("queue_update", "now_playing", "player_position", "airhorn")
 PING_INTERVAL_S = 15.0
 _ID_RE = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
 _ID_PART_MAX = 2**64 - 1  # Redis stream ids are two unsigned 64-bit numbers
-_REPLAY_PAGE = 500
+_REPLAY_PAGE = 100  # entries held at once (a now_playing entry carries its item's comments)
+# Bytes of replayed frames (besides the one current queue) one resume may send; past that the
+# client gets a snapshot instead. A full stream of player_position/airhorn events fits.
+_REPLAY_MAX_BYTES = 2 * 1024 * 1024
+_REPLAY_MAX_PAGES = 1_000  # events_max_len (<= 100,000) / _REPLAY_PAGE: the loop is bounded
 _TAIL_BACKOFF_MIN_S = 0.1
 _TAIL_BACKOFF_MAX_S = 1.0
 
@@ -75,18 +79,26 @@ async def _now_playing_json(redis: Redis) -> str:
 async def _frames_for(
     reader: QueueReader, entries: list[tuple[str, dict[str, str]]]
 ) -> list[tuple[StreamId, bytes]]:
-    """Serialise stream entries; all queue_updates of a batch share one current queue read."""
-    queue_json: str | None = None
+    """Serialise stream entries; a batch's queue_updates become ONE frame, at the last of them.
+
+    Every queue_update resolves to the same current queue, so sending it once per batch (where
+    the batch's last one stood) says everything the others would have said at a fraction of the
+    bytes: one copy of a 1,000-song queue instead of one per entry.
+    """
+    last_update = max(
+        (i for i, (_, fields) in enumerate(entries) if fields.get("type") == "queue_update"),
+        default=-1,
+    )
     out = []
-    for event_id, fields in entries:
+    for position, (event_id, fields) in enumerate(entries):
         sid = parse_id(event_id)
         etype = fields.get("type", "")
         if sid is None or etype not in EVENT_TYPES:
             continue
         if etype == "queue_update":
-            if queue_json is None:
-                queue_json = await reader.get_json()
-            data = queue_json
+            if position != last_update:
+                continue
+            data = await reader.get_json()
         else:
             data = fields.get("data") or "{}"
             if not _is_json_object(data):
@@ -278,18 +290,60 @@ class EventHub:
                 backoff = min(backoff * 2, _TAIL_BACKOFF_MAX_S)
 
 
-async def _replay(hub: EventHub, after: str) -> AsyncIterator[tuple[StreamId, bytes]]:
+class _ReplayTooLong(Exception):
+    """A resume would replay more than ``_REPLAY_MAX_BYTES``: send the current state instead."""
+
+
+async def _replay(hub: EventHub, after: str) -> AsyncIterator[tuple[StreamId | None, bytes]]:
+    """The entries after ``after``, bounded in bytes and memory whatever their number.
+
+    Pages of ``_REPLAY_PAGE`` entries; every ``queue_update`` of the whole replay becomes one
+    current-queue frame at the end (with the newest id when the newest entry is a queue_update,
+    else without an id, so the client's Last-Event-ID stays the newest replayed one). The other
+    frames (which carry their own data) may add up to ``_REPLAY_MAX_BYTES``; past that the
+    caller sends a snapshot instead (``_ReplayTooLong``). A yield waits for the client to take
+    the bytes (the ASGI server's flow control), so a slow reader holds one frame, not a replay.
+    """
     redis = hub.redis
     start = after
-    while True:
+    sent = 0
+    queue_due = False
+    newest: tuple[StreamId, str] | None = None
+    last_is_queue = False
+    for _ in range(_REPLAY_MAX_PAGES):
         entries = await _xrange(redis, "XRANGE", f"({start}", "+", "COUNT", _REPLAY_PAGE)
         if not entries:
-            return
-        for item in await _frames_for(hub.queue_reader, entries):
-            yield item
+            break
+        for event_id, fields in entries:
+            sid = parse_id(event_id)
+            etype = fields.get("type", "")
+            if sid is None or etype not in EVENT_TYPES:
+                continue
+            newest = (sid, event_id)
+            last_is_queue = etype == "queue_update"
+            if last_is_queue:
+                queue_due = True
+                continue
+            payload = fields.get("data") or "{}"
+            if not _is_json_object(payload):
+                records.report_damaged("event", event_id, "data is not a JSON object")
+                continue
+            data = frame(event_id, etype, payload)
+            sent += len(data)
+            if sent > _REPLAY_MAX_BYTES:
+                raise _ReplayTooLong
+            yield sid, data
         if len(entries) < _REPLAY_PAGE:
-            return
+            break
         start = entries[-1][0]
+    else:
+        raise _ReplayTooLong
+    if queue_due and newest is not None:
+        queue_json = await hub.queue_reader.get_json()
+        if last_is_queue:
+            yield newest[0], frame(newest[1], "queue_update", queue_json)
+        else:
+            yield None, frame(None, "queue_update", queue_json)
 
 
 async def _newest_id(redis: Redis) -> StreamId:
@@ -333,10 +387,17 @@ async def event_stream(
                 # Part of what the client missed was trimmed away: give it the current state.
                 yield await _snapshot(hub, None)
             last = resume
-            async for sid, data in _replay(hub, f"{resume[0]}-{resume[1]}"):
-                if sid > last:
-                    last = sid
-                    yield data
+            try:
+                async for sid, data in _replay(hub, f"{resume[0]}-{resume[1]}"):
+                    if sid is None:
+                        yield data  # the replay's one current queue, after the newest entry
+                    elif sid > last:
+                        last = sid
+                        yield data
+            except _ReplayTooLong:
+                # Too much to replay: the current state, and live events after the newest id.
+                last = max(last, await _newest_id(redis))
+                yield await _snapshot(hub, None)
         while not sub.dropped:
             try:
                 sid, data = sub.queue.get_nowait()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
+import stat
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
@@ -39,6 +43,33 @@ class Server(uvicorn.Server):
         await super().shutdown(sockets)
 
 
+def bind_proxy_socket(path: Path) -> socket.socket:
+    """The proxy's own Unix socket, owner-only (0600): a connection on it is the proxy, so its
+    X-Forwarded-For is believed (shared.clientip), which no other local user can forge."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISSOCK(path.lstat().st_mode):
+            raise RuntimeError(f"{path} exists and is not a socket; refusing to replace it")
+        path.unlink()  # a stale socket of a previous run
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    previous = os.umask(0o177)
+    try:
+        sock.bind(str(path))
+    finally:
+        os.umask(previous)
+    os.chmod(path, 0o600)
+    return sock
+
+
+def listen_sockets(config: uvicorn.Config, settings: AndreSettings) -> list[socket.socket]:
+    """Where a service listens: its TCP port, plus the proxy socket when one is configured."""
+    sockets = [config.bind_socket()]
+    if settings.proxy_socket is not None:
+        sockets.append(bind_proxy_socket(settings.proxy_socket))
+    return sockets
+
+
 def serve(app: FastAPI, settings: AndreSettings) -> None:
     configure_logging(settings.service_name, settings.log_level, settings.secret_values())
-    Server(uvicorn_config(app, settings)).run()
+    config = uvicorn_config(app, settings)
+    Server(config).run(sockets=listen_sockets(config, settings))

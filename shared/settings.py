@@ -122,8 +122,12 @@ class AndreSettings(BaseSettings):
     """Identity credited with auto-filled songs."""
     play_log_dir: Path = Path("var/play_logs")
     """Folder of the daily JSON-lines play logs."""
-    trusted_proxies: CommaList = Field(default_factory=lambda: ["127.0.0.1", "::1"])
-    """Comma list of proxy IPs/CIDRs whose X-Forwarded-For is believed (Caddy)."""
+    trusted_proxies: CommaList = Field(default_factory=list)
+    """Comma list of proxy IPs/CIDRs whose X-Forwarded-For is believed over TCP (compose: Caddy's
+    fixed address). Empty: no TCP peer is believed (the local stack's Caddy uses the socket)."""
+    proxy_socket: Path | None = None
+    """Unix socket the service also listens on, for the proxy only (created 0600); its
+    X-Forwarded-For is believed (the local stack: `var/run/<service>.sock`)."""
     events_max_len: int = Field(default=2_000, ge=100, le=100_000)
     """Approximate length bound of the Redis event stream (about an hour of events; a client
     resuming from an older id gets a fresh snapshot)."""

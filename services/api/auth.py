@@ -4,7 +4,9 @@ Tokens are compared as SHA-256 digests with ``hmac.compare_digest`` against ever
 token, without an early exit, so neither the length nor a matching prefix of a token leaks
 through timing. A successful request costs no Redis round trip; wrong tokens are counted per
 client IP in Redis (shared by replicas) and a client over the limit is also remembered in-process,
-so it gets 429 even if it then guesses right.
+so its further wrong or missing tokens get 429 without a Redis round trip. A valid token is never
+refused by that failure counter: everyone behind one office NAT would otherwise be locked out by
+one bad script, and the count throttles nothing a 256-bit token needs (docs/security.md).
 """
 
 from __future__ import annotations
@@ -149,9 +151,7 @@ class AuthGuard:
         """
         if not self.tokens:
             return None
-        ip = client_ip(conn, self.trusted_proxies)
-        if self._blocked_for(ip):
-            return None
+        # Same rule as authenticate: a valid token passes whatever its address's failure count.
         token = parse_bearer(conn.headers.get("authorization"))
         return None if token is None else self.tokens.match(token)
 
@@ -166,11 +166,15 @@ class AuthGuard:
         if not self.tokens:
             fail("not_configured")
             raise ApiError(503, "API token not configured on server")
-        blocked = self._blocked_for(ip)
-        if blocked:
-            fail("rate_limited")
-            raise RateLimited(f"Too many invalid tokens; try again in {blocked} s", blocked)
         token = parse_bearer(request.headers.get("authorization"))
+        # Checked before the failure count: the holder of a valid token is never locked out by
+        # someone else's wrong guesses from the same address (a NAT, a shared proxy).
+        identity = None if token is None else self.tokens.match(token)
+        if identity is None:
+            blocked = self._blocked_for(ip)
+            if blocked:
+                fail("rate_limited")
+                raise RateLimited(f"Too many invalid tokens; try again in {blocked} s", blocked)
         if token is None:
             fail("missing_token")
             raise ApiError(
@@ -178,7 +182,6 @@ class AuthGuard:
                 "Missing or malformed Authorization header",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        identity = self.tokens.match(token)
         if identity is None:
             try:
                 await self._count_failure(redis, ip)

@@ -10,7 +10,11 @@ from services.web.auth import dev, guests, login, logout, spotify
 from services.web.errors import install_error_handlers, unexpected_error
 from services.web.routes import actions, pages
 from services.web.routes.deps import close_ui_resources
-from services.web.security import SecurityHeadersMiddleware
+from services.web.security import (
+    ActionBodyGuard,
+    RelativeSlashRedirect,
+    SecurityHeadersMiddleware,
+)
 from services.web.settings import WebSettings
 from services.web.templating import STATIC_DIR
 from shared.asgi import ContainErrors, RedisDep, make_lifespan
@@ -50,6 +54,10 @@ def create_app(settings: WebSettings) -> FastAPI:
     install_error_handlers(app)
     # Deliberately no CORSMiddleware: the browser UI is same-origin only. Errors are contained
     # inside the headers layer, so an unexpected 500 or a 503 still carries CSP and no-store.
+    # Trailing-slash redirects are relative, never built from the Host header (see security.py).
+    app.router.redirect_slashes = False
+    app.add_middleware(RelativeSlashRedirect)
+    app.add_middleware(ActionBodyGuard, max_bytes=settings.max_body_bytes)
     app.add_middleware(ContainErrors, respond=unexpected_error)
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)
     return app

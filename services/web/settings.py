@@ -53,6 +53,8 @@ class WebSettings(AndreSettings):
     """How long a sign-in or Spotify-link flow may take."""
     guest_max_days: int = Field(default=30, ge=1, le=365)
     """Longest validity of a guest invite."""
+    max_body_bytes: int = Field(default=16 * 1024, ge=256)
+    """Largest body of a browser JSON action (413 past it; read only after the session check)."""
     sse_streams_per_user: int = Field(default=16, ge=1)
     """Open `/events` streams one user may hold per web process (a few tabs; more get 429)."""
 

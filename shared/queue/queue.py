@@ -110,21 +110,37 @@ def _refused(status: str, item_id: str) -> DomainError:
     return _fail(status)
 
 
+# Invisible characters that are not format characters (Hangul fillers, braille blank).
+_INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+_DROPPED_CATEGORIES = ("Cc", "Cf", "Cs", "Co")  # control, format (ZWSP, ZWJ, BOM, tags), ...
+_MARKS = ("Mn", "Mc", "Me")
+_MARKS_PER_BASE = 4  # more stacked combining marks than any script needs ("Zalgo" text)
+
+
 def clean_comment(text: str, max_chars: int) -> str:
-    """Plain text: control, surrogate and bidi-override characters dropped, whitespace folded."""
+    """Plain text: control, format (invisible, bidi), surrogate and private-use characters
+    dropped, stacked combining marks capped, whitespace folded; something visible must remain."""
     if not isinstance(text, str):
         raise InvalidInput("Comment must be text")
     text = unicodedata.normalize("NFC", text)
     kept = []
+    marks = 0
     for ch in text:
+        category = unicodedata.category(ch)
         if ch in "\t\n\r":
             kept.append(" ")
-        elif ch in _BIDI or unicodedata.category(ch) in ("Cc", "Cs"):
+            marks = 0
+        elif ch in _BIDI or ch in _INVISIBLE or category in _DROPPED_CATEGORIES:
             continue
+        elif category in _MARKS:
+            marks += 1
+            if marks <= _MARKS_PER_BASE:
+                kept.append(ch)
         else:
             kept.append(ch)
+            marks = 0
     cleaned = " ".join("".join(kept).split())
-    if not cleaned:
+    if not any(unicodedata.category(ch) not in _MARKS for ch in cleaned if not ch.isspace()):
         raise InvalidInput("Comment is empty")
     if len(cleaned) > max_chars:
         raise InvalidInput(f"Comment is longer than {max_chars} characters")

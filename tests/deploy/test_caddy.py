@@ -102,9 +102,10 @@ def test_caddy_production_security_headers_on_every_response(tmp_path: Path) -> 
     site = [
         h for h in header_handlers if "Strict-Transport-Security" in h["response"].get("set", {})
     ]
-    # The site's routes and its error routes (a 413 or a 502/503/504 Caddy makes itself).
-    assert len(site) == 3
-    assert site[0]["response"] == site[1]["response"] == site[2]["response"]
+    # The site's routes, its error routes (a 413 or a 502/503/504 Caddy makes itself) and the
+    # catch-all sites that refuse unknown hosts (https:// and http://).
+    assert len(site) == 5
+    assert all(h["response"] == site[0]["response"] for h in site)
     response = site[0]["response"]
     for name, value in EXPECTED_HEADERS.items():
         assert response["set"][name] == [value]
@@ -118,7 +119,8 @@ def test_caddy_production_security_headers_on_every_response(tmp_path: Path) -> 
         for h in header_handlers
         if h["response"].get("set") == {"Content-Type": ["application/json"]}
     ]
-    assert len(json_errors) == 2  # Caddy's own 413s answer in the services' {"error"} shape
+    # Caddy's own 413s and unknown-host 421s answer in the services' {"error"} shape.
+    assert len(json_errors) == 4
     upstream_errors = [
         h
         for h in header_handlers
@@ -126,9 +128,9 @@ def test_caddy_production_security_headers_on_every_response(tmp_path: Path) -> 
     ]
     assert len(upstream_errors) == 1  # and so do its 502/503/504 for a service that is down
     others = [h for h in header_handlers if h not in json_errors + upstream_errors]
-    # Deleted from the site, its error routes and the HTTP redirect alike.
+    # Deleted from the site, its error routes, the HTTP redirect and the catch-alls alike.
     assert all("Server" in h["response"].get("delete", []) for h in others)
-    assert len(others) == 4
+    assert len(others) == 6
 
 
 def test_caddy_production_routes_api_and_web(tmp_path: Path) -> None:
@@ -173,3 +175,19 @@ def test_caddy_files_name_no_operator_host(name: str) -> None:
     text = (DEPLOY / name).read_text()
     for operator in ("dylanbochman", "192.81.213.152", "100.92.192.62"):
         assert operator not in text
+
+
+def test_caddy_production_unknown_host_refused_with_headers(tmp_path: Path) -> None:
+    config = adapt(DEPLOY / "Caddyfile", tmp_path, PROD_ENV)
+    responders = [o for o in walk(config) if o.get("handler") == "static_response"]
+    refusals = [r for r in responders if r.get("status_code") == 421]
+    assert len(refusals) == 2  # the https:// and http:// catch-alls
+    assert all(r["body"] == '{"error":"Unknown host"}' and r.get("close") for r in refusals)
+
+
+def test_caddy_access_log_drops_csrf_header(tmp_path: Path) -> None:
+    config = adapt(DEPLOY / "Caddyfile", tmp_path, PROD_ENV)
+    encoders = [o for o in walk(config) if o.get("format") == "filter"]
+    assert encoders
+    for encoder in encoders:
+        assert encoder["fields"]["request>headers>X-Csrf-Token"] == {"filter": "delete"}

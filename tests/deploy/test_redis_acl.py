@@ -1,3 +1,4 @@
+import asyncio
 import socket
 import time
 
@@ -109,3 +110,24 @@ async def test_redis_server_policies_from_project_config(redis_server: RedisServ
             await client.execute_command("FLUSHALL")
     finally:
         await client.aclose()
+
+
+async def test_redis_runaway_script_answered_busy_and_killed_by_admin() -> None:
+    server = RedisServer.start()  # its own server: a stuck one must not stall the session's
+    api = server.client("andre-api")
+    web = server.client("andre-web")
+    admin = server.client("andre-admin")
+    try:
+        runaway = asyncio.create_task(api.eval("while true do end", 0))
+        await asyncio.sleep(1.3)  # past busy-reply-threshold (1000 ms)
+        with pytest.raises(ResponseError, match="BUSY"):
+            await web.ping()
+        assert await admin.execute_command("SCRIPT", "KILL")
+        with pytest.raises(ResponseError, match="killed"):
+            async with asyncio.timeout(5):
+                await runaway
+        assert await web.ping()
+    finally:
+        for client in (api, web, admin):
+            await client.aclose()
+        server.stop()

@@ -44,6 +44,10 @@ def test_stack_env_token_overrides_generated_secret() -> None:
         # The generated file keeps its own value; the running services use the environment's.
         assert stack.secret("ANDRE_API_TOKEN") != token
         assert not any(token in line for line in stack.lines), "a token reached the logs"
+        # The stack says which token is in force (the README sends bots to the file otherwise).
+        said = [line for line in stack.lines if "API token in force" in line]
+        assert said and "from the environment" in said[0]
+        assert stack.secret("ANDRE_API_TOKEN") not in "\n".join(stack.lines)
         api_proc = next(p for p in stack.descendants if "services.api" in " ".join(p.cmdline()))
         assert api_proc.environ()["ANDRE_API_TOKEN"] == token
     finally:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from shared.clientip import client_ip, rate_subject
+from shared.settings import AndreSettings
 
 TRUSTED = ["127.0.0.1", "::1", "172.31.240.2"]
 
@@ -54,3 +55,22 @@ def test_client_ip_trusted_peer_malformed_hop_is_unknown_not_the_proxy() -> None
 
 def test_client_ip_trusted_peer_without_forwarded_for_is_the_peer() -> None:
     assert client_ip(_conn("127.0.0.1"), TRUSTED) == "127.0.0.1"
+
+
+def _socket_conn(forwarded: str | None) -> Request:
+    headers = [] if forwarded is None else [(b"x-forwarded-for", forwarded.encode())]
+    # How uvicorn describes a connection on a Unix socket: no client, no server port.
+    scope = {"type": "http", "client": None, "server": ("/run/andre/api.sock", None)}
+    return Request({**scope, "headers": headers})
+
+
+def test_client_ip_proxy_socket_believes_forwarded_for() -> None:
+    assert client_ip(_socket_conn("198.51.100.9"), []) == "198.51.100.9"
+    assert client_ip(_socket_conn("garbage"), []) == "unknown"
+    assert client_ip(_socket_conn(None), []) == "unknown"
+
+
+def test_client_ip_loopback_peer_untrusted_by_default() -> None:
+    default = AndreSettings(_env_file=None).trusted_proxies  # type: ignore[call-arg]
+    assert default == []
+    assert client_ip(_conn("127.0.0.1", "198.51.100.9"), default) == "127.0.0.1"

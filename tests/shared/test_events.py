@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tracemalloc
 from collections.abc import AsyncIterator
 
 import pytest
@@ -11,6 +12,7 @@ from starlette.requests import Request
 from shared import keys
 from shared.events import EventHub, event_stream, publish
 from shared.queue import queue as domain
+from shared.queue.queue import QueueRules
 from tests.shared.queue.helpers import track
 
 
@@ -89,10 +91,12 @@ async def test_event_stream_resume_replays_everything_missed(
     stream = event_stream(hub, _request(first_id))
     try:
         await anext(stream)
-        replayed = await _next_events(stream, len(missed))
-        assert [e["id"] for e in replayed] == missed
-        assert replayed[-1]["event"] == "airhorn"
-        assert len(json.loads(replayed[0]["data"])["queue"]) == 5
+        replayed = await _next_events(stream, 2)
+        # The four queue_updates become one current queue after the newest entry (no id: the
+        # client's Last-Event-ID stays the airhorn's, the newest replayed).
+        assert [e["event"] for e in replayed] == ["airhorn", "queue_update"]
+        assert replayed[0]["id"] == missed[-1] and "id" not in replayed[1]
+        assert len(json.loads(replayed[1]["data"])["queue"]) == 5
         await domain.add_item(redis_api, track(9), "b@example.com")
         live = await _next_events(stream, 1)
         assert live[0]["id"] > missed[-1]
@@ -187,6 +191,88 @@ async def test_event_stream_last_event_id_ahead_of_stream_starts_fresh_and_goes_
         events = await _next_events(stream, 2)
         assert [e["event"] for e in events] == ["queue_update", "now_playing"]
         await publish(redis_api, "airhorn", {"name": "siren", "user": "new@example.com"})
+        live = await _next_events(stream, 1)
+        assert live[0]["event"] == "airhorn" and "new@example.com" in live[0]["data"]
+    finally:
+        await stream.aclose()
+
+
+async def test_event_stream_resume_ending_on_queue_update_carries_newest_id(
+    redis_api: Redis, hub: EventHub
+) -> None:
+    await publish(redis_api, "airhorn", {"name": "siren", "user": "u@example.com"})
+    first_id = (await redis_api.xrange(keys.EVENTS))[-1][0]
+    await domain.add_item(redis_api, track(1), "a@example.com")
+    await publish(redis_api, "airhorn", {"name": "horn", "user": "u@example.com"})
+    await domain.add_item(redis_api, track(2), "a@example.com")
+    newest = (await redis_api.xrange(keys.EVENTS))[-1][0]
+    stream = event_stream(hub, _request(first_id))
+    try:
+        await anext(stream)
+        replayed = await _next_events(stream, 2)
+        assert [e["event"] for e in replayed] == ["airhorn", "queue_update"]
+        assert replayed[1]["id"] == newest
+        assert len(json.loads(replayed[1]["data"])["queue"]) == 2
+    finally:
+        await stream.aclose()
+
+
+async def test_event_stream_resume_over_big_queue_bounded_in_bytes_and_memory(
+    redis_api: Redis, hub: EventHub
+) -> None:
+    rules = QueueRules(max_len=1000, events_max_len=5000)
+    first_id = await publish(redis_api, "airhorn", {"name": "siren", "user": "u@example.com"})
+    for n in range(1000):
+        await domain.add_item(redis_api, track(n), f"user{n % 7}@example.com", rules=rules)
+    for _ in range(1000):
+        await publish(redis_api, "queue_update", None, maxlen=5000)
+    assert await redis_api.xlen(keys.EVENTS) >= 2001
+    queue_bytes = len(await hub.queue_reader.get_json())
+    # One copy of the queue plus small change, however many queue_update entries are replayed
+    # (today's main sent one copy per entry: ~2,000 x the queue).
+    bytes_bound = 2 * queue_bytes + 64 * 1024
+    memory_bound = 20 * 1024 * 1024
+    stream = event_stream(hub, _request(first_id), ping_interval_s=0.2)
+    sent = 0
+    tracemalloc.start()
+    try:
+        async with asyncio.timeout(30):
+            async for chunk in stream:
+                if chunk == b": ping\n\n":
+                    break  # the replay is over and the stream is live
+                sent += len(chunk)
+                if sent > bytes_bound:
+                    break
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        await stream.aclose()
+    assert queue_bytes > 200_000
+    assert sent <= bytes_bound, f"replay sent {sent} bytes for a {queue_bytes}-byte queue"
+    assert peak <= memory_bound, f"replay held {peak} bytes at its peak"
+
+
+async def test_event_stream_resume_past_byte_cap_sends_snapshot_then_live(
+    redis_api: Redis, hub: EventHub
+) -> None:
+    first_id = await publish(redis_api, "airhorn", {"name": "siren", "user": "u@example.com"})
+    big_user = "u" * 20_000 + "@example.com"
+    for _ in range(150):  # ~3 MB of airhorn frames: over the 2 MiB replay cap
+        await publish(redis_api, "airhorn", {"name": "siren", "user": big_user}, maxlen=5000)
+    stream = event_stream(hub, _request(first_id), ping_interval_s=0.2)
+    sent = 0
+    events: list[dict[str, str]] = []
+    try:
+        async with asyncio.timeout(10):
+            async for chunk in stream:
+                if chunk == b": ping\n\n":
+                    break
+                sent += len(chunk)
+                events.extend(_parse(chunk))
+        assert sent <= 3 * 1024 * 1024
+        assert [e["event"] for e in events[-2:]] == ["queue_update", "now_playing"]
+        assert "id" not in events[-1]
+        await publish(redis_api, "airhorn", {"name": "horn", "user": "new@example.com"})
         live = await _next_events(stream, 1)
         assert live[0]["event"] == "airhorn" and "new@example.com" in live[0]["data"]
     finally:

@@ -2,20 +2,60 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
+from services.api.auth import IdentityDep
 from services.api.deps import HubDep
+from services.api.errors import error_docs
+from services.api.settings import ApiSettings
 from shared.events import sse_response
+from shared.queue.errors import RateLimited
 
 router = APIRouter(tags=["events"])
+
+
+async def _counted(
+    frames: AsyncIterable[Any], open_streams: dict[str, int], who: str
+) -> AsyncIterator[Any]:
+    """Pass a stream through while counting it among ``who``'s open streams."""
+    open_streams[who] = open_streams.get(who, 0) + 1
+    try:
+        async for chunk in frames:
+            yield chunk
+    finally:
+        left = open_streams.get(who, 1) - 1
+        if left > 0:
+            open_streams[who] = left
+        else:
+            open_streams.pop(who, None)
+        aclose = getattr(frames, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 @router.get(
     "/events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={
+        200: {"content": {"text/event-stream": {}}},
+        **error_docs({429: "Too many open streams for this token"}),
+    },
 )
-async def stream_events(request: Request, hub: HubDep) -> StreamingResponse:
+async def stream_events(request: Request, hub: HubDep, identity: IdentityDep) -> StreamingResponse:
     """The event stream (text/event-stream); send Last-Event-ID to resume."""
-    return await sse_response(hub, request)
+    # Each open stream holds a socket and a frame queue: one token opening hundreds must not
+    # exhaust the process (the web caps its users the same way, ANDRE_SSE_STREAMS_PER_USER).
+    settings: ApiSettings = request.app.state.settings
+    state = request.app.state
+    if not hasattr(state, "open_streams"):
+        state.open_streams = {}
+    open_streams: dict[str, int] = state.open_streams
+    if open_streams.get(identity.email, 0) >= settings.api_sse_streams_per_token:
+        raise RateLimited("Too many open event streams for this token; close some", 5)
+    response = await sse_response(hub, request)
+    response.body_iterator = _counted(response.body_iterator, open_streams, identity.email)
+    return response

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from typing import Any
 
 from fastapi import Request
@@ -27,6 +28,10 @@ DIGITS = re.compile(r"[0-9]+")  # str.isdigit() also passes "²" and "①", whic
 def normalise_email(value: str) -> str | None:
     email = value.strip().lower()
     if len(email) > 254 or not EMAIL_RE.fullmatch(email):
+        return None
+    # No control, format (bidi overrides such as U+202E, zero-width), private-use or separator
+    # characters: an identity shown to everyone must read as what it is.
+    if any(unicodedata.category(ch)[0] in "CZ" for ch in email):
         return None
     return email
 

@@ -9,7 +9,7 @@ import secrets
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
-from services.web.settings import WebSettings, origin_of
+from services.web.settings import WebSettings
 
 # Dev may run without ANDRE_SECRET_KEY (prod refuses to start without one); a per-process key
 # then signs the pre-session tokens, which is enough for a single dev process.
@@ -25,11 +25,16 @@ def tokens_equal(a: str, b: str) -> bool:
 
 
 def same_origin(conn: HTTPConnection, settings: WebSettings) -> bool:
-    """The request's Origin is exactly our public origin (a missing Origin is not)."""
+    """The request's Origin is exactly our public origin (a missing Origin is not).
+
+    Compared as sent, not parsed: a browser serialises an origin one way (lower case, no path,
+    no user info, default port dropped), so ``https://evil@host``, a path or another case is
+    not a browser on our page.
+    """
     origin = conn.headers.get("origin")
     if not origin or origin == "null":
         return False
-    return origin_of(origin) == settings.public_origin
+    return tokens_equal(origin, settings.public_origin)
 
 
 def _key(settings: WebSettings) -> bytes:
@@ -37,16 +42,32 @@ def _key(settings: WebSettings) -> bytes:
     return secret.encode("utf-8") if secret else _DEV_FALLBACK_KEY
 
 
+def _presession_mac(settings: WebSettings, nonce: str) -> str:
+    return hmac.new(_key(settings), f"presession\x00{nonce}".encode(), hashlib.sha256).hexdigest()
+
+
+def new_presession(settings: WebSettings) -> str:
+    """A server-chosen pre-session value: a random nonce and our MAC of it."""
+    nonce = secrets.token_urlsafe(32)
+    return f"{nonce}.{_presession_mac(settings, nonce)}"
+
+
 def presession_value(conn: HTTPConnection, settings: WebSettings) -> str:
-    return conn.cookies.get(settings.presession_cookie_name, "")[:128]
+    """The browser's pre-session value if we issued it, else "" (a value the client made up, or
+    one planted in its cookie jar by someone else, binds nothing)."""
+    value = conn.cookies.get(settings.presession_cookie_name, "")[:128]
+    nonce, sep, mac = value.partition(".")
+    if not sep or len(nonce) < 32 or not tokens_equal(mac, _presession_mac(settings, nonce)):
+        return ""
+    return value
 
 
 def ensure_presession(request: Request, settings: WebSettings) -> tuple[str, bool]:
     """The browser's pre-session value, or a fresh one (``True``: set it on the response)."""
     value = presession_value(request, settings)
-    if len(value) >= 32:
+    if value:
         return value, False
-    return secrets.token_urlsafe(32), True
+    return new_presession(settings), True
 
 
 def set_presession_cookie(response: Response, settings: WebSettings, value: str) -> None:
@@ -69,7 +90,7 @@ def form_token(settings: WebSettings, presession: str, purpose: str) -> str:
 
 def check_form_token(conn: HTTPConnection, settings: WebSettings, purpose: str, token: str) -> bool:
     presession = presession_value(conn, settings)
-    if len(presession) < 32:
+    if not presession:
         return False
     return tokens_equal(form_token(settings, presession, purpose), token)
 

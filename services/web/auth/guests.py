@@ -66,6 +66,11 @@ def new_passphrase() -> str:
     return "-".join(groups)
 
 
+# Checks made past a failure limit queue for this single slot, giving up after a few seconds.
+_throttled_slot = asyncio.Semaphore(1)
+_THROTTLED_WAIT_S = 5.0
+
+
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
     return _hasher.hash(secrets.token_urlsafe(16))
@@ -83,6 +88,17 @@ async def verify_password(hash_: str | None, password: str) -> bool:
     async with _verify_slots:
         ok = await asyncio.to_thread(_verify, hash_ or _dummy_hash(), password)
     return ok and hash_ is not None
+
+
+async def _verify_throttled(hash_: str | None, password: str) -> bool:
+    try:
+        await asyncio.wait_for(_throttled_slot.acquire(), _THROTTLED_WAIT_S)
+    except TimeoutError:
+        return False
+    try:
+        return await verify_password(hash_, password)
+    finally:
+        _throttled_slot.release()
 
 
 @dataclass(frozen=True)
@@ -162,10 +178,29 @@ async def guest_sign_in(
     # Every attempt is counted before the passphrase is checked (a burst of concurrent guesses
     # must not all pass a check made before any of them failed); a success gives its count back.
     attempts = ((GUEST_FAILS_PER_IP, rate_subject(ip)), (GUEST_FAILS_PER_EMAIL, email or "-"))
-    try:
-        for limit, subject in attempts:
+    limited: RateLimited | None = None
+    for limit, subject in attempts:
+        try:
             await hit(redis, limit, subject)
-    except RateLimited as exc:
+        except RateLimited as exc:
+            if limited is None or exc.retry_after_s > limited.retry_after_s:
+                limited = exc
+
+    stored = await records.execute(redis, "HGET", keys.GUESTS, email, raw=True) if email else None
+    guest = _parse_guest(email, stored)
+    now = time.time()
+    if guest is not None and guest.expires_at <= now:
+        await redis.hdel(keys.GUESTS, email)  # expired invites are refused and forgotten
+        guest = None
+    if limited is None:
+        ok = await verify_password(guest.hash if guest else None, password)
+    else:
+        # Over a failure limit the guessing is slowed, never the real guest locked out: the
+        # passphrase is still checked, one such check at a time per process (so guesses past the
+        # limit cannot crowd the normal verification slots), and a wrong one answers 429.
+        ok = await _verify_throttled(guest.hash if guest else None, password)
+    ok = ok and guest is not None
+    if (not ok or guest is None) and limited is not None:
         audit(
             "login_failed",
             identity=email or None,
@@ -174,15 +209,7 @@ async def guest_sign_in(
             outcome="rate_limited",
             method="guest",
         )
-        raise TooManyRequests(str(exc), exc.retry_after_s, html=True) from exc
-
-    stored = await records.execute(redis, "HGET", keys.GUESTS, email, raw=True) if email else None
-    guest = _parse_guest(email, stored)
-    now = time.time()
-    if guest is not None and guest.expires_at <= now:
-        await redis.hdel(keys.GUESTS, email)  # expired invites are refused and forgotten
-        guest = None
-    ok = await verify_password(guest.hash if guest else None, password) and guest is not None
+        raise TooManyRequests(str(limited), limited.retry_after_s, html=True)
     if not ok or guest is None:
         audit(
             "login_failed",

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
+from services.web.auth.csrf import new_presession, set_presession_cookie
 from services.web.errors import TooManyRequests
 from services.web.settings import WebSettings
 from shared import keys
@@ -224,4 +225,6 @@ async def start_session(
         email=email, name=name, is_admin=is_admin, is_guest=is_guest, expires_at=expires_at
     )
     set_session_cookie(response, store.settings, session_id)
+    # A new pre-session value too: whatever bound the sign-in forms and OAuth flow before is spent.
+    set_presession_cookie(response, store.settings, new_presession(store.settings))
     return record

@@ -31,6 +31,8 @@ def build_settings(server: RedisServer, **overrides: Any) -> ApiSettings:
         "api_token": TOKEN,
         "api_tokens": f"bot={BOT_TOKEN}",
         "api_bad_token_max": 1000,
+        # The tests play a TCP proxy on loopback (compose trusts Caddy's address the same way).
+        "trusted_proxies": ["127.0.0.1", "::1"],
         **server.settings_kwargs("andre-api"),
     }
     values.update(overrides)

@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator
 import httpx
 from redis.asyncio import Redis
 
+from services.api.app import create_app
 from shared import keys
 from shared.queue import queue as domain
-from tests.services.api.conftest import AUTH
+from tests.services.api.conftest import AUTH, BOT_TOKEN, build_settings, live
 from tests.shared.queue.helpers import track
+from tests.support.redis_server import RedisServer
 
 
 async def _read_events(lines: AsyncIterator[str], count: int) -> list[dict[str, str]]:
@@ -49,6 +51,28 @@ async def test_stream_events_resume_with_last_event_id_misses_nothing(
         assert len(missed) == 3
         headers = {"Last-Event-ID": first["id"]}
         async with client.stream("GET", "/api/events", headers=headers) as r:
-            replay = await _read_events(r.aiter_lines(), 3)
-            assert [e["id"] for e in replay] == missed
+            # The three queue_updates missed replay as one current queue with the newest id.
+            replay = await _read_events(r.aiter_lines(), 1)
+            assert [e["id"] for e in replay] == missed[-1:]
             assert len(json.loads(replay[-1]["data"])["queue"]) == 4
+
+
+async def test_stream_events_past_per_token_cap_429(redis_clean: RedisServer) -> None:
+    app = create_app(build_settings(redis_clean, api_sse_streams_per_token=2))
+    async with live(app) as url, httpx.AsyncClient(base_url=url, headers=AUTH, timeout=10) as c:
+        async with c.stream("GET", "/api/events") as first, c.stream("GET", "/api/events") as two:
+            assert first.status_code == two.status_code == 200
+            third = await c.get("/api/events")
+            assert third.status_code == 429 and int(third.headers["retry-after"]) > 0
+            assert "error" in third.json()
+            # Another token has its own count.
+            other = {"Authorization": f"Bearer {BOT_TOKEN}"}
+            async with c.stream("GET", "/api/events", headers=other) as bot:
+                assert bot.status_code == 200
+        # Closed streams are counted out.
+        async with asyncio.timeout(5):
+            while True:
+                async with c.stream("GET", "/api/events") as again:
+                    if again.status_code == 200:
+                        break
+                await asyncio.sleep(0.05)

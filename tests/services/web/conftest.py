@@ -53,6 +53,8 @@ def build_settings(redis_server: RedisServer, **overrides: object) -> WebSetting
         "env": "dev",
         "public_url": PUBLIC_URL,
         "secret_key": TEST_SECRET_KEY,
+        # The tests play a TCP proxy on loopback (compose trusts Caddy's address the same way).
+        "trusted_proxies": ["127.0.0.1", "::1"],
         **redis_server.settings_kwargs("andre-web"),
     }
     values.update(overrides)

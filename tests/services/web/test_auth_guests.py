@@ -225,17 +225,33 @@ async def test_guest_sign_in_foreign_origin_403(app: FastAPI) -> None:
 
 
 async def test_guest_sign_in_repeated_failures_per_email_429(app: FastAPI, admin: SignedIn) -> None:
-    passphrase = await issue(admin, "guest@partner.example")
+    await issue(admin, "guest@partner.example")
     async with make_client(app) as client:
         for _ in range(5):
             assert (await guest_post(client, "guest@partner.example", "nope")).status_code == 401
-        resp = await guest_post(client, "guest@partner.example", passphrase)
+        resp = await guest_post(client, "guest@partner.example", "nope-again")
     assert resp.status_code == 429
     assert int(resp.headers["retry-after"]) > 0
     # Another client IP is still limited for that e-mail.
     async with make_client(app, client_ip="198.51.100.20") as other:
-        resp = await guest_post(other, "guest@partner.example", passphrase)
+        resp = await guest_post(other, "guest@partner.example", "still-nope")
     assert resp.status_code == 429
+
+
+async def test_guest_sign_in_after_failures_right_passphrase_accepted(
+    app: FastAPI, admin: SignedIn
+) -> None:
+    passphrase = await issue(admin, "guest@partner.example")
+    async with make_client(app, client_ip="198.51.100.40") as attacker:
+        for i in range(12):  # past both the per-e-mail (5) and the per-address (10) limits
+            await guest_post(attacker, "guest@partner.example", f"nope-{i}")
+        assert (await guest_post(attacker, "guest@partner.example", "x")).status_code == 429
+    # The real guest, behind the same address and from another, still gets in.
+    async with make_client(app, client_ip="198.51.100.40") as same_nat:
+        assert (await guest_post(same_nat, "guest@partner.example", passphrase)).status_code == 303
+    async with make_client(app, client_ip="198.51.100.41") as elsewhere:
+        resp = await guest_post(elsewhere, "guest@partner.example", passphrase)
+        assert resp.status_code == 303 and "andre_session" in resp.cookies
 
 
 async def test_guest_sign_in_repeated_failures_per_ip_429(app: FastAPI) -> None:

@@ -9,8 +9,10 @@ import pytest
 from fastapi import FastAPI
 
 from services.web.app import create_app
+from services.web.auth.csrf import form_token as derive
 from services.web.auth.guests import issue_guest
 from services.web.auth.sessions import SessionStore, digest
+from services.web.settings import WebSettings
 from shared import keys
 from tests.services.web.conftest import (
     PUBLIC_URL,
@@ -274,15 +276,93 @@ async def test_error_pages_escape_user_text(web_client: httpx.AsyncClient) -> No
     assert "<script>alert(1)</script>" not in resp.text
 
 
-async def test_public_url_origin_port_normalised(web_client: httpx.AsyncClient) -> None:
-    assert PUBLIC_URL == "https://andre.test"
+async def test_public_url_origin_port_normalised(redis_clean: RedisServer) -> None:
+    settings = build_settings(redis_clean, public_url="https://ANDRE.test:443/app")
+    async with running(create_app(settings)) as app, make_client(app) as client:
+        page = await client.get("/login/dev")
+        resp = await client.post(
+            "/login/dev",
+            data={"email": "a@example.com", "csrf_token": form_token(page.text)},
+            headers={"Origin": "https://andre.test"},  # as a browser writes it
+        )
+    assert resp.status_code == 303
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://evil@andre.test",
+        "https://andre.test/",
+        "https://andre.test/queue",
+        "HTTPS://ANDRE.TEST",
+        "https://andre.test:443",
+        "https://andre.test.",
+        " https://andre.test",
+    ],
+)
+async def test_action_origin_not_exactly_ours_403(signed_in: SignedIn, origin: str) -> None:
+    resp = await signed_in.client.post("/queue/skip", headers={"Origin": origin})
+    assert resp.status_code == 403
+    assert resp.json() == {"error": "Cross-origin request refused"}
+    assert (await signed_in.client.post("/queue/skip")).status_code != 403  # exact origin
+
+
+async def test_dev_login_origin_with_user_info_403(web_client: httpx.AsyncClient) -> None:
     page = await web_client.get("/login/dev")
     resp = await web_client.post(
         "/login/dev",
         data={"email": "a@example.com", "csrf_token": form_token(page.text)},
-        headers={"Origin": "https://andre.test:443"},
+        headers={"Origin": "https://evil@andre.test"},
+    )
+    assert resp.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "email", ["a\u202eb@example.com", "\u200bboss@example.com", "x\u2066@a.io"]
+)
+async def test_dev_login_invisible_or_bidi_email_400(
+    web_client: httpx.AsyncClient, email: str
+) -> None:
+    page = await web_client.get("/login/dev")
+    resp = await web_client.post(
+        "/login/dev",
+        data={"email": email, "csrf_token": form_token(page.text)},
+        headers=same_origin(),
+    )
+    assert resp.status_code == 400
+    assert "andre_session" not in resp.cookies
+
+
+async def test_presession_cookie_client_chosen_value_replaced(
+    web_client: httpx.AsyncClient, web_settings: WebSettings
+) -> None:
+    chosen = "a" * 43
+    web_client.cookies.set("andre_pre", chosen)
+    page = await web_client.get("/login/dev")
+    issued = page.cookies.get("andre_pre")
+    assert issued and issued != chosen
+    # A form token derived from the made-up value is refused.
+    web_client.cookies.set("andre_pre", chosen)
+    resp = await web_client.post(
+        "/login/dev",
+        data={"email": "a@example.com", "csrf_token": derive(web_settings, chosen, "dev-login")},
+        headers=same_origin(),
+    )
+    assert resp.status_code == 403
+
+
+async def test_presession_cookie_rotated_at_sign_in(web_client: httpx.AsyncClient) -> None:
+    page = await web_client.get("/login/dev")
+    before = web_client.cookies.get("andre_pre")
+    assert before
+    resp = await web_client.post(
+        "/login/dev",
+        data={"email": "a@example.com", "csrf_token": form_token(page.text)},
+        headers=same_origin(),
     )
     assert resp.status_code == 303
+    after = resp.cookies.get("andre_pre")
+    assert after and after != before
 
 
 async def test_session_guest_ttl_capped_by_invite_end(
@@ -349,3 +429,58 @@ async def test_prod_session_of_a_domain_no_longer_allowed_refused(
         assert (await client.get("/queue")).status_code == 200
     async with make_client(prod_app, cookies={name: dropped}) as client:
         assert (await client.get("/queue")).status_code == 401
+
+
+async def test_action_body_without_session_401_before_reading(web_app: FastAPI) -> None:
+    received = 0
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal received
+        for _ in range(64):  # 64 MB offered, chunked (no Content-Length)
+            received += 1
+            yield b" " * (1024 * 1024)
+
+    async with make_client(web_app) as client:
+        resp = await client.post(
+            "/queue/add",
+            content=body(),
+            headers={**same_origin(), "Content-Type": "application/json"},
+        )
+    assert resp.status_code == 401 and resp.json() == {"error": "Not signed in"}
+    assert received <= 3  # at most ~1 MiB read and thrown away, never the 64 MB
+
+
+async def test_action_body_over_cap_413(signed_in: SignedIn) -> None:
+    big = json.dumps({"uri": "spotify:track:" + "1" * 22, "pad": "x" * 40_000})
+    resp = await signed_in.client.post(
+        "/queue/add", content=big, headers={"Content-Type": "application/json"}
+    )
+    assert resp.status_code == 413 and resp.json() == {"error": "Request body too large"}
+
+    async def chunked() -> AsyncIterator[bytes]:
+        for _ in range(8):
+            yield b" " * 8192
+
+    resp = await signed_in.client.post(
+        "/queue/add", content=chunked(), headers={"Content-Type": "application/json"}
+    )
+    assert resp.status_code == 413
+
+
+@pytest.mark.parametrize("host", ["localhost:9443@evil.com", "evil.example", "127.0.0.1:8002"])
+async def test_trailing_slash_redirect_relative_whatever_host(
+    web_client: httpx.AsyncClient, host: str
+) -> None:
+    resp = await web_client.get("/login?next=1", headers={"Host": host})
+    assert resp.status_code == 307
+    assert resp.headers["location"] == "/login/?next=1"
+    assert "content-security-policy" in resp.headers
+    resp = await web_client.post("/logout", headers={"Host": host})
+    assert resp.status_code == 307 and resp.headers["location"] == "/logout/"
+
+
+async def test_trailing_slash_redirect_only_to_routes(web_client: httpx.AsyncClient) -> None:
+    assert (await web_client.get("/nope")).status_code == 404
+    assert (await web_client.get(f"{PUBLIC_URL}//evil.com")).status_code == 404
+    resp = await web_client.get("/health/")
+    assert resp.status_code == 307 and resp.headers["location"] == "/health"

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from services.web.errors import TooManyRequests
 from shared.queue import errors as qerr
 from shared.spotify import errors as serr
+from tests.services.web.conftest import SignedIn
 
 CASES: list[tuple[Exception, int]] = [
     (qerr.ItemNotFound("No such song"), 404),
@@ -58,27 +59,23 @@ async def test_errors_domain_error_mapped_to_json_status(
         assert "api.spotify.com" not in body["error"]
 
 
-async def test_errors_missing_field_400_names_it(
-    web_app: FastAPI, web_client: httpx.AsyncClient
-) -> None:
+async def test_errors_missing_field_400_names_it(web_app: FastAPI, signed_in: SignedIn) -> None:
     _probe(web_app)
-    resp = await web_client.post("/_probe/body", json={"other": 1})
+    resp = await signed_in.client.post("/_probe/body", json={"other": 1})
     assert resp.status_code == 400
     assert resp.json() == {"error": "Missing required field: uri"}
 
 
-async def test_errors_wrong_type_400_names_field(
-    web_app: FastAPI, web_client: httpx.AsyncClient
-) -> None:
+async def test_errors_wrong_type_400_names_field(web_app: FastAPI, signed_in: SignedIn) -> None:
     _probe(web_app)
-    resp = await web_client.post("/_probe/body", json={"uri": ["x"]})
+    resp = await signed_in.client.post("/_probe/body", json={"uri": ["x"]})
     assert resp.status_code == 400
     assert resp.json() == {"error": "Invalid field: uri"}
 
 
-async def test_errors_non_object_body_400(web_app: FastAPI, web_client: httpx.AsyncClient) -> None:
+async def test_errors_non_object_body_400(web_app: FastAPI, signed_in: SignedIn) -> None:
     _probe(web_app)
-    resp = await web_client.post("/_probe/body", json=["uri"])
+    resp = await signed_in.client.post("/_probe/body", json=["uri"])
     assert resp.status_code == 400
     assert set(resp.json()) == {"error"}
 
