@@ -45,6 +45,16 @@ def redis_server() -> Iterator[RedisServer]:
 
 
 @pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A redis-server of the test's own, for tests that stop, kill or restart it."""
+    server = RedisServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
 async def redis_clean(redis_server: RedisServer) -> AsyncIterator[RedisServer]:
     """The session's Redis with no keys in it, before and after the test."""
     await redis_server.wipe()

@@ -2,7 +2,6 @@ import re
 import signal
 import socket
 import time
-from collections.abc import Iterator
 
 import pytest
 from redis.asyncio import Redis
@@ -35,16 +34,6 @@ KEYS = [
     "andre:t:events",
     "andre:t:set",
 ]
-
-
-@pytest.fixture()
-def own_redis() -> Iterator[RedisServer]:
-    # Its own server: these tests stop and restart it, which the shared one must never see.
-    server = RedisServer.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def _write_everything(client: Redis) -> None:

@@ -137,57 +137,39 @@ def _settled(room: Room) -> dict[str, Any]:
     pytest.fail("the room never settled")
 
 
-def test_stack_graceful_restart_keeps_everything() -> None:
-    stack = LocalStack.start()
+def _filled_room(stack: LocalStack) -> dict[str, Any]:
+    """Fill the room through the stack, then the settled state the restart must bring back."""
+    room = _room(stack)
     try:
-        room = _room(stack)
-        try:
-            _fill(room)
-            before = _settled(room)
-        finally:
-            room.close()
-        assert stack.stop(keep_state=True) == 0
-        stack = LocalStack.start(state=stack.state, ports=stack.ports)
-        _check_back(stack, before, 0)
+        _fill(room)
+        return _settled(room)
     finally:
-        stack.stop()
+        room.close()
 
 
-def test_stack_redis_sigkill_keeps_what_was_acknowledged() -> None:
+@pytest.mark.parametrize("how", ["graceful stop", "redis SIGKILL", "whole stack SIGKILL"])
+def test_stack_restart_keeps_everything_acknowledged(how: str) -> None:
     stack = LocalStack.start()
     try:
-        room = _room(stack)
-        try:
-            _fill(room)
-            before = _settled(room)
+        before = _filled_room(stack)
+        redis_lines = 0
+        if how == "graceful stop":
+            assert stack.stop(keep_state=True) == 0
+            stack = LocalStack.start(state=stack.state, ports=stack.ports)
+        elif how == "redis SIGKILL":
             time.sleep(1.2)  # acknowledged more than a second before the kill
             old = stack.pid("redis")
-            mark = len(stack.output("redis"))
+            redis_lines = len(stack.output("redis"))
             os.kill(old, signal.SIGKILL)
             # A new redis-server, not the killed one before the runner has reaped it.
             _eventually(
                 lambda: getattr(stack.children().get("redis"), "pid", old) != old,
                 "redis restarted",
             )
-        finally:
-            room.close()
-        _check_back(stack, before, mark)
-    finally:
-        stack.stop()
-
-
-def test_stack_sigkill_of_everything_keeps_what_was_acknowledged() -> None:
-    stack = LocalStack.start()
-    try:
-        room = _room(stack)
-        try:
-            _fill(room)
-            before = _settled(room)
+        else:
             time.sleep(1.2)
-        finally:
-            room.close()
-        stack.kill()
-        stack = LocalStack.start(state=stack.state, ports=stack.ports)
-        _check_back(stack, before, 0)
+            stack.kill()
+            stack = LocalStack.start(state=stack.state, ports=stack.ports)
+        _check_back(stack, before, redis_lines)
     finally:
         stack.stop()

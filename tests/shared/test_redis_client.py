@@ -1,7 +1,6 @@
 import asyncio
 import signal
 import time
-from collections.abc import Iterator
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -11,16 +10,6 @@ from shared.redis_client import blocking_call, create_redis
 from shared.settings import AndreSettings
 from tests.support.outage import redis_stopped
 from tests.support.redis_server import RedisServer
-
-
-@pytest.fixture()
-def own_redis() -> Iterator[RedisServer]:
-    # Its own server: these tests stop, kill and restart it.
-    server = RedisServer.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _settings(server: RedisServer, **overrides: object) -> AndreSettings:

@@ -1,7 +1,7 @@
 import asyncio
 import json
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -14,16 +14,6 @@ from tests.support.outage import redis_stopped, timed
 from tests.support.redis_server import RedisServer, free_port
 
 UNAVAILABLE = "The queue store is unavailable; try again in a few seconds"
-
-
-@pytest.fixture()
-def own_redis() -> Iterator[RedisServer]:
-    # Its own server: these tests stop and kill it under the app.
-    server = RedisServer.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture()

@@ -1,4 +1,4 @@
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from fastapi import FastAPI
@@ -9,16 +9,6 @@ from tests.support.outage import redis_stopped, timed
 from tests.support.redis_server import RedisServer
 
 UNAVAILABLE = "The queue store is unavailable; try again in a few seconds"
-
-
-@pytest.fixture()
-def own_redis() -> Iterator[RedisServer]:
-    # Its own server: the test stops it under the app.
-    server = RedisServer.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture()
