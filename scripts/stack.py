@@ -459,6 +459,59 @@ def private_redis_data(path: Path) -> None:
         entry.chmod(0o700 if entry.is_dir() else 0o600)
 
 
+# Redis 7.0 loads an AOF that a crash cut inside a MULTI block by truncating it just after the
+# MULTI: the next restart then finds an unfinished transaction and reverts every write made since
+# (fixed upstream as valkey#4342). Rewriting the AOF from memory as soon as such a load happened
+# leaves no unfinished MULTI on disk.
+AOF_TRUNCATED = "loaded anyway because aof-load-truncated is enabled"
+
+
+def _resp(*parts: str) -> bytes:
+    out = [f"*{len(parts)}\r\n"]
+    for part in parts:
+        out.append(f"${len(part.encode())}\r\n{part}\r\n")
+    return "".join(out).encode()
+
+
+def rewrite_aof(port: int, admin_password: str, emit: Log, attempts: int = 60) -> bool:
+    """BGREWRITEAOF as andre-admin, retried while Redis is still loading (bounded to ~30 s)."""
+    for _ in range(attempts):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+                sock.sendall(_resp("AUTH", "andre-admin", admin_password) + _resp("BGREWRITEAOF"))
+                reply = b""
+                while reply.count(b"\r\n") < 2:
+                    chunk = sock.recv(4096)
+                    if not chunk:
+                        break
+                    reply += chunk
+            lines = reply.split(b"\r\n")
+            if len(lines) >= 2 and lines[1].startswith(b"+"):
+                emit("stack", "redis loaded a truncated AOF: rewrote it (BGREWRITEAOF)")
+                return True
+        except OSError:
+            pass
+        time.sleep(0.5)
+    emit("stack", "redis loaded a truncated AOF and could not rewrite it: run BGREWRITEAOF")
+    return False
+
+
+def redis_output(admin_password: str) -> Log:
+    """Redis's log lines, and the AOF rewrite a truncated load needs."""
+
+    def emit(name: str, line: str) -> None:
+        say(name, line)
+        if AOF_TRUNCATED in line:
+            threading.Thread(
+                target=rewrite_aof,
+                args=(PORTS["redis"], admin_password, say),
+                name="aof-rewrite",
+                daemon=True,
+            ).start()
+
+    return emit
+
+
 def build_children(values: dict[str, str]) -> list[Child]:
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("ANDRE_REDIS_PASSWORD_")}
     private_redis_data(STATE / "redis" / "data")
@@ -491,6 +544,7 @@ def build_children(values: dict[str, str]) -> list[Child]:
                 "",
             ],
             base_env,
+            emit=redis_output(passwords["andre-admin"]),
             umask=0o077,
         )
     ]

@@ -94,8 +94,9 @@ class AndreSettings(BaseSettings):
     """Size of the bounded, blocking Redis connection pool."""
     redis_pool_timeout_s: float = Field(default=0.5, gt=0, le=30)
     """How long a request waits for a free pooled connection before answering 503."""
-    redis_timeout_s: float = Field(default=1.0, gt=0, le=30)
-    """Longest wait for one Redis reply: a hung Redis gives a 503 after this, never a hang."""
+    redis_timeout_s: float = Field(default=0.75, gt=0, le=30)
+    """Longest wait for one Redis reply: a hung Redis gives a 503 after this, never a hang (a
+    coalesced queue read may wait for two: still under 2 s)."""
     redis_connect_timeout_s: float = Field(default=1.0, gt=0, le=30)
     """Longest wait to open a connection to Redis."""
 

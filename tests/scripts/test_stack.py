@@ -1,3 +1,4 @@
+import asyncio
 import importlib.util
 import os
 import re
@@ -10,6 +11,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
+from tests.support.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -198,3 +201,74 @@ def test_output_stuck_reader_blocks_no_caller_and_counts_what_it_drops() -> None
     assert dropped is not None and int(dropped.group(1)) > 0
     assert len(written) + int(dropped.group(1)) == 1000
     assert written[0].startswith("api    | 0000 ")
+
+
+def _cut_inside_last_multi(server: RedisServer) -> None:
+    """What a power cut can leave: the AOF ending a few bytes into a MULTI block."""
+    (incr,) = (server.workdir / "appendonlydir").glob("*.incr.aof")
+    data = incr.read_bytes()
+    incr.write_bytes(data[: data.rindex(b"*1\r\n$5\r\nMULTI\r\n") + 20])
+
+
+@pytest.mark.parametrize("repair", [False, True], ids=["redis alone", "with the runner's rewrite"])
+async def test_stack_truncated_aof_rewrite_keeps_later_writes(
+    own_redis: RedisServer, repair: bool
+) -> None:
+    client = own_redis.client("andre-api")
+    await client.set("andre:before", "1")
+    await client.eval(
+        "redis.call('SET', KEYS[1], 'a'); redis.call('SET', KEYS[2], 'b')",
+        2,
+        "andre:tx1",
+        "andre:tx2",
+    )
+    await client.aclose()
+    own_redis.halt()
+    _cut_inside_last_multi(own_redis)
+    own_redis.launch()
+    assert stack.AOF_TRUNCATED in own_redis.log_path.read_text()
+    if repair:
+        lines: list[str] = []
+        assert stack.rewrite_aof(
+            own_redis.port, own_redis.passwords["andre-admin"], lambda _n, line: lines.append(line)
+        )
+        assert lines == ["redis loaded a truncated AOF: rewrote it (BGREWRITEAOF)"]
+        await asyncio.sleep(1)  # the rewrite runs in the background
+    client = own_redis.client("andre-api")
+    await client.set("andre:after", "acknowledged")  # a plain write, after the cut
+    await client.aclose()
+    own_redis.halt()
+    own_redis.launch()
+    client = own_redis.client("andre-api")
+    try:
+        after = await client.get("andre:after")
+        assert await client.get("andre:before") == "1"
+        assert await client.get("andre:tx1") is None  # the cut transaction is all or nothing
+    finally:
+        await client.aclose()
+    if repair:
+        assert after == "acknowledged"
+    else:
+        # The upstream bug this guards against (valkey#4342): Redis alone loses the later write.
+        assert after is None
+        assert "Revert incomplete MULTI" in own_redis.log_path.read_text()
+
+
+def test_stack_redis_output_truncated_load_starts_one_rewrite(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started = threading.Event()
+    calls: list[tuple[int, str]] = []
+
+    def fake_rewrite(port: int, password: str, emit: Any) -> bool:
+        calls.append((port, password))
+        started.set()
+        return True
+
+    monkeypatch.setattr(stack, "rewrite_aof", fake_rewrite)
+    emit = stack.redis_output("admin-pw")
+    emit("redis", "1:M 04 Dec 2026 08:00:00.000 * Ready to accept connections")
+    assert calls == []
+    emit("redis", f"1:M 04 Dec 2026 # AOF appendonly.aof.1.incr.aof {stack.AOF_TRUNCATED}")
+    assert started.wait(5)
+    assert calls == [(stack.PORTS["redis"], "admin-pw")]
