@@ -10,6 +10,7 @@ from shared.spotify import errors as serr
 # Looked up along the exception's MRO, so a subclass inherits its parent's status.
 DOMAIN_STATUS: dict[type[Exception], int] = {
     qerr.ItemNotFound: 404,
+    qerr.WrongKeyType: 503,  # damage in the store, not the client's doing: before DamagedRecord
     qerr.AlreadyVoted: 409,
     qerr.OwnSongUpvote: 409,
     qerr.NothingPlaying: 409,

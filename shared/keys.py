@@ -83,3 +83,29 @@ def oauth_flow(state_digest: str) -> str:
 def rate(bucket: str, subject: str) -> str:
     """Counter for a rate-limit bucket (per user, per client IP, ...)."""
     return f"{PREFIX}rate:{bucket}:{subject}"
+
+
+# The Redis type each fixed key and key family must have, as anchored Lua patterns (most specific
+# first). Every Lua script checks its KEYS against this before it writes anything, so a key of the
+# wrong type (a hand edit, a bad restore) refuses the change instead of half-applying it.
+KEY_TYPES: tuple[tuple[str, str], ...] = (
+    ("^andre:queue$", "list"),
+    ("^andre:queue:owners$", "hash"),
+    ("^andre:player:wake$", "list"),
+    ("^andre:airhorns$", "list"),
+    ("^andre:events$", "stream"),
+    ("^andre:history$", "list"),
+    ("^andre:bender:candidates$", "list"),
+    ("^andre:guests$", "hash"),
+    ("^andre:item:[^:]+:votes$", "set"),
+    ("^andre:item:[^:]+:horn$", "string"),
+    ("^andre:item:[^:]+$", "string"),
+    ("^andre:queue:seq$", "string"),
+    ("^andre:now_playing$", "string"),
+    ("^andre:paused$", "string"),
+    ("^andre:skip$", "string"),
+    ("^andre:bender:", "string"),
+    ("^andre:player:", "string"),
+    ("^andre:airhorn:free:", "string"),
+    ("^andre:rate:", "string"),
+)

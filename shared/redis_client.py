@@ -17,7 +17,7 @@ from typing import Any
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import BusyLoadingError, OutOfMemoryError, ReadOnlyError
+from redis.exceptions import BusyLoadingError, OutOfMemoryError, ReadOnlyError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -35,6 +35,7 @@ REDIS_UNAVAILABLE: tuple[type[Exception], ...] = (
     BusyLoadingError,
 )
 UNAVAILABLE_MESSAGE = "The queue store is unavailable; try again in a few seconds"
+DAMAGED_MESSAGE = "A stored record is damaged; an operator must repair it (see the service log)"
 FULL_MESSAGE = "The queue store is full; an operator must free space"
 RETRY_AFTER_S = 2
 
@@ -46,6 +47,11 @@ _last_outage_log = -_OUTAGE_LOG_INTERVAL_S
 def unavailable_message(exc: BaseException) -> str:
     """What to tell a client for one of :data:`REDIS_UNAVAILABLE` (no server detail leaks)."""
     return FULL_MESSAGE if isinstance(exc, OutOfMemoryError) else UNAVAILABLE_MESSAGE
+
+
+def is_wrong_type(exc: BaseException) -> bool:
+    """A key holding another Redis type than the command needs (a hand edit, a bad restore)."""
+    return isinstance(exc, ResponseError) and str(exc).startswith("WRONGTYPE")
 
 
 def log_unavailable(logger: logging.Logger, exc: BaseException, path: str) -> None:

@@ -12,7 +12,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.http_errors import describe_validation, domain_status, retry_after_header
 from shared.queue.errors import DomainError
-from shared.redis_client import REDIS_UNAVAILABLE, log_unavailable, unavailable_message
+from shared.redis_client import (
+    DAMAGED_MESSAGE,
+    REDIS_UNAVAILABLE,
+    is_wrong_type,
+    log_unavailable,
+    unavailable_message,
+)
 from shared.redis_client import RETRY_AFTER_S as REDIS_RETRY_AFTER_S
 from shared.spotify.errors import SpotifyError
 
@@ -83,11 +89,18 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     """Whatever no handler took: 503 while Redis cannot serve, else a logged 500."""
+    if isinstance(exc, DomainError | SpotifyError):
+        # Raised outside the routes' handlers (the GET /api/queue fast path): the same answer.
+        return await _known_error(request, exc)
     if isinstance(exc, REDIS_UNAVAILABLE):
         log_unavailable(log, exc, request.url.path)
         return error_response(
             503, unavailable_message(exc), {"Retry-After": str(REDIS_RETRY_AFTER_S)}
         )
+    if is_wrong_type(exc):
+        # A damaged key: say so plainly (the log names the command's error), no traceback.
+        log.error("damaged Redis key on %s: %s", request.url.path, exc)
+        return error_response(503, DAMAGED_MESSAGE)
     log.error("unexpected error", exc_info=exc)
     return error_response(500, "Internal error")
 

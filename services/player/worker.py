@@ -27,6 +27,7 @@ from services.player.settings import PlayerSettings
 from services.player.speaker import HouseSpeaker
 from shared import keys, playlog
 from shared.bender import Bender
+from shared.queue.errors import DamagedRecord
 from shared.queue.playback import (
     AdvanceMode,
     Clock,
@@ -346,6 +347,11 @@ class Worker:
                         log.warning("player: Redis unavailable (%s); retrying", type(exc).__name__)
                     failures += 1
                     wait_s = min(0.1 * 2**failures, _OUTAGE_RETRY_MAX_S)
+                except DamagedRecord:
+                    # Reported once where it was found; the tick is retried, quietly, until an
+                    # operator repairs the record (no traceback per tick).
+                    failures += 1
+                    wait_s = min(0.1 * 2**failures, self.settings.leader_refresh_s)
                 except Exception:
                     # One failed tick must never kill the DJ; retry with a short backoff.
                     failures += 1

@@ -13,7 +13,13 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from services.web.templating import templates
 from shared.http_errors import describe_validation, domain_status, retry_after_header
 from shared.queue import errors as qerr
-from shared.redis_client import REDIS_UNAVAILABLE, log_unavailable, unavailable_message
+from shared.redis_client import (
+    DAMAGED_MESSAGE,
+    REDIS_UNAVAILABLE,
+    is_wrong_type,
+    log_unavailable,
+    unavailable_message,
+)
 from shared.redis_client import RETRY_AFTER_S as REDIS_RETRY_AFTER_S
 from shared.spotify import errors as serr
 
@@ -133,6 +139,9 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
         log_unavailable(log, exc, request.url.path)
         headers = {"Retry-After": str(REDIS_RETRY_AFTER_S)}
         return error_response(request, 503, unavailable_message(exc), headers=headers)
+    if is_wrong_type(exc):
+        log.error("damaged Redis key on %s: %s", request.url.path, exc)
+        return error_response(request, 503, DAMAGED_MESSAGE)
     log.error("unhandled error on %s", request.url.path, exc_info=exc)
     return error_response(request, 500, "Internal error")
 

@@ -45,3 +45,7 @@ class NoFreeAirhorns(DomainError):
 
 class DamagedRecord(DomainError):
     """The song's stored record cannot be read; it is skipped and nothing was changed (409)."""
+
+
+class WrongKeyType(DamagedRecord):
+    """A key the change needs holds another Redis type; nothing was changed (409)."""

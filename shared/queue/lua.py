@@ -11,9 +11,8 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
 
-from shared.queue.records import LUA_CHECKS, execute
+from shared.queue.records import LUA_CHECKS, LUA_TYPE_GUARD, run_script
 
 # Helpers prepended to every script.
 #  - cjson encodes an empty Lua table as ``{}``; the list fields of an item must stay lists.
@@ -419,12 +418,13 @@ return out
 
 
 class LuaScript:
-    """A script run by EVALSHA (one round trip), loaded on first use or after a server restart."""
+    """A script run by EVALSHA (one round trip), loaded on first use or after a server restart;
+    its keys' types are checked before it writes (``records.LUA_TYPE_GUARD``)."""
 
     def __init__(self, name: str, source: str) -> None:
         self.name = name
-        self.source = source
-        self.sha = hashlib.sha1(source.encode("utf-8"), usedforsecurity=False).hexdigest()
+        self.source = LUA_TYPE_GUARD + source
+        self.sha = hashlib.sha1(self.source.encode("utf-8"), usedforsecurity=False).hexdigest()
 
     async def __call__(
         self,
@@ -435,12 +435,7 @@ class LuaScript:
         raw: bool = False,
     ) -> list[Any]:
         """Run the script; ``raw=True`` returns bytes (see ``records.execute``)."""
-        command = ("EVALSHA", self.sha, len(keys), *keys, *args)
-        try:
-            result = await execute(redis, *command, raw=raw)
-        except NoScriptError:
-            await redis.script_load(self.source)
-            result = await execute(redis, *command, raw=raw)
+        result = await run_script(redis, self.sha, self.source, keys, args, raw=raw)
         return cast(list[Any], result)
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
 
 from shared import keys
 from shared.queue import records
@@ -42,11 +41,12 @@ class RedisClock:
 
 
 class _Script:
-    """A Lua script run with EVALSHA, loaded on first use or after a Redis restart."""
+    """A Lua script run with EVALSHA, loaded on first use or after a Redis restart; its keys'
+    types are checked before it writes (``records.LUA_TYPE_GUARD``)."""
 
     def __init__(self, source: str) -> None:
-        self.source = source
-        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+        self.source = records.LUA_TYPE_GUARD + source
+        self.sha = hashlib.sha1(self.source.encode(), usedforsecurity=False).hexdigest()
 
     async def __call__(
         self,
@@ -57,12 +57,7 @@ class _Script:
         raw: bool = False,
     ) -> Any:
         # raw: bytes back, for replies that may carry a damaged record's bytes.
-        command = ("EVALSHA", self.sha, len(keys_), *keys_, *args)
-        try:
-            return await records.execute(redis, *command, raw=raw)
-        except NoScriptError:
-            await redis.script_load(self.source)
-            return await records.execute(redis, *command, raw=raw)
+        return await records.run_script(redis, self.sha, self.source, keys_, args, raw=raw)
 
 
 # --- leader lock ----------------------------------------------------------------------------

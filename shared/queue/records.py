@@ -18,7 +18,10 @@ from typing import Any, cast
 
 from pydantic import BaseModel
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError, ResponseError
 
+from shared import keys
+from shared.queue.errors import WrongKeyType
 from shared.queue.models import Comment, Item, Play
 
 log = logging.getLogger(__name__)
@@ -181,6 +184,66 @@ async def execute(redis: Redis, *command: str | bytes | int | float, raw: bool =
     record (the client's UTF-8 decoding would fail the whole reply on one bad byte)."""
     options = {"NEVER_DECODE": True} if raw else {}
     return await redis.execute_command(*command, **options)  # type: ignore[no-untyped-call]
+
+
+# --- scripts: one runner, every key's type checked before the first write -----------------
+
+GUARD_ERROR = "ANDRE_WRONGTYPE"
+
+
+def _lua_type_guard() -> str:
+    rules = ", ".join(f"{{{json.dumps(p)}, {json.dumps(t)}}}" for p, t in keys.KEY_TYPES)
+    return (
+        "do\n"
+        f"  local rules = {{{rules}}}\n"
+        "  for _, key in ipairs(KEYS) do\n"
+        "    for _, rule in ipairs(rules) do\n"
+        "      if string.find(key, rule[1]) then\n"
+        "        local held = redis.call('TYPE', key)['ok']\n"
+        "        if held ~= 'none' and held ~= rule[2] then\n"
+        f"          return redis.error_reply('{GUARD_ERROR} ' .. key .. ' holds a ' .. held\n"
+        "            .. ', not a ' .. rule[2])\n"
+        "        end\n"
+        "        break\n"
+        "      end\n"
+        "    end\n"
+        "  end\n"
+        "end\n"
+    )
+
+
+LUA_TYPE_GUARD = _lua_type_guard()
+
+
+async def run_script(
+    redis: Redis,
+    sha: str,
+    source: str,
+    keys_: typing.Sequence[str],
+    args: typing.Sequence[str | bytes | int | float],
+    *,
+    raw: bool = False,
+) -> Any:
+    """EVALSHA a script whose ``source`` starts with ``LUA_TYPE_GUARD`` (loaded on first use or
+    after a Redis restart). A key of the wrong type raises ``WrongKeyType``: nothing was written."""
+    command = ("EVALSHA", sha, len(keys_), *keys_, *args)
+    try:
+        try:
+            return await execute(redis, *command, raw=raw)
+        except NoScriptError:
+            await redis.script_load(source)
+            return await execute(redis, *command, raw=raw)
+    except ResponseError as exc:
+        message = str(exc)
+        if GUARD_ERROR not in message:
+            raise
+        detail = message.split(GUARD_ERROR, 1)[1].strip()
+        key = detail.split(" ", 1)[0]
+        report_damaged("key", key, detail)
+        raise WrongKeyType(
+            f"A stored record ({key}) is damaged, so nothing was changed; "
+            "an operator must repair or delete it"
+        ) from exc
 
 
 # --- reported once --------------------------------------------------------------------------

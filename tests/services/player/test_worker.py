@@ -4,12 +4,14 @@ import json
 import random
 from typing import Any
 
+import pytest
 from redis.asyncio import Redis
 
 from services.player.worker import Worker
 from shared import keys, playlog
 from shared.bender import Bender
 from shared.queue.control import request_skip
+from shared.queue.errors import DamagedRecord
 from shared.queue.playback import acquire_leader
 from shared.spotify.demo import DemoCatalog
 from tests.services.player.conftest import FakeClock
@@ -346,3 +348,26 @@ async def test_worker_tick_with_unreadable_now_playing_moves_on(
 
     np = await now_playing(redis_player)
     assert np is not None and np["item"]["id"] == second
+
+
+async def test_worker_tick_with_history_of_wrong_type_changes_nothing_and_resumes_when_repaired(
+    settings: Any, redis_player: Redis, clock: FakeClock
+) -> None:
+    first = await add(redis_player, 1)
+    await add(redis_player, 2)
+    worker = make_worker(settings, redis_player, clock)
+    await worker.tick()
+    await redis_player.delete(keys.HISTORY)
+    await redis_player.set(keys.HISTORY, "not a list")  # a hand edit
+    await request_skip(redis_player)
+    with pytest.raises(DamagedRecord):
+        await worker.tick()
+    # Nothing half-done: the same song still plays, the queue and the skip request are intact.
+    np = await now_playing(redis_player)
+    assert np is not None and np["item"]["id"] == first
+    assert await redis_player.llen(keys.QUEUE) == 1
+    await redis_player.delete(keys.HISTORY)
+    await worker.tick()
+    np = await now_playing(redis_player)
+    assert np is not None and np["item"]["id"] != first
+    assert len(await history(redis_player)) == 1
