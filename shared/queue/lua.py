@@ -87,7 +87,8 @@ local function toggle_jam(item, user)
   return true
 end
 -- Free airhorn credit for the queuer once an item collects enough jams from other people.
-local function award(item, marker, threshold, credit_prefix, max_credits)
+-- Announces the queuer's new count (event `credits`) so their open pages update live.
+local function award(item, marker, threshold, credit_prefix, max_credits, stream, maxlen)
   local owner = string.lower(tostring(item.user or ''))
   if owner == '' then return end
   local n = 0
@@ -99,11 +100,15 @@ local function award(item, marker, threshold, credit_prefix, max_credits)
   local credits = credit_prefix .. owner
   -- A damaged counter counts as none: this runs after the item was written, so never raise.
   local have = tonumber(redis.call('GET', credits) or '0')
+  local now_have = 1
   if not have then
     redis.call('SET', credits, '1')
   elseif have < max_credits then
-    redis.call('INCR', credits)
+    now_have = redis.call('INCR', credits)
+  else
+    return
   end
+  emit(stream, maxlen, 'credits', cjson.encode({user = owner, free = now_have}))
 end
 """
 )
@@ -225,7 +230,7 @@ if redis.call('LPOS', KEYS[1], id) then
   if not item then return {'damaged'} end
   local on = toggle_jam(item, user)
   redis.call('SET', ikey, fix(cjson.encode(item)))
-  if on then award(item, ikey .. ':horn', threshold, ARGV[6], max_credits) end
+  if on then award(item, ikey .. ':horn', threshold, ARGV[6], max_credits, KEYS[3], ARGV[3]) end
   emit(KEYS[3], ARGV[3], 'queue_update', '')
   return {'ok', on and '1' or '0'}
 end
@@ -233,7 +238,7 @@ local np = load_np(KEYS[2])
 if not np or np.item.id ~= id then return np_missing(KEYS[2], id) end
 local on = toggle_jam(np.item, user)
 redis.call('SET', KEYS[2], fix(cjson.encode(np)), 'KEEPTTL')
-if on then award(np.item, ikey .. ':horn', threshold, ARGV[6], max_credits) end
+if on then award(np.item, ikey .. ':horn', threshold, ARGV[6], max_credits, KEYS[3], ARGV[3]) end
 emit(KEYS[3], ARGV[3], 'now_playing', np_view(np, now_ms()))
 return {'ok', on and '1' or '0'}
 """
@@ -368,7 +373,8 @@ if free then
   -- A damaged credit counter holds no credit (DECR on it would fail the script).
   local have = tonumber(redis.call('GET', KEYS[5]) or '0') or 0
   if have <= 0 then return {'no_credit'} end
-  redis.call('DECR', KEYS[5])
+  local left = redis.call('DECR', KEYS[5])
+  emit(KEYS[3], ARGV[6], 'credits', cjson.encode({user = string.lower(ARGV[1]), free = left}))
 else
   local n = redis.pcall('INCR', KEYS[4])
   if type(n) ~= 'number' then

@@ -138,6 +138,27 @@ async def test_toggle_jam_threshold_awards_one_free_credit(redis_api: Redis) -> 
     assert await redis_api.get(keys.free_horns(A)) == "1"
 
 
+async def test_toggle_jam_award_announces_the_queuers_new_count(redis_api: Redis) -> None:
+    rules = q.QueueRules(airhorn_free_jams=1)
+    await redis_api.set(keys.free_horns(A), 2)
+    x = await q.add_item(redis_api, track(1), "A@Example.com")
+    await q.toggle_jam(redis_api, x.id, B, rules=rules)
+    credits = [
+        json.loads(f["data"])
+        for _, f in await redis_api.xrange(keys.EVENTS)
+        if f["type"] == "credits"
+    ]
+    assert credits == [{"user": A, "free": 3}]
+
+
+async def test_toggle_jam_award_at_cap_announces_nothing(redis_api: Redis) -> None:
+    rules = q.QueueRules(airhorn_free_jams=1, airhorn_free_max=2)
+    await redis_api.set(keys.free_horns(A), 2)
+    x = await q.add_item(redis_api, track(1), A)
+    await q.toggle_jam(redis_api, x.id, B, rules=rules)
+    assert "credits" not in await event_types(redis_api)
+
+
 async def test_add_comment_strips_controls_and_keeps_text(redis_api: Redis) -> None:
     x = await q.add_item(redis_api, track(1), A)
     text = await q.add_comment(redis_api, x.id, B, "  hi\x00 <b>there</b>\u202e\nok  ")

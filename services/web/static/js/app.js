@@ -39,10 +39,16 @@ function creditOf(item) {
   return isBender(item.user) ? "Bender" : `${nameOf(item.user)} (throwback)`;
 }
 
+// "in 40 s" / "in 12 min": how long a rate limit still holds, from the Retry-After header.
+function waitText(retryAfter) {
+  const s = Number.parseInt(retryAfter || "", 10);
+  if (!Number.isFinite(s) || s <= 0) return "in a moment";
+  return s < 120 ? `in ${s} s` : `in ${Math.ceil(s / 60)} min`;
+}
+
 function reportError(err) {
   if (err instanceof ApiError && err.status === 429) {
-    const wait = err.retryAfter ? ` Try again in ${err.retryAfter} s.` : "";
-    toast(`Slow down: ${err.message}.${wait}`.replace("..", "."), "error");
+    toast(`Slow down: that was a lot at once. Try again ${waitText(err.retryAfter)}.`, "error");
   } else {
     toast(err.message || "Something went wrong", "error");
   }
@@ -419,14 +425,55 @@ function onAirhorn(data, event) {
   if (listen.enabled) playHorn(data.name);
 }
 
+const freeJams = Number.parseInt(root.dataset.freeJams || "3", 10);
+
+// The free-horn button shows the credits left and is disabled without any (its title says how
+// to earn one); updated by the answer to a free horn and live by `credits` events.
+function setFreeHorns(count) {
+  const n = Math.max(0, Number(count) || 0);
+  const button = $("horn-free");
+  $("free-count").textContent = String(n);
+  button.disabled = n === 0;
+  button.title = n ? `${n} free airhorn${n === 1 ? "" : "s"} left` : `No free airhorns: earn one when ${freeJams} people jam a song you queued`;
+}
+
+function onCredits(data) {
+  if (data && typeof data.user === "string" && data.user.toLowerCase() === me) setFreeHorns(data.free);
+}
+
+// What each refusal of an airhorn means to the person who pressed it.
+function reportHornError(err, free) {
+  if (!(err instanceof ApiError)) return reportError(err);
+  if (err.status === 429) {
+    toast(`Airhorn cooling down: you blew too many. Try again ${waitText(err.retryAfter)}.`, "error");
+  } else if (err.status === 409 && !state.now) {
+    toast("Airhorns need a song playing: queue something first.", "error");
+  } else if (err.status === 409 && free) {
+    setFreeHorns(0);
+    toast(`No free airhorns left: you earn one when ${freeJams} people jam a song you queued.`, "error");
+  } else {
+    reportError(err);
+  }
+}
+
 async function onHornClick(event) {
   const button = event.target.closest("button");
-  if (!button) return;
-  if (button.id === "horn-free") {
-    const result = await act("/airhorn/free", {});
-    if (result) $("free-count").textContent = String(result.free_left);
+  if (!button || button.disabled) return;
+  const free = button.id === "horn-free";
+  if (!free && !button.dataset.horn) return;
+  button.disabled = true;
+  try {
+    if (free) {
+      const result = await postJson("/airhorn/free", {});
+      setFreeHorns(result.free_left);
+    } else {
+      await postJson("/airhorn", { name: button.dataset.horn });
+    }
+  } catch (err) {
+    reportHornError(err, free);
+  } finally {
+    if (!free) button.disabled = false;
   }
-  else if (button.dataset.horn) await act("/airhorn", { name: button.dataset.horn });
 }
 
 // ---- boot ----------------------------------------------------------------------------------
@@ -463,12 +510,14 @@ function boot() {
       now_playing: setNowPlaying,
       player_position: onPosition,
       airhorn: onAirhorn,
+      credits: onCredits,
     },
     {
       // A fresh stream starts with a snapshot (queue_update + now_playing), so no extra fetch.
       onStatus: setLive,
     },
   );
+  setFreeHorns($("free-count").textContent);
   setInterval(tick, 250);
   // ETAs drift as the clock moves; refresh them twice a minute.
   setInterval(renderQueue, 30000);
