@@ -45,3 +45,19 @@ class NoFreeAirhorns(DomainError):
 
 class DamagedRecord(DomainError):
     """The song's stored record cannot be read; it is skipped and nothing was changed (409)."""
+
+
+class NotAllowed(DomainError):
+    """The moderation rules do not let this identity do that (403)."""
+
+
+class AlreadyQueued(DomainError):
+    """The song is already in the queue (409); ``item_id`` names it."""
+
+    def __init__(self, message: str, item_id: str) -> None:
+        super().__init__(message)
+        self.item_id = item_id
+
+
+class SongPlaying(DomainError):
+    """The song asked for is the one playing right now (409)."""

@@ -401,6 +401,124 @@ return {'ok'}
 """
 )
 
+# Moderation (shared.queue.moderation). Shared tail of MOD_SKIP and MOD_REMOVE: decide whether
+# `actor` acts at once (admin or the song's queuer) or casts a vote; a vote that reaches the
+# threshold acts for everyone who voted.
+_MOD_DECIDE = r"""
+local function decide(owner, actor, privileged, threshold, votes_key, ttl_s)
+  if privileged then return 'admin', nil end
+  if owner ~= '' and owner == actor then return 'own', nil end
+  if threshold <= 0 then return 'forbidden', nil end
+  local added = redis.call('SADD', votes_key, actor)
+  redis.call('EXPIRE', votes_key, ttl_s)
+  local n = redis.call('SCARD', votes_key)
+  if n < threshold then
+    if added == 0 then return 'already', n end
+    return 'voted', n
+  end
+  return 'vote', redis.call('SMEMBERS', votes_key)
+end
+local function announce(stream, maxlen, log_key, log_kept, record)
+  local data = cjson.encode(record)
+  redis.call('LPUSH', log_key, data)
+  redis.call('LTRIM', log_key, 0, log_kept - 1)
+  emit(stream, maxlen, 'room', data)
+end
+"""
+
+# KEYS: now_playing, skip flag, wake, events, skip votes of the song, room log
+# ARGV: song id, actor (lower), privileged ('1'/'0'), threshold, vote TTL s, events_max_len,
+#       log kept, skip flag TTL s
+MOD_SKIP = (
+    _PRELUDE
+    + _MOD_DECIDE
+    + r"""
+local np = load_np(KEYS[1])
+if not np then return {'idle'} end
+if tostring(np.item.id) ~= ARGV[1] then return {'changed'} end
+-- Already being skipped (the player has not advanced yet): nothing more to count or announce.
+if redis.call('EXISTS', KEYS[2]) == 1 then return {'ok', 'pending'} end
+local owner = string.lower(tostring(np.item.user or ''))
+local actor = ARGV[2]
+local threshold = tonumber(ARGV[4])
+local how, extra = decide(owner, actor, ARGV[3] == '1', threshold, KEYS[5], ARGV[5])
+local song = {song_id = ARGV[1], title = tostring(np.item.title or ''),
+  artist = tostring(np.item.artist or ''), owner = owner, by = actor, at = now_ms() / 1000}
+if how == 'forbidden' then return {'forbidden'} end
+if how == 'voted' or how == 'already' then
+  if how == 'voted' then
+    song.kind = 'skip_vote'
+    song.votes = extra
+    song.needed = threshold
+    emit(KEYS[4], ARGV[6], 'room', cjson.encode(song))
+  end
+  return {how, tostring(extra), tostring(threshold)}
+end
+redis.call('SET', KEYS[2], '1', 'EX', ARGV[8])
+redis.call('DEL', KEYS[5])
+wake(KEYS[3], 'skip')
+emit(KEYS[4], ARGV[6], 'now_playing', np_view(np, now_ms()))
+song.kind = 'skip'
+song.how = how
+if extra then song.voters = extra end
+announce(KEYS[4], ARGV[6], KEYS[6], tonumber(ARGV[7]), song)
+return {'ok', how}
+"""
+)
+
+# KEYS: queue, owners, events, remove votes of the item, room log
+# ARGV: id, actor (lower), privileged ('1'/'0'), threshold, vote TTL s, events_max_len,
+#       log kept, item prefix
+# The record may be damaged: removing needs no readable record (title then reads '').
+MOD_REMOVE = (
+    _PRELUDE
+    + _MOD_DECIDE
+    + r"""
+local id = ARGV[1]
+if not redis.call('LPOS', KEYS[1], id) then return {'not_found'} end
+local owner = string.lower(tostring(redis.call('HGET', KEYS[2], id) or ''))
+local actor = ARGV[2]
+local threshold = tonumber(ARGV[4])
+local ikey = ARGV[8] .. id
+local raw = redis.call('GET', ikey)
+local item = raw and load_item(raw, id) or nil
+local song = {song_id = id, title = item and tostring(item.title or '') or '',
+  artist = item and tostring(item.artist or '') or '', owner = owner, by = actor,
+  at = now_ms() / 1000}
+local how, extra = decide(owner, actor, ARGV[3] == '1', threshold, KEYS[4], ARGV[5])
+if how == 'forbidden' then return {'forbidden'} end
+if how == 'voted' or how == 'already' then
+  if how == 'voted' then
+    song.kind = 'remove_vote'
+    song.votes = extra
+    song.needed = threshold
+    emit(KEYS[3], ARGV[6], 'room', cjson.encode(song))
+  end
+  return {how, tostring(extra), tostring(threshold)}
+end
+redis.call('LREM', KEYS[1], 0, id)
+redis.call('DEL', ikey, ikey .. ':votes', KEYS[4])
+redis.call('HDEL', KEYS[2], id)
+emit(KEYS[3], ARGV[6], 'queue_update', '')
+song.kind = 'remove'
+song.how = how
+if extra then song.voters = extra end
+announce(KEYS[3], ARGV[6], KEYS[5], tonumber(ARGV[7]), song)
+return {'ok', how}
+"""
+)
+
+# KEYS: events, room log   ARGV: record JSON, events_max_len, log kept
+# A moderation record written after a change made by another script (clear, pause, resume).
+MOD_RECORD = (
+    _PRELUDE
+    + _MOD_DECIDE
+    + r"""
+announce(KEYS[1], ARGV[2], KEYS[2], tonumber(ARGV[3]), cjson.decode(ARGV[1]))
+return {'ok'}
+"""
+)
+
 # KEYS: queue, preview   ARGV: item prefix
 # The whole queue view in one round trip: the preview first ('' when none), then id and record
 # of each item in order (false when the record is missing). The records are checked by the
@@ -460,3 +578,6 @@ SKIP_SCRIPT = LuaScript("skip", SKIP)
 PAUSE_SCRIPT = LuaScript("pause", PAUSE)
 AIRHORN_SCRIPT = LuaScript("airhorn", AIRHORN)
 VIEW_SCRIPT = LuaScript("view", VIEW)
+MOD_SKIP_SCRIPT = LuaScript("mod_skip", MOD_SKIP)
+MOD_REMOVE_SCRIPT = LuaScript("mod_remove", MOD_REMOVE)
+MOD_RECORD_SCRIPT = LuaScript("mod_record", MOD_RECORD)

@@ -52,6 +52,13 @@ class QueueRules:
     airhorns_kept: int = 50
     skip_ttl_s: int = 120
     bender_filter_s: int = 7 * 24 * 3600
+    # Moderation (shared.queue.moderation): votes needed to skip / remove someone else's song
+    # (0: only its queuer and admins), how long a vote counts, who may pause.
+    skip_votes: int = 3
+    remove_votes: int = 3
+    vote_ttl_s: int = 3600
+    pause_policy: str = "members"
+    room_log_kept: int = 200
 
     @classmethod
     def from_settings(cls, settings: AndreSettings) -> QueueRules:
@@ -63,6 +70,10 @@ class QueueRules:
             airhorn_window_s=settings.airhorn_window_s,
             airhorn_free_jams=settings.airhorn_free_jams,
             airhorn_free_max=settings.airhorn_free_max,
+            skip_votes=settings.moderation_skip_votes,
+            remove_votes=settings.moderation_remove_votes,
+            vote_ttl_s=settings.moderation_vote_ttl_s,
+            pause_policy=settings.moderation_pause,
         )
 
 
@@ -82,6 +93,9 @@ def _check_id(item_id: str) -> str:
     if not isinstance(item_id, str) or not _ID_RE.fullmatch(item_id):
         raise ItemNotFound("No such song in the queue")
     return item_id
+
+
+check_id = _check_id  # for shared.queue.moderation
 
 
 def _fail(status: str) -> DomainError:

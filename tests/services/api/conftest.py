@@ -31,6 +31,9 @@ def build_settings(server: RedisServer, **overrides: Any) -> ApiSettings:
         "api_token": TOKEN,
         "api_tokens": f"bot={BOT_TOKEN}",
         "api_bad_token_max": 1000,
+        # Both tokens are moderation admins here (bots that run the room); test_moderation.py
+        # builds plain tokens with api_admin_tokens="".
+        "api_admin_tokens": "main,bot",
         **server.settings_kwargs("andre-api"),
     }
     values.update(overrides)

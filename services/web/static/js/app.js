@@ -11,6 +11,7 @@ import { logoutHandler } from "./session.js";
 
 const root = $("app");
 const me = (root.dataset.user || "").toLowerCase();
+const isAdmin = root.dataset.admin === "true";
 const benderEmail = root.dataset.bender || "";
 
 const state = {
@@ -130,6 +131,8 @@ function renderNow() {
   $("jam-now").disabled = !now;
   $("now-jammers").textContent = jams.length ? `Jamming: ${jams.map(nameOf).join(", ")}` : "";
   $("skip-btn").disabled = !now;
+  // Your own song (or any, for an admin) is skipped at once; anyone else's takes votes.
+  $("skip-btn").textContent = now && !isMine(now) && !isAdmin ? "Vote to skip" : "Skip";
   $("pause-btn").hidden = Boolean(now && now.paused);
   $("resume-btn").hidden = !(now && now.paused);
   $("pause-btn").disabled = !now;
@@ -229,7 +232,7 @@ function queueRow(item, startMs, index) {
       voteButtons(item),
       el("button", { type: "button", class: "btn btn-small", dataset: { action: "jam", id: item.id }, "aria-pressed": jammed ? "true" : "false", "aria-label": `Jam ${item.title}` }, "Jam ", el("span", { class: "count", text: String(jams.length) })),
       el("button", { type: "button", class: "btn btn-small", dataset: { action: "comments", id: item.id }, "aria-expanded": open ? "true" : "false", "aria-label": `Comments on ${item.title}` }, "Comments ", el("span", { class: "count", text: String((item.comments || []).length) })),
-      el("button", { type: "button", class: "icon-btn remove", dataset: { action: "remove", id: item.id }, "aria-label": `Remove ${item.title}` }, "✕"),
+      el("button", { type: "button", class: "icon-btn remove", dataset: { action: "remove", id: item.id }, "aria-label": isMine(item) || isAdmin ? `Remove ${item.title}` : `Vote to remove ${item.title}` }, "✕"),
     ),
     commentBox(item, open),
   );
@@ -317,8 +320,12 @@ async function onQueueClick(event) {
       if (input) input.focus();
     }
   } else if (action === "remove") {
-    if (item && !isMine(item) && !window.confirm(`Remove "${item.title}" added by ${nameOf(item.user)}?`)) return;
-    await act("/queue/remove", { id }, "Removed");
+    if (item && !isMine(item)) {
+      const ask = isAdmin ? `Remove "${item.title}" added by ${nameOf(item.user)}?` : `Vote to remove "${item.title}" added by ${nameOf(item.user)}?`;
+      if (!window.confirm(ask)) return;
+    }
+    const result = await act("/queue/remove", { id });
+    if (result) reportModeration(result, "remove");
   } else if (action === "bender-queue") {
     await act("/bender/queue", { uri }, "Queued Bender's suggestion");
   } else if (action === "bender-filter") {
@@ -338,6 +345,42 @@ async function onCommentSubmit(event) {
   // A live update may have rebuilt the row (carrying the typed text over): clear the current one.
   const current = form.dataset.id ? $("queue").querySelector(`form[data-id="${CSS.escape(form.dataset.id)}"] input`) : input;
   for (const node of new Set([input, current])) if (node && node.value.trim() === text) node.value = "";
+}
+
+// ---- moderation: votes, announcements, admin clear -------------------------------------------
+
+// What happened to your own skip / remove request (the announcement to everyone comes as `room`).
+function reportModeration(result, verb) {
+  if (result.done) toast(verb === "skip" ? "Skipped" : "Removed", "ok");
+  else if (result.how === "already") toast(`You already voted to ${verb} it (${result.votes} of ${result.needed}).`, "info");
+  else toast(`Your vote to ${verb} counts: ${result.votes} of ${result.needed} needed.`, "ok");
+}
+
+function byText(data) {
+  if (data.how === "vote" && Array.isArray(data.voters)) return `by a vote of ${data.voters.map(nameOf).join(", ")}`;
+  return `by ${nameOf(data.by)}`;
+}
+
+// Announcements to the room: every skip, removal, clear and pause says who did it.
+function onRoom(data) {
+  if (!data || typeof data.kind !== "string") return;
+  const title = data.title ? `"${data.title}"` : "A song";
+  const text = {
+    skip: () => `${title} was skipped ${byText(data)}.`,
+    remove: () => `${title} was removed ${byText(data)}.`,
+    skip_vote: () => `${nameOf(data.by)} voted to skip ${title} (${data.votes} of ${data.needed}).`,
+    remove_vote: () => `${nameOf(data.by)} voted to remove ${title} (${data.votes} of ${data.needed}).`,
+    clear: () => `${nameOf(data.by)} cleared the queue (${data.removed} song${data.removed === 1 ? "" : "s"}).`,
+    pause: () => `Paused by ${nameOf(data.by)}.`,
+    resume: () => `Resumed by ${nameOf(data.by)}.`,
+  }[data.kind];
+  if (text) toast(text(), "info");
+}
+
+async function onClear() {
+  const n = state.queue.length;
+  if (!window.confirm(`Clear the whole queue (${n} song${n === 1 ? "" : "s"}) for everyone? The playing song plays on.`)) return;
+  await act("/queue/clear", {});
 }
 
 // ---- search --------------------------------------------------------------------------------
@@ -498,9 +541,15 @@ function boot() {
   $("jam-now").addEventListener("click", () => state.now && act("/queue/jam", { id: state.now.id }));
   $("pause-btn").addEventListener("click", () => act("/queue/pause", {}));
   $("resume-btn").addEventListener("click", () => act("/queue/resume", {}));
-  $("skip-btn").addEventListener("click", () => {
-    if (state.now && window.confirm(`Skip "${state.now.title}" for everyone?`)) act("/queue/skip", {});
+  $("skip-btn").addEventListener("click", async () => {
+    const now = state.now;
+    if (!now) return;
+    const direct = isMine(now) || isAdmin;
+    if (direct && !window.confirm(`Skip "${now.title}" for everyone?`)) return;
+    const result = await act("/queue/skip", {});
+    if (result) reportModeration(result, "skip");
   });
+  if ($("clear-btn")) $("clear-btn").addEventListener("click", onClear);
   $("listen-btn").addEventListener("click", toggleListen);
   logoutHandler();
 
@@ -511,6 +560,7 @@ function boot() {
       player_position: onPosition,
       airhorn: onAirhorn,
       credits: onCredits,
+      room: onRoom,
     },
     {
       // A fresh stream starts with a snapshot (queue_update + now_playing), so no extra fetch.
