@@ -113,18 +113,39 @@ end
 """
 )
 
-# KEYS: queue, owners, seq, events, wake, preview
+# KEYS: queue, owners, seq, events, wake, preview, now_playing
 # ARGV: item body JSON without id/added_at, owner (lower), max_len, events_max_len, item prefix,
-#       Bender filter key ('' for none), filter TTL seconds, track URI
+#       Bender filter key ('' for none), filter TTL seconds, track URI, '1' to refuse duplicates
 # Round-robin ("rounds"): n = 1 + the adder's items already queued; the new item goes just before
 # the first item that is its owner's (n+1)-th, else at the end.
+# Duplicates (issue 14): a person's add of the playing song is refused ('playing'); of a queued
+# song it names that item ('duplicate', id) so the caller can vote or jam it instead.
 ADD = (
     _PRELUDE
     + r"""
-local len = redis.call('LLEN', KEYS[1])
+local ids = redis.call('LRANGE', KEYS[1], 0, -1)
+if ARGV[9] == '1' then
+  local np = load_np(KEYS[7])
+  if np and np.item.uri == ARGV[8] then return {'playing'} end
+  -- Records are written by cjson or Python's compact JSON: the uri field reads exactly so.
+  local needle = '"uri":"' .. ARGV[8] .. '"'
+  local i = 1
+  while i <= #ids do
+    local j = math.min(i + 499, #ids)
+    local names = {}
+    for k = i, j do names[#names + 1] = ARGV[5] .. ids[k] end
+    local vals = redis.call('MGET', unpack(names))
+    for k = 1, #vals do
+      if vals[k] and string.find(vals[k], needle, 1, true) then
+        return {'duplicate', ids[i + k - 1]}
+      end
+    end
+    i = j + 1
+  end
+end
+local len = #ids
 if len >= tonumber(ARGV[3]) then return {'full'} end
 local owner = ARGV[2]
-local ids = redis.call('LRANGE', KEYS[1], 0, -1)
 local owners = {}
 local i = 1
 while i <= #ids do

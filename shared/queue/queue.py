@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from shared import keys
 from shared.queue import lua, records
 from shared.queue.errors import (
+    AlreadyQueued,
     AlreadyVoted,
     DamagedRecord,
     DomainError,
@@ -24,6 +25,7 @@ from shared.queue.errors import (
     ItemNotFound,
     OwnSongUpvote,
     QueueFull,
+    SongPlaying,
 )
 from shared.queue.models import Item, QueueView
 from shared.settings import AndreSettings
@@ -183,6 +185,7 @@ async def add_item(
             keys.EVENTS,
             keys.PLAYER_WAKE,
             keys.PREVIEW,
+            keys.NOW_PLAYING,
         ],
         [
             body,
@@ -193,11 +196,54 @@ async def add_item(
             bender_filter,
             rules.bender_filter_s,
             track.uri,
+            "0" if auto else "1",
         ],
     )
+    if result[0] == "duplicate":
+        raise AlreadyQueued("That song is already in the queue", str(result[1]))
+    if result[0] == "playing":
+        raise SongPlaying("That song is playing right now")
     if result[0] != "ok":
         raise _refused(result[0], "")
     return Item.model_validate_json(result[1])
+
+
+@dataclass(frozen=True)
+class Added:
+    """What a person's add did: ``added`` a new item, or (a duplicate) ``upvoted`` / ``jammed``
+    the queued one, or ``already`` (they had voted and jammed it: nothing changed)."""
+
+    item_id: str
+    outcome: str
+    message: str
+
+
+async def add_or_vote(
+    redis: Redis, track: Track, user: str, *, rules: QueueRules = DEFAULT_RULES
+) -> Added:
+    """Queue a track for a person; adding a song already queued upvotes it instead, or jams it
+    when an upvote is not theirs to give (their own song, or voted already). Adding the playing
+    song raises ``SongPlaying``."""
+    try:
+        item = await add_item(redis, track, user, rules=rules)
+    except AlreadyQueued as dup:
+        existing = dup.item_id
+    else:
+        return Added(item.id, "added", f'Added "{item.title}"')
+    title = track.title
+    try:
+        await vote(redis, existing, user, True, rules=rules)
+        return Added(
+            existing, "upvoted", f'"{title}" is already queued: your add counts as an upvote'
+        )
+    except (OwnSongUpvote, AlreadyVoted):
+        pass
+    if _identity(user) in (await get_item(redis, existing)).jams:
+        return Added(
+            existing, "already", f'"{title}" is already queued, and you voted and jammed it'
+        )
+    await toggle_jam(redis, existing, user, rules=rules)
+    return Added(existing, "jammed", f'"{title}" is already queued: you jam it instead')
 
 
 async def vote(

@@ -103,7 +103,8 @@ async def show_playing(redis: RedisDep) -> Response:
     responses=error_docs(
         {
             404: "Unknown Spotify track or episode",
-            409: "The queue is full, or its id counter is damaged",
+            200: "Already queued: counted as an upvote or a jam (outcome, message)",
+            409: "The queue is full, its id counter is damaged, or the song is playing",
             502: "Spotify upstream error",
         }
     ),
@@ -119,9 +120,14 @@ async def add_track(
     with audited(request, identity, "queue.add", uri=ref.uri) as details:
         await ratelimit.hit(redis, request.app.state.add_limit, identity.email)
         track = await catalog.lookup(ref.uri)
-        item = await domain.add_item(redis, track, identity.email, rules=rules)
-        details["item_id"] = item.id
-    return JSONResponse({"ok": True, "id": item.id}, status_code=201)
+        added = await domain.add_or_vote(redis, track, identity.email, rules=rules)
+        details["item_id"] = added.item_id
+        details["add_result"] = added.outcome
+    if added.outcome == "added":
+        return JSONResponse({"ok": True, "id": added.item_id}, status_code=201)
+    # Already queued: this add counted as an upvote or a jam (issue 14).
+    body = {"ok": True, "id": added.item_id, "outcome": added.outcome, "message": added.message}
+    return JSONResponse(body, status_code=200)
 
 
 @router.post(

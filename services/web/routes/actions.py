@@ -183,14 +183,17 @@ async def add_track(
     redis: RedisDep,
     catalog: CatalogDep,
     rules: RulesDep,
-) -> Added:
-    """Queue a track or episode (URI or open.spotify.com link) as the signed-in user."""
+) -> JSONResponse:
+    """Queue a track or episode (URI or open.spotify.com link) as the signed-in user; a song
+    already queued is upvoted (or jammed) instead: 200 with ``outcome`` and ``message``."""
     uri = _track_ref(body.uri)
-    with audited(request, user, "add", uri=uri):
+    with audited(request, user, "add", uri=uri) as details:
         await rl.hit(redis, ADD_LIMIT, user.email)
         track = await catalog.lookup(uri)
-        item = await q.add_item(redis, track, user.email, rules=rules)
-    return Added(id=item.id)
+        added = await q.add_or_vote(redis, track, user.email, rules=rules)
+        details["add_result"] = added.outcome
+    body_out = {"ok": True, "id": added.item_id, "outcome": added.outcome, "message": added.message}
+    return JSONResponse(body_out, status_code=201 if added.outcome == "added" else 200)
 
 
 @router.post("/queue/vote")

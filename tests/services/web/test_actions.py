@@ -510,7 +510,7 @@ async def test_action_past_per_minute_limit_returns_429_and_changes_nothing(
     signed_in: SignedIn, redis_web: Redis, path: str, body: dict[str, object]
 ) -> None:
     await start_playing(redis_web)
-    item_id = await add(signed_in, 0)
+    item_id = await add(signed_in, 1)
     assert item_id == "1"
     limit = actions.ACTION_LIMIT
     await redis_web.set(limit.key(signed_in.email), limit.max_hits, ex=limit.window_s)
@@ -547,3 +547,26 @@ async def test_airhorn_writes_audit_line_with_horn_name(signed_in: SignedIn, cap
     assert resp.status_code in (200, 409), resp.text  # 409 only when nothing plays yet
     lines = [r for r in caplog.records if r.name == "andre.audit"]
     assert [(r.action, r.horn) for r in lines] == [("airhorn", "airhorn")]  # type: ignore[attr-defined]
+
+
+async def test_add_of_queued_song_upvotes_it_with_a_message(sign_in: SignIn) -> None:
+    bob = await sign_in("bob@example.com")
+    item_id = await add(bob, 0)
+    alice = await sign_in("alice@example.com")
+    resp = await alice.client.post("/queue/add", json={"uri": TRACKS[0].uri})
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["id"] == item_id and body["outcome"] == "upvoted"
+    assert "already queued" in body["message"]
+    queue = (await alice.client.get("/queue")).json()["queue"]
+    assert [(i["id"], i["votes"]) for i in queue] == [(item_id, 1)]
+
+
+async def test_add_of_playing_song_returns_409_with_message(
+    signed_in: SignedIn, redis_web: Redis
+) -> None:
+    await start_playing(redis_web, 0)
+    resp = await signed_in.client.post("/queue/add", json={"uri": TRACKS[0].uri})
+    assert resp.status_code == 409
+    assert resp.json() == {"error": "That song is playing right now"}
+    assert await queue_ids(signed_in) == []

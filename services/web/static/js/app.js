@@ -431,9 +431,15 @@ async function onResultClick(event) {
   const button = event.target.closest("button[data-uri]");
   if (!button) return;
   button.disabled = true;
-  const ok = await act("/queue/add", { uri: button.dataset.uri }, `Added "${button.dataset.title}"`);
-  button.textContent = ok ? "Added" : "Add";
-  if (!ok) button.disabled = false;
+  const result = await act("/queue/add", { uri: button.dataset.uri });
+  if (!result) {
+    button.disabled = false;
+    return;
+  }
+  // A song already queued is upvoted (or jammed) instead; the server says which.
+  const label = { added: "Added", upvoted: "Upvoted", jammed: "Jammed", already: "In queue" }[result.outcome] || "Added";
+  button.textContent = label;
+  toast(result.message || `Added "${button.dataset.title}"`, "ok");
 }
 
 // ---- airhorns and listen-along --------------------------------------------------------------
