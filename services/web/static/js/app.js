@@ -137,6 +137,8 @@ function renderNow() {
   $("resume-btn").hidden = !(now && now.paused);
   $("pause-btn").disabled = !now;
   $("now-comments").replaceChildren(...(now ? commentItems(now) : []));
+  $("now-comments-count").textContent = String(now ? (now.comments || []).length : 0);
+  $("now-comments-toggle").hidden = !now;
   $("now-comment-form").hidden = !now;
   tick();
 }
@@ -444,10 +446,31 @@ async function onResultClick(event) {
 
 // ---- airhorns and listen-along --------------------------------------------------------------
 
+// Local mute and volume: only what this page plays (airhorns) and your own Spotify device.
+const sound = {
+  volume: Number.parseInt(localStorage.getItem("andre-volume") || "70", 10),
+  muted: localStorage.getItem("andre-muted") === "1",
+};
+const effectiveVolume = () => (sound.muted ? 0 : Math.max(0, Math.min(100, sound.volume)));
+
+let volumeTimer = null;
+function applySound() {
+  $("mute-btn").setAttribute("aria-pressed", sound.muted ? "true" : "false");
+  $("mute-btn").textContent = sound.muted ? "Unmute" : "Mute";
+  $("volume").value = String(sound.volume);
+  $("volume").setAttribute("aria-valuetext", sound.muted ? "muted" : `${sound.volume}%`);
+  localStorage.setItem("andre-volume", String(sound.volume));
+  localStorage.setItem("andre-muted", sound.muted ? "1" : "0");
+  // The slider fires many events per drag: tell Spotify once it settles.
+  clearTimeout(volumeTimer);
+  volumeTimer = setTimeout(() => listen.setVolume(effectiveVolume()), 400);
+}
+
 const listen = new ListenAlong($("listen-status"), (on) => {
   const btn = $("listen-btn");
   btn.setAttribute("aria-pressed", on ? "true" : "false");
   btn.textContent = on ? "Listening along" : "Listen along";
+  $("listen-controls").hidden = !on;
   localStorage.setItem("andre-listen", on ? "1" : "0");
   $("horns-hint").textContent = on ? "You hear airhorns because you are listening along." : "Sounds play for everyone listening along.";
 });
@@ -471,7 +494,7 @@ function onAirhorn(data, event) {
   if (Number.isFinite(sentMs) && serverNowMs() - sentMs > HORN_FRESH_MS) return;
   const who = nameOf(data.user);
   toast(`${who} blew the ${data.name.replace(/_/g, " ")}!`, "horn");
-  if (listen.enabled) playHorn(data.name);
+  if (listen.enabled && effectiveVolume() > 0) playHorn(data.name, 0.6 * (effectiveVolume() / 100));
 }
 
 const freeJams = Number.parseInt(root.dataset.freeJams || "3", 10);
@@ -557,6 +580,23 @@ function boot() {
   });
   if ($("clear-btn")) $("clear-btn").addEventListener("click", onClear);
   $("listen-btn").addEventListener("click", toggleListen);
+  $("mute-btn").addEventListener("click", () => {
+    sound.muted = !sound.muted;
+    applySound();
+  });
+  $("volume").addEventListener("input", () => {
+    sound.volume = Number.parseInt($("volume").value, 10) || 0;
+    sound.muted = false;
+    applySound();
+  });
+  $("now-comments-toggle").addEventListener("click", () => {
+    const open = $("now-card").classList.toggle("show-comments");
+    $("now-comments-toggle").setAttribute("aria-expanded", open ? "true" : "false");
+    if (open) $("now-comment-text").focus();
+  });
+  $("mute-btn").setAttribute("aria-pressed", sound.muted ? "true" : "false");
+  $("mute-btn").textContent = sound.muted ? "Unmute" : "Mute";
+  $("volume").value = String(sound.volume);
   logoutHandler();
 
   connectLive(
