@@ -67,6 +67,11 @@ def item_remove_votes(item_id: str) -> str:
     return f"{PREFIX}item:{item_id}:removevotes"
 
 
+def join_link(token_digest: str) -> str:
+    """STRING JSON {email, by}, TTL: a one-tap guest join link (services.web.routes.join)."""
+    return f"{PREFIX}join:{token_digest}"
+
+
 def filtered(uri: str) -> str:
     """STRING flag with a 7-day TTL: Bender must not suggest this track."""
     return f"{PREFIX}bender:filter:{uri}"

@@ -53,6 +53,8 @@ class WebSettings(AndreSettings):
     """How long a sign-in or Spotify-link flow may take."""
     guest_max_days: int = Field(default=30, ge=1, le=365)
     """Longest validity of a guest invite."""
+    join_link_ttl_s: int = Field(default=600, ge=60, le=24 * 3600)
+    """How long a one-tap guest join link (and its QR code) works; it works once."""
     sse_streams_per_user: int = Field(default=16, ge=1)
     """Open `/events` streams one user may hold per web process (a few tabs; more get 429)."""
 

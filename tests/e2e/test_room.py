@@ -13,7 +13,6 @@ from tests.e2e.test_browser import (
     DESKTOP,
     PHONE,
     TRACKS,
-    add_song,
     signed_in_page,
 )
 from tests.support.stack import LocalStack
@@ -92,6 +91,19 @@ def fresh_tracks(page: Page, start: int, count: int) -> list[int]:
     return [n for n in range(start, len(TRACKS)) if TRACKS[n].uri not in taken][:count]
 
 
+def add_track(page: Page, n: int) -> str:
+    """Add TRACKS[n] by its URI (generous waits: the machine's cores are shared)."""
+    title = TRACKS[n].title
+    page.fill("#search-q", TRACKS[n].uri)
+    page.press("#search-q", "Enter")
+    button = page.locator("#results li").get_by_role("button", name=f"Add {title}")
+    expect(button).to_be_visible(timeout=15_000)
+    button.click()
+    expect(button).to_have_text("Added", timeout=15_000)
+    page.click("#results-close")
+    return title
+
+
 def expected_errors(errors: list[str], *allowed: str) -> list[str]:
     """The page errors left once the HTTP refusals the test provoked on purpose are removed."""
     return [e for e in errors if not any(a in e for a in allowed)]
@@ -112,7 +124,7 @@ def test_room_airhorn_success_and_each_refusal_message(people: People) -> None:
 
     # Bob jams Alice's song: her free-horn count goes up live, without a reload.
     (n,) = fresh_tracks(alice, 20, 1)
-    title = add_song(alice, TRACKS[n].uri, TRACKS[n].title)
+    title = add_track(alice, n)
     bob.get_by_role("button", name=f"Jam {title}").click()
     expect(alice.locator("#free-count")).to_have_text("1")
     expect(free).to_be_enabled()
@@ -154,7 +166,7 @@ def test_room_duplicate_add_upvotes_and_playing_song_is_refused(people: People) 
     alice = people.page("dup-alice@example.com")
     bob = people.page("dup-bob@example.com")
     track = TRACKS[fresh_tracks(alice, 25, 1)[0]]
-    add_song(alice, track.uri, track.title)
+    add_track(alice, TRACKS.index(track))
     bob.fill("#search-q", track.uri)
     bob.press("#search-q", "Enter")
     bob.get_by_role("button", name=f"Add {track.title}").click()
@@ -179,7 +191,7 @@ def test_room_admin_clears_queue_after_confirming(people: People) -> None:
     admin = people.page(ADMIN)
     bob = people.page("clear-bob@example.com")
     (n,) = fresh_tracks(bob, 30, 1)
-    add_song(bob, TRACKS[n].uri, TRACKS[n].title)
+    add_track(bob, n)
     admin.click("#clear-btn")
     expect(bob.locator("#queue-empty")).to_be_visible()
     expect(bob.locator("#toast")).to_contain_text("root cleared the queue")
@@ -192,7 +204,7 @@ def test_room_phone_first_screen_shows_search_queue_and_name(people: People) -> 
     phone = people.page("phone-pat@example.com", PHONE)
     desktop = people.page("desk-dana@example.com", DESKTOP)
     for n in fresh_tracks(desktop, 35, 3):
-        add_song(desktop, TRACKS[n].uri, TRACKS[n].title)
+        add_track(desktop, n)
     expect(phone.locator("#queue .row")).to_have_count(3)
     phone.evaluate("window.scrollTo(0, 0)")
     for selector in ("#search-q", "#queue .row >> nth=0", ".who", "#now-title"):

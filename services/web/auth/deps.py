@@ -83,7 +83,11 @@ async def get_page_user(request: Request) -> SessionUser:
 async def get_admin_page_user(request: Request) -> SessionUser:
     user = await get_page_user(request)
     if not user.is_admin:
-        raise Forbidden("Only admins can do that", html=True)
+        raise Forbidden(
+            "Only admins can do that. An admin is a signed-in account listed in ANDRE_ADMIN_EMAILS"
+            " (comma list; in dev too): ask whoever runs Andre to add you, then sign in again.",
+            html=True,
+        )
     return user
 
 
