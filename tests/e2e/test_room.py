@@ -1,9 +1,17 @@
 from __future__ import annotations
 
+import io
+import os
 import re
+import ssl
+import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
+import zxingcpp
+from axe_playwright_python.sync_playwright import Axe
+from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.e2e.test_browser import (
@@ -22,6 +30,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(240)]
 ADMIN = "root@example.com"
 # One paid horn a minute makes the 429 reachable; one jam earns a free horn.
 ROOM_ENV = {
+    "ANDRE_API_ADMIN_TOKENS": "main",
     "ANDRE_AIRHORN_MAX_PER_WINDOW": "1",
     "ANDRE_AIRHORN_FREE_JAMS": "1",
     "ANDRE_ADMIN_EMAILS": ADMIN,
@@ -220,3 +229,116 @@ def test_room_phone_first_screen_shows_search_queue_and_name(people: People) -> 
     queue_box = desktop.locator(".queue-panel").bounding_box()
     assert now_box and queue_box and queue_box["x"] > now_box["x"] + now_box["width"] - 1
     assert people.errors == []
+
+
+def api_post(stack: LocalStack, path: str) -> httpx.Response:
+    token = stack.secret("ANDRE_API_TOKEN")
+    with httpx.Client(
+        verify=ssl.create_default_context(cafile=stack.ca_file), timeout=15
+    ) as client:
+        return client.post(
+            f"{stack.https}/api{path}", headers={"Authorization": f"Bearer {token}"}, json={}
+        )
+
+
+def test_room_join_qr_decoded_leads_a_phone_to_a_guest_session(people: People) -> None:
+    admin = people.page(ADMIN)
+    admin.goto(f"{people.stack.https}/admin/join")
+    admin.fill("#join-email", "visitor@guest.test")
+    admin.click("form[action='/admin/join'] button[type=submit]")
+    qr = admin.locator(".join-issued .qr")
+    expect(qr).to_be_visible()
+    admin.screenshot(path=str(ARTIFACTS / "join-admin.png"), full_page=True)
+    image = Image.open(io.BytesIO(qr.screenshot()))
+    decoded = [b.text for b in zxingcpp.read_barcodes(image)]
+    assert len(decoded) == 1 and decoded[0].startswith(f"{people.stack.https}/join#")
+    assert admin.locator("#join-link").inner_text() == decoded[0]
+
+    phone = people.browser.new_context(ignore_https_errors=True, viewport=PHONE, is_mobile=True)
+    people.contexts.append(phone)
+    guest = phone.new_page()
+    guest.goto(decoded[0])
+    assert "#" not in guest.url  # the token left the address bar
+    guest.click("#join-btn")
+    guest.wait_for_url(f"{people.stack.https}/")
+    expect(guest.locator(".who")).to_have_text("Guest")
+    expect(guest.locator("#search-q")).to_be_in_viewport()
+    guest.screenshot(path=str(ARTIFACTS / "join-guest-phone.png"))
+    # The link worked once: a second scan is refused with a message.
+    again = phone.new_page()
+    again.goto(decoded[0])
+    again.click("#join-btn")
+    expect(again.locator(".auth-error")).to_contain_text("expired or was already used")
+
+
+def test_room_tv_updates_live_as_songs_change(people: People) -> None:
+    soak_s = float(os.environ.get("ANDRE_TV_SOAK_S", "40"))
+    admin = people.page(ADMIN)
+    admin.goto(f"{people.stack.https}/admin/join")
+    admin.click("form[action='/admin/tv'] button")
+    admin.wait_for_url(f"{people.stack.https}/tv")
+    tv = admin
+    tv.set_viewport_size({"width": 1920, "height": 1080})
+    tv.evaluate("window.andreNoReload = true")
+    expect(tv.locator("#tv-label")).to_have_text("Now playing")
+    fan = people.page("tv-fan@example.com")
+    for n in fresh_tracks(fan, 40, 2):
+        add_track(fan, n)
+    expect(tv.locator("#tv-next .tv-next-row")).to_have_count(2)
+    fan.locator("[data-horn=rimshot]").click()
+    expect(tv.locator("#tv-effect")).to_contain_text("tv-fan: rimshot!")
+    expect(tv.locator(".qr")).to_be_visible()
+    tv.screenshot(path=str(ARTIFACTS / "tv.png"))
+
+    changes = 0
+    deadline = time.monotonic() + soak_s
+    while time.monotonic() < deadline and changes < 1000:
+        before = tv.locator("#tv-title").inner_text()
+        assert api_post(people.stack, "/queue/skip").status_code == 200
+        expect(tv.locator("#tv-title")).not_to_have_text(before, timeout=20_000)
+        changes += 1
+        position = tv.locator("#tv-pos").inner_text()
+        tv.wait_for_timeout(min(15_000, max(2_000, soak_s * 1000 / 12)))
+        assert tv.locator("#tv-pos").inner_text() != position  # the clock moves on its own
+        if fresh := fresh_tracks(fan, 0, 1):
+            add_track(fan, fresh[0])
+    assert changes >= 2
+    assert tv.evaluate("window.andreNoReload") is True
+    expect(tv.locator("#offline")).to_be_hidden()
+    assert expected_errors(people.errors, "429 ") == []
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/tv", "/history/", "/admin/guests", "/admin/join", "SIGN-IN"]
+)
+def test_room_pages_have_no_serious_accessibility_violations(people: People, path: str) -> None:
+    if path == "SIGN-IN":
+        context = people.browser.new_context(ignore_https_errors=True)
+        people.contexts.append(context)
+        pages = []
+        for sign_in in ("/login/dev", "/guest/", "/join", "/login/"):
+            page = context.new_page()
+            page.goto(f"{people.stack.https}{sign_in}")
+            pages.append(page)
+    else:
+        page = people.page(ADMIN, PHONE if path == "/" else DESKTOP)
+        page.goto(f"{people.stack.https}{path}")
+        page.wait_for_load_state("networkidle")
+        pages = [page]
+    axe = Axe()
+    # The checker works here (vendored axe-core, nothing fetched): it flags a known violation.
+    canary = people.browser.new_page()
+    canary.set_content('<html lang="en"><title>x</title><img src="data:,"></html>')
+    flagged = {v["id"] for v in axe.run(canary).response["violations"]}
+    canary.close()
+    assert "image-alt" in flagged
+    for page in pages:
+        response = axe.run(page).response
+        assert response["testEngine"]["name"] == "axe-core"
+        violations = response["violations"]
+        serious = [
+            (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+            for v in violations
+            if v["impact"] in ("serious", "critical")
+        ]
+        assert serious == [], (page.url, serious)

@@ -49,7 +49,7 @@ function setNowPlaying(now) {
   const sameSong = playing && state.now && state.now.id === playing.id;
   const jams = new Set((playing && playing.jams) || []);
   if (sameSong) {
-    for (const who of jams) if (!state.jams.has(who)) effect(`🔥 ${nameOf(who)} jams this!`, "jam");
+    for (const who of jams) if (!state.jams.has(who)) effect(`♥ ${nameOf(who)} jams this!`, "jam");
   }
   state.jams = jams;
   state.now = playing;
@@ -74,7 +74,7 @@ function render() {
   $("tv-artist").textContent = now ? now.artist : "";
   $("tv-user").textContent = now ? `queued by ${creditOf(now)}` : "";
   const jams = now ? now.jams || [] : [];
-  $("tv-jams").textContent = jams.length ? `🔥 ${jams.length} jamming: ${jams.map(nameOf).join(", ")}` : "";
+  $("tv-jams").textContent = jams.length ? `♥ ${jams.length} jamming: ${jams.map(nameOf).join(", ")}` : "";
   document.title = now ? `${now.title} · Andre` : "Andre";
   tick();
 }
@@ -110,7 +110,7 @@ function onAirhorn(data, event) {
   if (!data || typeof data.name !== "string") return;
   const sentMs = Number.parseInt(String(event?.lastEventId || "").split("-")[0], 10);
   if (Number.isFinite(sentMs) && serverNowMs() - sentMs > HORN_FRESH_MS) return;
-  effect(`📯 ${nameOf(data.user)}: ${data.name.replace(/_/g, " ")}!`, "horn");
+  effect(`♫ ${nameOf(data.user)}: ${data.name.replace(/_/g, " ")}!`, "horn");
 }
 
 function onPosition(data) {
