@@ -12,7 +12,7 @@ import pytest
 import zxingcpp
 from axe_playwright_python.sync_playwright import Axe
 from PIL import Image
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
 
 from tests.e2e.test_browser import (
     ARTIFACTS,
@@ -345,3 +345,31 @@ def test_room_pages_have_no_serious_accessibility_violations(people: People, pat
             if v["impact"] in ("serious", "critical")
         ]
         assert serious == [], (page.url, serious)
+
+
+def test_room_listen_along_mute_and_volume_set_own_device(people: People) -> None:
+    page = people.page("listener@example.com")
+    calls: list[str] = []
+    page.route(
+        "**/spotify/token",
+        lambda route: route.fulfill(json={"access_token": "user-token", "expires_in": 3600}),
+    )
+
+    def spotify(route: Route) -> None:
+        calls.append(f"{route.request.method} {route.request.url}")
+        route.fulfill(status=204, body="")
+
+    page.route("https://api.spotify.com/**", spotify)
+    expect(page.locator("#listen-controls")).to_be_hidden()
+    page.click("#listen-btn")
+    expect(page.locator("#listen-controls")).to_be_visible()
+    page.locator("#volume").fill("40")
+    page.wait_for_timeout(1500)
+    assert "PUT https://api.spotify.com/v1/me/player/volume?volume_percent=40" in calls
+    page.click("#mute-btn")
+    expect(page.locator("#mute-btn")).to_have_attribute("aria-pressed", "true")
+    page.wait_for_timeout(1500)
+    assert calls[-1] == "PUT https://api.spotify.com/v1/me/player/volume?volume_percent=0"
+    page.reload()
+    expect(page.locator("#mute-btn")).to_have_attribute("aria-pressed", "true")
+    assert page.locator("#volume").input_value() == "40"
