@@ -373,3 +373,27 @@ def test_room_listen_along_mute_and_volume_set_own_device(people: People) -> Non
     page.reload()
     expect(page.locator("#mute-btn")).to_have_attribute("aria-pressed", "true")
     assert page.locator("#volume").input_value() == "40"
+
+
+def test_room_admin_guests_fits_a_phone_and_copies_the_passphrase(people: People) -> None:
+    admin = people.page(ADMIN, PHONE)
+    admin.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    admin.goto(f"{people.stack.https}/admin/guests")
+    admin.fill("#guest-email", "a-rather-long-visitor-address-for-the-table@partner.example")
+    admin.click("form[action='/admin/guests'] button[type=submit]")
+    passphrase = admin.locator("#guest-passphrase").inner_text()
+    admin.get_by_role("button", name="Copy the passphrase").click()
+    expect(admin.locator("#copy-status")).to_have_text("Copied.")
+    assert admin.evaluate("navigator.clipboard.readText()") == passphrase
+    overflow = admin.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0
+    card = admin.locator(".auth-card").bounding_box()
+    table = admin.locator(".table-scroll").bounding_box()
+    assert card and table and table["x"] + table["width"] <= card["x"] + card["width"] + 1
+    revoke = admin.get_by_role("button", name=re.compile("Revoke the invite for a-rather-long"))
+    assert "btn-secondary" in (revoke.get_attribute("class") or "")
+    revoke_box = revoke.bounding_box()
+    assert revoke_box and revoke_box["height"] < 60  # one line, not a letter per line
+    admin.screenshot(path=str(ARTIFACTS / "admin-guests-phone.png"), full_page=True)
