@@ -366,6 +366,8 @@ function byText(data) {
 // Announcements to the room: every skip, removal, clear and pause says who did it.
 function onRoom(data) {
   if (!data || typeof data.kind !== "string") return;
+  // Your own action was already answered (reportModeration); a vote you completed is news.
+  if (typeof data.by === "string" && data.by.toLowerCase() === me && data.how !== "vote") return;
   const title = data.title ? `"${data.title}"` : "A song";
   const text = {
     skip: () => `${title} was skipped ${byText(data)}.`,
