@@ -30,7 +30,9 @@ from shared.redis_client import REDIS_UNAVAILABLE, blocking_call
 
 log = logging.getLogger(__name__)
 
-EVENT_TYPES = ("queue_update", "now_playing", "player_position", "airhorn")
+# `credits` ({user, free}: a user's free airhorns changed) and `room` (an announcement such as
+# "skipped by ...", see shared.queue.moderation) were added by issue 14.
+EVENT_TYPES = ("queue_update", "now_playing", "player_position", "airhorn", "credits", "room")
 PING_INTERVAL_S = 15.0
 _ID_RE = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
 _ID_PART_MAX = 2**64 - 1  # Redis stream ids are two unsigned 64-bit numbers

@@ -38,6 +38,8 @@ GUESTS = PREFIX + "guests"  # HASH lower-cased e-mail -> JSON {hash (argon2), ex
 
 ITEM_PREFIX = PREFIX + "item:"  # + id: the item; + id + ":votes" / ":horn" (see below)
 FREE_HORNS_PREFIX = PREFIX + "airhorn:free:"  # + lower-cased e-mail (see free_horns)
+# Moderation (issue 14): skips, removals, clears and pauses, newest first, bounded.
+ROOM_LOG = PREFIX + "room:log"  # LIST of JSON records {kind, by, how, title, ...}
 
 
 def item_horn_awarded(item_id: str) -> str:
@@ -53,6 +55,21 @@ def item(item_id: str) -> str:
 def item_votes(item_id: str) -> str:
     """SET of users who voted on an item."""
     return f"{PREFIX}item:{item_id}:votes"
+
+
+def item_skip_votes(item_id: str) -> str:
+    """SET of users who voted to skip the playing item (shared.queue.moderation), TTL."""
+    return f"{PREFIX}item:{item_id}:skipvotes"
+
+
+def item_remove_votes(item_id: str) -> str:
+    """SET of users who voted to remove a queued item (shared.queue.moderation), TTL."""
+    return f"{PREFIX}item:{item_id}:removevotes"
+
+
+def join_link(token_digest: str) -> str:
+    """STRING JSON {email, by}, TTL: a one-tap guest join link (services.web.routes.join)."""
+    return f"{PREFIX}join:{token_digest}"
 
 
 def filtered(uri: str) -> str:
@@ -97,7 +114,10 @@ KEY_TYPES: tuple[tuple[str, str], ...] = (
     ("^andre:history$", "list"),
     ("^andre:bender:candidates$", "list"),
     ("^andre:guests$", "hash"),
+    ("^andre:room:log$", "list"),
     ("^andre:item:[^:]+:votes$", "set"),
+    ("^andre:item:[^:]+:skipvotes$", "set"),
+    ("^andre:item:[^:]+:removevotes$", "set"),
     ("^andre:item:[^:]+:horn$", "string"),
     ("^andre:item:[^:]+$", "string"),
     ("^andre:queue:seq$", "string"),

@@ -145,6 +145,17 @@ class AndreSettings(BaseSettings):
     """Jams from other people a song needs to earn its queuer a free airhorn."""
     airhorn_free_max: int = Field(default=5, ge=0)
     """Most free airhorn credits a user can hold."""
+    # Moderation (shared/queue/moderation.py): what it takes to act on someone else's song.
+    moderation_skip_votes: int = Field(default=3, ge=0, le=100)
+    """Distinct people whose votes skip a song someone else queued (its queuer and admins skip
+    at once; 0: only they may)."""
+    moderation_remove_votes: int = Field(default=3, ge=0, le=100)
+    """Distinct people whose votes remove a queued song someone else added (its queuer and
+    admins remove at once; 0: only they may)."""
+    moderation_vote_ttl_s: int = Field(default=3600, ge=60, le=86_400)
+    """How long a vote to skip or remove a song stays counted."""
+    moderation_pause: Literal["anyone", "members", "admins"] = "members"
+    """Who may pause and resume: anyone signed in, members (not guests) or admins only."""
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

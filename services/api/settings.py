@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from shared.settings import AndreSettings
+from shared.settings import AndreSettings, CommaList, _split_commas
 
 
 class ApiSettings(AndreSettings):
@@ -32,3 +32,14 @@ class ApiSettings(AndreSettings):
     # Request bodies are tiny JSON objects; anything bigger is refused with 413 unread.
     api_max_body_bytes: int = Field(default=16 * 1024, ge=256)
     """Largest request body; bigger ones get 413 unread."""
+    # Moderation exemption (issue 14, see services/api/moderation.py): until scoped tokens exist,
+    # a token is "marked admin" by naming it here.
+    api_admin_tokens: CommaList = Field(default_factory=list)
+    """Comma list of API token names ("main" for ANDRE_API_TOKEN, else the names in
+    ANDRE_API_TOKENS) that act as admins for moderation: they skip, remove, pause and clear
+    without votes. Every other token follows the same rules as a person."""
+
+    @field_validator("api_admin_tokens", mode="before")
+    @classmethod
+    def _admin_token_list(cls, value: Any) -> Any:
+        return _split_commas(value)

@@ -55,6 +55,8 @@ class WebSettings(AndreSettings):
     """Longest validity of a guest invite."""
     max_body_bytes: int = Field(default=16 * 1024, ge=256)
     """Largest body of a browser JSON action (413 past it; read only after the session check)."""
+    join_link_ttl_s: int = Field(default=600, ge=60, le=24 * 3600)
+    """How long a one-tap guest join link (and its QR code) works; it works once."""
     sse_streams_per_user: int = Field(default=16, ge=1)
     """Open `/events` streams one user may hold per web process (a few tabs; more get 429)."""
 

@@ -49,3 +49,19 @@ class DamagedRecord(DomainError):
 
 class WrongKeyType(DamagedRecord):
     """A key the change needs holds another Redis type; nothing was changed (409)."""
+
+
+class NotAllowed(DomainError):
+    """The moderation rules do not let this identity do that (403)."""
+
+
+class AlreadyQueued(DomainError):
+    """The song is already in the queue (409); ``item_id`` names it."""
+
+    def __init__(self, message: str, item_id: str) -> None:
+        super().__init__(message)
+        self.item_id = item_id
+
+
+class SongPlaying(DomainError):
+    """The song asked for is the one playing right now (409)."""

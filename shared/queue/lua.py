@@ -86,7 +86,8 @@ local function toggle_jam(item, user)
   return true
 end
 -- Free airhorn credit for the queuer once an item collects enough jams from other people.
-local function award(item, marker, threshold, credit_prefix, max_credits)
+-- Announces the queuer's new count (event `credits`) so their open pages update live.
+local function award(item, marker, threshold, credit_prefix, max_credits, stream, maxlen)
   local owner = string.lower(tostring(item.user or ''))
   if owner == '' then return end
   local n = 0
@@ -98,27 +99,52 @@ local function award(item, marker, threshold, credit_prefix, max_credits)
   local credits = credit_prefix .. owner
   -- A damaged counter counts as none: this runs after the item was written, so never raise.
   local have = tonumber(redis.call('GET', credits) or '0')
+  local now_have = 1
   if not have then
     redis.call('SET', credits, '1')
   elseif have < max_credits then
-    redis.call('INCR', credits)
+    now_have = redis.call('INCR', credits)
+  else
+    return
   end
+  emit(stream, maxlen, 'credits', cjson.encode({user = owner, free = now_have}))
 end
 """
 )
 
-# KEYS: queue, owners, seq, events, wake, preview
+# KEYS: queue, owners, seq, events, wake, preview, now_playing
 # ARGV: item body JSON without id/added_at, owner (lower), max_len, events_max_len, item prefix,
-#       Bender filter key ('' for none), filter TTL seconds, track URI
+#       Bender filter key ('' for none), filter TTL seconds, track URI, '1' to refuse duplicates
 # Round-robin ("rounds"): n = 1 + the adder's items already queued; the new item goes just before
 # the first item that is its owner's (n+1)-th, else at the end.
+# Duplicates (issue 14): a person's add of the playing song is refused ('playing'); of a queued
+# song it names that item ('duplicate', id) so the caller can vote or jam it instead.
 ADD = (
     _PRELUDE
     + r"""
-local len = redis.call('LLEN', KEYS[1])
+local ids = redis.call('LRANGE', KEYS[1], 0, -1)
+if ARGV[9] == '1' then
+  local np = load_np(KEYS[7])
+  if np and np.item.uri == ARGV[8] then return {'playing'} end
+  -- Records are written by cjson or Python's compact JSON: the uri field reads exactly so.
+  local needle = '"uri":"' .. ARGV[8] .. '"'
+  local i = 1
+  while i <= #ids do
+    local j = math.min(i + 499, #ids)
+    local names = {}
+    for k = i, j do names[#names + 1] = ARGV[5] .. ids[k] end
+    local vals = redis.call('MGET', unpack(names))
+    for k = 1, #vals do
+      if vals[k] and string.find(vals[k], needle, 1, true) then
+        return {'duplicate', ids[i + k - 1]}
+      end
+    end
+    i = j + 1
+  end
+end
+local len = #ids
 if len >= tonumber(ARGV[3]) then return {'full'} end
 local owner = ARGV[2]
-local ids = redis.call('LRANGE', KEYS[1], 0, -1)
 local owners = {}
 local i = 1
 while i <= #ids do
@@ -224,7 +250,7 @@ if redis.call('LPOS', KEYS[1], id) then
   if not item then return {'damaged'} end
   local on = toggle_jam(item, user)
   redis.call('SET', ikey, fix(cjson.encode(item)))
-  if on then award(item, ikey .. ':horn', threshold, ARGV[6], max_credits) end
+  if on then award(item, ikey .. ':horn', threshold, ARGV[6], max_credits, KEYS[3], ARGV[3]) end
   emit(KEYS[3], ARGV[3], 'queue_update', '')
   return {'ok', on and '1' or '0'}
 end
@@ -232,7 +258,7 @@ local np = load_np(KEYS[2])
 if not np or np.item.id ~= id then return np_missing(KEYS[2], id) end
 local on = toggle_jam(np.item, user)
 redis.call('SET', KEYS[2], fix(cjson.encode(np)), 'KEEPTTL')
-if on then award(np.item, ikey .. ':horn', threshold, ARGV[6], max_credits) end
+if on then award(np.item, ikey .. ':horn', threshold, ARGV[6], max_credits, KEYS[3], ARGV[3]) end
 emit(KEYS[3], ARGV[3], 'now_playing', np_view(np, now_ms()))
 return {'ok', on and '1' or '0'}
 """
@@ -367,7 +393,8 @@ if free then
   -- A damaged credit counter holds no credit (DECR on it would fail the script).
   local have = tonumber(redis.call('GET', KEYS[5]) or '0') or 0
   if have <= 0 then return {'no_credit'} end
-  redis.call('DECR', KEYS[5])
+  local left = redis.call('DECR', KEYS[5])
+  emit(KEYS[3], ARGV[6], 'credits', cjson.encode({user = string.lower(ARGV[1]), free = left}))
 else
   local n = redis.pcall('INCR', KEYS[4])
   if type(n) ~= 'number' then
@@ -390,6 +417,124 @@ local record = cjson.encode({name = ARGV[2], user = ARGV[1], free = free,
 redis.call('RPUSH', KEYS[1], record)
 redis.call('LTRIM', KEYS[1], -tonumber(ARGV[7]), -1)
 emit(KEYS[3], ARGV[6], 'airhorn', cjson.encode({name = ARGV[2], user = ARGV[1]}))
+return {'ok'}
+"""
+)
+
+# Moderation (shared.queue.moderation). Shared tail of MOD_SKIP and MOD_REMOVE: decide whether
+# `actor` acts at once (admin or the song's queuer) or casts a vote; a vote that reaches the
+# threshold acts for everyone who voted.
+_MOD_DECIDE = r"""
+local function decide(owner, actor, privileged, threshold, votes_key, ttl_s)
+  if privileged then return 'admin', nil end
+  if owner ~= '' and owner == actor then return 'own', nil end
+  if threshold <= 0 then return 'forbidden', nil end
+  local added = redis.call('SADD', votes_key, actor)
+  redis.call('EXPIRE', votes_key, ttl_s)
+  local n = redis.call('SCARD', votes_key)
+  if n < threshold then
+    if added == 0 then return 'already', n end
+    return 'voted', n
+  end
+  return 'vote', redis.call('SMEMBERS', votes_key)
+end
+local function announce(stream, maxlen, log_key, log_kept, record)
+  local data = cjson.encode(record)
+  redis.call('LPUSH', log_key, data)
+  redis.call('LTRIM', log_key, 0, log_kept - 1)
+  emit(stream, maxlen, 'room', data)
+end
+"""
+
+# KEYS: now_playing, skip flag, wake, events, skip votes of the song, room log
+# ARGV: song id, actor (lower), privileged ('1'/'0'), threshold, vote TTL s, events_max_len,
+#       log kept, skip flag TTL s
+MOD_SKIP = (
+    _PRELUDE
+    + _MOD_DECIDE
+    + r"""
+local np = load_np(KEYS[1])
+if not np then return {'idle'} end
+if tostring(np.item.id) ~= ARGV[1] then return {'changed'} end
+-- Already being skipped (the player has not advanced yet): nothing more to count or announce.
+if redis.call('EXISTS', KEYS[2]) == 1 then return {'ok', 'pending'} end
+local owner = string.lower(tostring(np.item.user or ''))
+local actor = ARGV[2]
+local threshold = tonumber(ARGV[4])
+local how, extra = decide(owner, actor, ARGV[3] == '1', threshold, KEYS[5], ARGV[5])
+local song = {song_id = ARGV[1], title = tostring(np.item.title or ''),
+  artist = tostring(np.item.artist or ''), owner = owner, by = actor, at = now_ms() / 1000}
+if how == 'forbidden' then return {'forbidden'} end
+if how == 'voted' or how == 'already' then
+  if how == 'voted' then
+    song.kind = 'skip_vote'
+    song.votes = extra
+    song.needed = threshold
+    emit(KEYS[4], ARGV[6], 'room', cjson.encode(song))
+  end
+  return {how, tostring(extra), tostring(threshold)}
+end
+redis.call('SET', KEYS[2], '1', 'EX', ARGV[8])
+redis.call('DEL', KEYS[5])
+wake(KEYS[3], 'skip')
+emit(KEYS[4], ARGV[6], 'now_playing', np_view(np, now_ms()))
+song.kind = 'skip'
+song.how = how
+if extra then song.voters = extra end
+announce(KEYS[4], ARGV[6], KEYS[6], tonumber(ARGV[7]), song)
+return {'ok', how}
+"""
+)
+
+# KEYS: queue, owners, events, remove votes of the item, room log
+# ARGV: id, actor (lower), privileged ('1'/'0'), threshold, vote TTL s, events_max_len,
+#       log kept, item prefix
+# The record may be damaged: removing needs no readable record (title then reads '').
+MOD_REMOVE = (
+    _PRELUDE
+    + _MOD_DECIDE
+    + r"""
+local id = ARGV[1]
+if not redis.call('LPOS', KEYS[1], id) then return {'not_found'} end
+local owner = string.lower(tostring(redis.call('HGET', KEYS[2], id) or ''))
+local actor = ARGV[2]
+local threshold = tonumber(ARGV[4])
+local ikey = ARGV[8] .. id
+local raw = redis.call('GET', ikey)
+local item = raw and load_item(raw, id) or nil
+local song = {song_id = id, title = item and tostring(item.title or '') or '',
+  artist = item and tostring(item.artist or '') or '', owner = owner, by = actor,
+  at = now_ms() / 1000}
+local how, extra = decide(owner, actor, ARGV[3] == '1', threshold, KEYS[4], ARGV[5])
+if how == 'forbidden' then return {'forbidden'} end
+if how == 'voted' or how == 'already' then
+  if how == 'voted' then
+    song.kind = 'remove_vote'
+    song.votes = extra
+    song.needed = threshold
+    emit(KEYS[3], ARGV[6], 'room', cjson.encode(song))
+  end
+  return {how, tostring(extra), tostring(threshold)}
+end
+redis.call('LREM', KEYS[1], 0, id)
+redis.call('DEL', ikey, ikey .. ':votes', KEYS[4])
+redis.call('HDEL', KEYS[2], id)
+emit(KEYS[3], ARGV[6], 'queue_update', '')
+song.kind = 'remove'
+song.how = how
+if extra then song.voters = extra end
+announce(KEYS[3], ARGV[6], KEYS[5], tonumber(ARGV[7]), song)
+return {'ok', how}
+"""
+)
+
+# KEYS: events, room log   ARGV: record JSON, events_max_len, log kept
+# A moderation record written after a change made by another script (clear, pause, resume).
+MOD_RECORD = (
+    _PRELUDE
+    + _MOD_DECIDE
+    + r"""
+announce(KEYS[1], ARGV[2], KEYS[2], tonumber(ARGV[3]), cjson.decode(ARGV[1]))
 return {'ok'}
 """
 )
@@ -449,3 +594,6 @@ SKIP_SCRIPT = LuaScript("skip", SKIP)
 PAUSE_SCRIPT = LuaScript("pause", PAUSE)
 AIRHORN_SCRIPT = LuaScript("airhorn", AIRHORN)
 VIEW_SCRIPT = LuaScript("view", VIEW)
+MOD_SKIP_SCRIPT = LuaScript("mod_skip", MOD_SKIP)
+MOD_REMOVE_SCRIPT = LuaScript("mod_remove", MOD_REMOVE)
+MOD_RECORD_SCRIPT = LuaScript("mod_record", MOD_RECORD)

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from shared import keys
 from shared.queue import lua, records
 from shared.queue.errors import (
+    AlreadyQueued,
     AlreadyVoted,
     DamagedRecord,
     DomainError,
@@ -24,6 +25,7 @@ from shared.queue.errors import (
     ItemNotFound,
     OwnSongUpvote,
     QueueFull,
+    SongPlaying,
 )
 from shared.queue.models import Item, QueueView
 from shared.settings import AndreSettings
@@ -52,6 +54,13 @@ class QueueRules:
     airhorns_kept: int = 50
     skip_ttl_s: int = 120
     bender_filter_s: int = 7 * 24 * 3600
+    # Moderation (shared.queue.moderation): votes needed to skip / remove someone else's song
+    # (0: only its queuer and admins), how long a vote counts, who may pause.
+    skip_votes: int = 3
+    remove_votes: int = 3
+    vote_ttl_s: int = 3600
+    pause_policy: str = "members"
+    room_log_kept: int = 200
 
     @classmethod
     def from_settings(cls, settings: AndreSettings) -> QueueRules:
@@ -63,6 +72,10 @@ class QueueRules:
             airhorn_window_s=settings.airhorn_window_s,
             airhorn_free_jams=settings.airhorn_free_jams,
             airhorn_free_max=settings.airhorn_free_max,
+            skip_votes=settings.moderation_skip_votes,
+            remove_votes=settings.moderation_remove_votes,
+            vote_ttl_s=settings.moderation_vote_ttl_s,
+            pause_policy=settings.moderation_pause,
         )
 
 
@@ -82,6 +95,9 @@ def _check_id(item_id: str) -> str:
     if not isinstance(item_id, str) or not _ID_RE.fullmatch(item_id):
         raise ItemNotFound("No such song in the queue")
     return item_id
+
+
+check_id = _check_id  # for shared.queue.moderation
 
 
 def _fail(status: str) -> DomainError:
@@ -185,6 +201,7 @@ async def add_item(
             keys.EVENTS,
             keys.PLAYER_WAKE,
             keys.PREVIEW,
+            keys.NOW_PLAYING,
         ],
         [
             body,
@@ -195,11 +212,54 @@ async def add_item(
             bender_filter,
             rules.bender_filter_s,
             track.uri,
+            "0" if auto else "1",
         ],
     )
+    if result[0] == "duplicate":
+        raise AlreadyQueued("That song is already in the queue", str(result[1]))
+    if result[0] == "playing":
+        raise SongPlaying("That song is playing right now")
     if result[0] != "ok":
         raise _refused(result[0], "")
     return Item.model_validate_json(result[1])
+
+
+@dataclass(frozen=True)
+class Added:
+    """What a person's add did: ``added`` a new item, or (a duplicate) ``upvoted`` / ``jammed``
+    the queued one, or ``already`` (they had voted and jammed it: nothing changed)."""
+
+    item_id: str
+    outcome: str
+    message: str
+
+
+async def add_or_vote(
+    redis: Redis, track: Track, user: str, *, rules: QueueRules = DEFAULT_RULES
+) -> Added:
+    """Queue a track for a person; adding a song already queued upvotes it instead, or jams it
+    when an upvote is not theirs to give (their own song, or voted already). Adding the playing
+    song raises ``SongPlaying``."""
+    try:
+        item = await add_item(redis, track, user, rules=rules)
+    except AlreadyQueued as dup:
+        existing = dup.item_id
+    else:
+        return Added(item.id, "added", f'Added "{item.title}"')
+    title = track.title
+    try:
+        await vote(redis, existing, user, True, rules=rules)
+        return Added(
+            existing, "upvoted", f'"{title}" is already queued: your add counts as an upvote'
+        )
+    except (OwnSongUpvote, AlreadyVoted):
+        pass
+    if _identity(user) in (await get_item(redis, existing)).jams:
+        return Added(
+            existing, "already", f'"{title}" is already queued, and you voted and jammed it'
+        )
+    await toggle_jam(redis, existing, user, rules=rules)
+    return Added(existing, "jammed", f'"{title}" is already queued: you jam it instead')
 
 
 async def vote(

@@ -136,6 +136,8 @@ def test_browser_two_people_share_a_live_queue(stack: LocalStack, browser: Brows
 
         # A comment with markup arrives as text, never as markup.
         evil = "<script>window.pwned = 1</script><b>bold?</b>"
+        # On a phone the playing song's comments open on demand (issue 14).
+        bob.click("#now-comments-toggle")
         bob.fill("#now-comment-text", evil)
         bob.press("#now-comment-text", "Enter")
         comment = alice.locator("#now-comments .comment-text")

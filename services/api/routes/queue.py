@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from services.api.auth import IdentityDep
+from services.api.auth import ApiIdentity, IdentityDep
 from services.api.body import (
     MAX_URI_LEN,
     AddBody,
@@ -19,14 +19,18 @@ from services.api.body import (
     read_object,
     required_str,
 )
-from services.api.deps import CatalogDep, QueueReaderDep, RulesDep, audited
+from services.api.deps import CatalogDep, QueueReaderDep, RulesDep, SettingsDep, audited
 from services.api.errors import ApiError, error_docs
+from services.api.moderation import api_actor
+from services.api.settings import ApiSettings
 from shared import ratelimit
 from shared.asgi import RedisDep
-from shared.queue import control
+from shared.queue import control, moderation
 from shared.queue import queue as domain
+from shared.queue.errors import NothingPlaying
 from shared.queue.history import DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, get_history
 from shared.queue.models import NowPlaying, Play, QueueView
+from shared.queue.queue import QueueRules
 from shared.spotify.uris import parse_ref
 
 router = APIRouter(tags=["queue"])
@@ -55,6 +59,25 @@ class History(BaseModel):
     plays: list[Play]
 
 
+class Moderated(BaseModel):
+    """``done``: skipped / removed; else this token's vote counted (``votes`` of ``needed``)."""
+
+    ok: bool = True
+    done: bool
+    how: str
+    votes: int
+    needed: int
+
+    @classmethod
+    def of(cls, outcome: moderation.Outcome) -> Moderated:
+        return cls(done=outcome.done, how=outcome.how, votes=outcome.votes, needed=outcome.needed)
+
+
+_ADMIN_ONLY = {403: "Only tokens listed in ANDRE_API_ADMIN_TOKENS can clear the queue"}
+_VOTES_OFF = {403: "Votes are off (ANDRE_MODERATION_SKIP_VOTES=0) and it is not this token's song"}
+_PAUSE_POLICY = {403: "ANDRE_MODERATION_PAUSE=admins and the token is not an admin"}
+
+
 def ok() -> Response:
     return Response(_OK, media_type=_JSON)
 
@@ -80,7 +103,8 @@ async def show_playing(redis: RedisDep) -> Response:
     responses=error_docs(
         {
             404: "Unknown Spotify track or episode",
-            409: "The queue is full, or its id counter is damaged",
+            200: "Already queued: counted as an upvote or a jam (outcome, message)",
+            409: "The queue is full, its id counter is damaged, or the song is playing",
             502: "Spotify upstream error",
         }
     ),
@@ -96,9 +120,14 @@ async def add_track(
     with audited(request, identity, "queue.add", uri=ref.uri) as details:
         await ratelimit.hit(redis, request.app.state.add_limit, identity.email)
         track = await catalog.lookup(ref.uri)
-        item = await domain.add_item(redis, track, identity.email, rules=rules)
-        details["item_id"] = item.id
-    return JSONResponse({"ok": True, "id": item.id}, status_code=201)
+        added = await domain.add_or_vote(redis, track, identity.email, rules=rules)
+        details["item_id"] = added.item_id
+        details["add_result"] = added.outcome
+    if added.outcome == "added":
+        return JSONResponse({"ok": True, "id": added.item_id}, status_code=201)
+    # Already queued: this add counted as an upvote or a jam (issue 14).
+    body = {"ok": True, "id": added.item_id, "outcome": added.outcome, "message": added.message}
+    return JSONResponse(body, status_code=200)
 
 
 @router.post(
@@ -141,59 +170,101 @@ async def jam_track(
 
 @router.post(
     "/queue/remove",
-    response_model=Ok,
+    response_model=Moderated,
     openapi_extra=documented(IdBody),
     responses=error_docs(_NO_ITEM),
 )
 async def remove_track(
-    request: Request, redis: RedisDep, identity: IdentityDep, rules: RulesDep
-) -> Response:
-    """Remove a song from the queue."""
+    request: Request,
+    redis: RedisDep,
+    identity: IdentityDep,
+    rules: RulesDep,
+    settings: SettingsDep,
+) -> Moderated:
+    """Remove the token's own song at once; anyone else's takes enough votes (this one counts)
+    unless the token is listed in ANDRE_API_ADMIN_TOKENS. ``done`` says whether it went."""
     data = await read_object(request)
     item_id = required_str(data, "id")
-    with audited(request, identity, "queue.remove", item_id=item_id):
-        await domain.remove_item(redis, item_id, rules=rules)
-    return ok()
+    with audited(request, identity, "queue.remove", item_id=item_id) as details:
+        outcome = await moderation.remove(
+            redis, api_actor(identity, settings), item_id, rules=rules
+        )
+        details["how"] = outcome.how
+    return Moderated.of(outcome)
 
 
-@router.post("/queue/clear", response_model=Ok)
+@router.post("/queue/clear", response_model=Ok, responses=error_docs(_ADMIN_ONLY))
 async def clear_queue(
-    request: Request, redis: RedisDep, identity: IdentityDep, rules: RulesDep
+    request: Request,
+    redis: RedisDep,
+    identity: IdentityDep,
+    rules: RulesDep,
+    settings: SettingsDep,
 ) -> Response:
-    """Remove every queued song (the playing song plays on)."""
+    """Remove every queued song (the playing song plays on); tokens in ANDRE_API_ADMIN_TOKENS."""
     with audited(request, identity, "queue.clear") as details:
-        details["removed"] = await domain.clear_queue(redis, rules=rules)
+        details["removed"] = await moderation.clear(
+            redis, api_actor(identity, settings), rules=rules
+        )
     return ok()
 
 
-@router.post("/queue/skip", response_model=Ok)
+@router.post("/queue/skip", response_model=Moderated, responses=error_docs(_VOTES_OFF))
 async def skip_track(
-    request: Request, redis: RedisDep, identity: IdentityDep, rules: RulesDep
-) -> Response:
-    """Ask the player to end the playing song (no-op when idle)."""
+    request: Request,
+    redis: RedisDep,
+    identity: IdentityDep,
+    rules: RulesDep,
+    settings: SettingsDep,
+) -> Moderated:
+    """End the token's own playing song; anyone else's takes enough votes (this one counts)
+    unless the token is listed in ANDRE_API_ADMIN_TOKENS. No-op when idle (``done`` false)."""
     with audited(request, identity, "queue.skip") as details:
-        details["changed"] = await control.request_skip(redis, rules=rules)
+        try:
+            outcome = await moderation.skip(redis, api_actor(identity, settings), rules=rules)
+        except NothingPlaying:
+            outcome = moderation.Outcome(False, "idle")
+        details["how"] = outcome.how
+    return Moderated.of(outcome)
+
+
+async def _set_paused(
+    request: Request,
+    redis: RedisDep,
+    identity: ApiIdentity,
+    rules: QueueRules,
+    settings: ApiSettings,
+    paused: bool,
+) -> Response:
+    with audited(request, identity, "queue.pause" if paused else "queue.resume") as details:
+        details["changed"] = await moderation.set_paused(
+            redis, api_actor(identity, settings), paused, rules=rules
+        )
     return ok()
 
 
-@router.post("/queue/pause", response_model=Ok)
+@router.post("/queue/pause", response_model=Ok, responses=error_docs(_PAUSE_POLICY))
 async def pause_playback(
-    request: Request, redis: RedisDep, identity: IdentityDep, rules: RulesDep
+    request: Request,
+    redis: RedisDep,
+    identity: IdentityDep,
+    rules: RulesDep,
+    settings: SettingsDep,
 ) -> Response:
-    """Pause the shared clock (idempotent; no-op when idle)."""
-    with audited(request, identity, "queue.pause") as details:
-        details["changed"] = await control.pause(redis, rules=rules)
-    return ok()
+    """Pause the shared clock (idempotent; no-op when idle; ANDRE_MODERATION_PAUSE applies)."""
+    return await _set_paused(request, redis, identity, rules, settings, True)
 
 
-@router.post("/queue/resume", response_model=Ok)
+@router.post("/queue/resume", response_model=Ok, responses=error_docs(_PAUSE_POLICY))
 async def resume_playback(
-    request: Request, redis: RedisDep, identity: IdentityDep, rules: RulesDep
+    request: Request,
+    redis: RedisDep,
+    identity: IdentityDep,
+    rules: RulesDep,
+    settings: SettingsDep,
 ) -> Response:
-    """Resume the shared clock (idempotent; no-op when idle)."""
-    with audited(request, identity, "queue.resume") as details:
-        details["changed"] = await control.resume(redis, rules=rules)
-    return ok()
+    """Resume the shared clock (idempotent; no-op when idle; ANDRE_MODERATION_PAUSE applies)."""
+    return await _set_paused(request, redis, identity, rules, settings, False)
 
 
 @router.get("/history", response_model=History)

@@ -49,6 +49,10 @@ def request_ip(request: Request) -> str:
     return client_ip(request, get_web_settings(request).trusted_proxies)
 
 
+# The identity of a big-screen session an admin creates (services.web.routes.tv): read-only.
+SCREEN_EMAIL = "screen@andre"
+
+
 async def get_optional_user(request: Request) -> SessionUser | None:
     """The signed-in user, or None; looked up once per request."""
     if "andre_user" in request.scope:
@@ -59,7 +63,10 @@ async def get_optional_user(request: Request) -> SessionUser | None:
     if session_id:
         record = await get_session_store(request).load(session_id)
         if record is not None and not (
-            record.is_guest or settings.is_dev or settings.email_domain_allowed(record.email)
+            record.is_guest
+            or settings.is_dev
+            or settings.email_domain_allowed(record.email)
+            or record.email == SCREEN_EMAIL  # an admin made it (services.web.routes.tv)
         ):
             # A domain taken off ANDRE_ALLOWED_EMAIL_DOMAINS is out at its next request (prod:
             # every non-guest session there came through the same check at sign-in).
@@ -83,7 +90,11 @@ async def get_page_user(request: Request) -> SessionUser:
 async def get_admin_page_user(request: Request) -> SessionUser:
     user = await get_page_user(request)
     if not user.is_admin:
-        raise Forbidden("Only admins can do that", html=True)
+        raise Forbidden(
+            "Only admins can do that. An admin is a signed-in account listed in ANDRE_ADMIN_EMAILS"
+            " (comma list; in dev too): ask whoever runs Andre to add you, then sign in again.",
+            html=True,
+        )
     return user
 
 
@@ -107,6 +118,8 @@ async def get_action_user(request: Request) -> SessionUser:
     if user is None:
         raise NotSignedIn("Not signed in")
     check_csrf(request, user, request.headers.get(CSRF_HEADER, ""))
+    if user.email == SCREEN_EMAIL:
+        raise Forbidden("This screen is read-only")
     return user
 
 

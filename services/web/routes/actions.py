@@ -31,9 +31,8 @@ from shared import ratelimit as rl
 from shared.asgi import RedisDep
 from shared.events import sse_response
 from shared.logs import audit
-from shared.queue import airhorns, control, history
+from shared.queue import airhorns, control, history, moderation
 from shared.queue import queue as q
-from shared.queue.errors import NothingPlaying
 from shared.spotify.catalog import MAX_QUERY_LEN
 from shared.spotify.uris import parse_ref
 
@@ -99,6 +98,24 @@ class FreeHorns(Ok):
     free_left: int
 
 
+class Moderated(Ok):
+    """``done``: skipped / removed; else your vote counted (``votes`` of ``needed``)."""
+
+    done: bool
+    how: str
+    votes: int
+    needed: int
+
+    @classmethod
+    def of(cls, outcome: moderation.Outcome) -> Moderated:
+        return cls(done=outcome.done, how=outcome.how, votes=outcome.votes, needed=outcome.needed)
+
+
+def web_actor(user: SessionUser) -> moderation.Actor:
+    """The moderation identity of a browser session (admin and guest come from the session)."""
+    return moderation.Actor(user.email, is_admin=user.is_admin, is_guest=user.is_guest)
+
+
 AUDIT_TEXT_MAX = 128  # ids from a body can be any length; an audit line stays small
 
 
@@ -107,11 +124,14 @@ def _clip(value: Any) -> Any:
 
 
 @contextmanager
-def audited(request: Request, user: SessionUser, action: str, **details: Any) -> Iterator[None]:
-    """One audit line per action, whether it was done or refused (client-sent text clipped)."""
+def audited(
+    request: Request, user: SessionUser, action: str, **details: Any
+) -> Iterator[dict[str, Any]]:
+    """One audit line per action, whether it was done or refused (client-sent text clipped);
+    the block may add details (e.g. how a moderation action was decided)."""
     details = {k: _clip(v) for k, v in details.items()}
     try:
-        yield
+        yield details
     except Exception as exc:
         audit(
             action,
@@ -163,14 +183,17 @@ async def add_track(
     redis: RedisDep,
     catalog: CatalogDep,
     rules: RulesDep,
-) -> Added:
-    """Queue a track or episode (URI or open.spotify.com link) as the signed-in user."""
+) -> JSONResponse:
+    """Queue a track or episode (URI or open.spotify.com link) as the signed-in user; a song
+    already queued is upvoted (or jammed) instead: 200 with ``outcome`` and ``message``."""
     uri = _track_ref(body.uri)
-    with audited(request, user, "add", uri=uri):
+    with audited(request, user, "add", uri=uri) as details:
         await rl.hit(redis, ADD_LIMIT, user.email)
         track = await catalog.lookup(uri)
-        item = await q.add_item(redis, track, user.email, rules=rules)
-    return Added(id=item.id)
+        added = await q.add_or_vote(redis, track, user.email, rules=rules)
+        details["add_result"] = added.outcome
+    body_out = {"ok": True, "id": added.item_id, "outcome": added.outcome, "message": added.message}
+    return JSONResponse(body_out, status_code=201 if added.outcome == "added" else 200)
 
 
 @router.post("/queue/vote")
@@ -192,12 +215,13 @@ async def jam_item(body: IdBody, user: ActionUserDep, redis: RedisDep, rules: Ru
 @router.post("/queue/remove")
 async def remove_item(
     body: IdBody, request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
-) -> Ok:
-    """Take a song out of the queue (the page asks first when it is someone else's)."""
-    with audited(request, user, "remove", item_id=body.id):
+) -> Moderated:
+    """Remove your own song; someone else's takes an admin or enough votes (yours counts)."""
+    with audited(request, user, "remove", item_id=body.id) as details:
         await rl.hit(redis, ACTION_LIMIT, user.email)
-        await q.remove_item(redis, body.id, rules=rules)
-    return Ok()
+        outcome = await moderation.remove(redis, web_actor(user), body.id, rules=rules)
+        details["how"] = outcome.how
+    return Moderated.of(outcome)
 
 
 @router.post("/queue/comment")
@@ -212,28 +236,36 @@ async def comment_item(
 
 
 @router.post("/queue/skip")
-async def skip_song(request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep) -> Ok:
-    """Ask the player to skip the playing song."""
-    with audited(request, user, "skip"):
+async def skip_song(
+    request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
+) -> Moderated:
+    """Skip your own song; someone else's takes an admin or enough votes (yours counts)."""
+    with audited(request, user, "skip") as details:
         await rl.hit(redis, ACTION_LIMIT, user.email)
-        if not await control.request_skip(redis, rules=rules):
-            raise NothingPlaying("Nothing is playing")
-    return Ok()
+        outcome = await moderation.skip(redis, web_actor(user), rules=rules)
+        details["how"] = outcome.how
+    return Moderated.of(outcome)
 
 
 @router.post("/queue/pause")
-async def pause_playback(user: ActionUserDep, redis: RedisDep, rules: RulesDep) -> Ok:
-    """Pause the shared playback clock."""
-    await rl.hit(redis, ACTION_LIMIT, user.email)
-    await control.pause(redis, rules=rules)
+async def pause_playback(
+    request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
+) -> Ok:
+    """Pause the shared playback clock (who may: setting ``moderation_pause``)."""
+    with audited(request, user, "pause"):
+        await rl.hit(redis, ACTION_LIMIT, user.email)
+        await moderation.set_paused(redis, web_actor(user), True, rules=rules)
     return Ok()
 
 
 @router.post("/queue/resume")
-async def resume_playback(user: ActionUserDep, redis: RedisDep, rules: RulesDep) -> Ok:
-    """Resume the shared playback clock."""
-    await rl.hit(redis, ACTION_LIMIT, user.email)
-    await control.resume(redis, rules=rules)
+async def resume_playback(
+    request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
+) -> Ok:
+    """Resume the shared playback clock (who may: setting ``moderation_pause``)."""
+    with audited(request, user, "resume"):
+        await rl.hit(redis, ACTION_LIMIT, user.email)
+        await moderation.set_paused(redis, web_actor(user), False, rules=rules)
     return Ok()
 
 

@@ -35,6 +35,7 @@ async def app_page(
     """The app: now playing, the queue, search, airhorns and listen-along."""
     context = _context(request, user, "app")
     context["free_horns"] = await get_free_airhorns(redis, user.email)
+    context["free_jams"] = request.app.state.settings.airhorn_free_jams
     horns = [(name, _HORN_LABELS.get(name, name.capitalize())) for name in AIRHORN_NAMES]
     context.update(demo=catalog.is_demo, airhorns=horns)
     return templates.TemplateResponse(request, "app.html", context)

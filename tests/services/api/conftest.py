@@ -33,6 +33,9 @@ def build_settings(server: RedisServer, **overrides: Any) -> ApiSettings:
         "api_bad_token_max": 1000,
         # The tests play a TCP proxy on loopback (compose trusts Caddy's address the same way).
         "trusted_proxies": ["127.0.0.1", "::1"],
+        # Both tokens are moderation admins here (bots that run the room); test_moderation.py
+        # builds plain tokens with api_admin_tokens="".
+        "api_admin_tokens": "main,bot",
         **server.settings_kwargs("andre-api"),
     }
     values.update(overrides)

@@ -61,13 +61,16 @@ async def test_vote_with_events_key_of_wrong_type_503_and_voter_not_recorded(
     ).status_code == 200
 
 
-async def test_skip_with_wake_key_of_wrong_type_503_and_no_skip_flag(
+async def test_remove_with_events_key_of_wrong_type_503_and_song_kept(
     api_client: httpx.AsyncClient, redis_api: Redis
 ) -> None:
-    await _break(redis_api, keys.PLAYER_WAKE)
-    resp = await api_client.post("/api/queue/skip")
+    item_id = await _add(api_client)
+    await _add(api_client, await _other_uri(api_client))
+    await _break(redis_api, keys.EVENTS)
+    resp = await api_client.post("/api/queue/remove", json={"id": item_id})
     assert resp.status_code == 503, resp.text
-    assert await redis_api.exists(keys.SKIP) == 0
+    assert item_id in await redis_api.lrange(keys.QUEUE, 0, -1)
+    assert await redis_api.exists(keys.item(item_id)) == 1
 
 
 @pytest.mark.parametrize(

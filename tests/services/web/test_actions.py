@@ -38,7 +38,7 @@ async def queue_ids(who: SignedIn) -> list[str]:
     return [item["id"] for item in resp.json()["queue"]]
 
 
-async def start_playing(redis: Redis, index: int = 0) -> None:
+async def start_playing(redis: Redis, index: int = 0, user: str = "carol@example.com") -> None:
     track = TRACKS[index]
     item = {
         "id": "np1",
@@ -46,7 +46,7 @@ async def start_playing(redis: Redis, index: int = 0) -> None:
         "title": track.title,
         "artist": track.artist,
         "duration_ms": track.duration_ms,
-        "user": "carol@example.com",
+        "user": user,
         "added_at": time.time(),
     }
     now_ms = int(time.time() * 1000)
@@ -362,18 +362,54 @@ async def test_add_refused_by_limit_writes_refused_audit_line(
     ]
 
 
-async def test_skip_while_playing_sets_flag_and_audits(
+async def test_skip_own_song_sets_flag_and_audits(
     signed_in: SignedIn, redis_web: Redis, caplog
 ) -> None:
-    await start_playing(redis_web)
+    await start_playing(redis_web, user="alice@example.com")
     with caplog.at_level(logging.INFO, logger="andre.audit"):
         resp = await signed_in.client.post("/queue/skip", json={"email": "boss@example.com"})
     assert resp.status_code == 200
+    assert resp.json() == {"ok": True, "done": True, "how": "own", "votes": 0, "needed": 0}
     assert await redis_web.exists(keys.SKIP)
     lines = [r for r in caplog.records if r.name == "andre.audit"]
-    assert [(r.action, r.identity) for r in lines] == [  # type: ignore[attr-defined]
-        ("skip", "alice@example.com")
+    assert [(r.action, r.identity, r.how) for r in lines] == [  # type: ignore[attr-defined]
+        ("skip", "alice@example.com", "own")
     ]
+
+
+async def test_skip_others_song_counts_a_vote_until_threshold(
+    sign_in: SignIn, redis_web: Redis
+) -> None:
+    await start_playing(redis_web, user="carol@example.com")
+    people = [await sign_in(f"p{n}@example.com") for n in range(3)]
+    first = await people[0].client.post("/queue/skip")
+    assert first.json() == {"ok": True, "done": False, "how": "voted", "votes": 1, "needed": 3}
+    again = await people[0].client.post("/queue/skip")
+    assert again.json()["how"] == "already"
+    await people[1].client.post("/queue/skip")
+    assert not await redis_web.exists(keys.SKIP)
+    last = await people[2].client.post("/queue/skip")
+    assert last.json()["done"] is True and last.json()["how"] == "vote"
+    assert await redis_web.exists(keys.SKIP)
+    log = (await people[0].client.get("/activity")).json()["actions"]
+    assert log[0]["kind"] == "skip" and log[0]["how"] == "vote"
+
+
+async def test_remove_others_song_by_one_person_keeps_it(sign_in: SignIn) -> None:
+    bob = await sign_in("bob@example.com")
+    item_id = await add(bob, 0)
+    alice = await sign_in("alice@example.com")
+    resp = await alice.client.post("/queue/remove", json={"id": item_id})
+    assert resp.status_code == 200 and resp.json()["done"] is False
+    assert await queue_ids(alice) == [item_id]
+
+
+async def test_clear_by_non_admin_returns_403(signed_in: SignedIn) -> None:
+    await add(signed_in, 0)
+    resp = await signed_in.client.post("/queue/clear")
+    assert resp.status_code == 403
+    assert resp.json() == {"error": "Only admins can clear the queue"}
+    assert len(await queue_ids(signed_in)) == 1
 
 
 async def test_free_airhorn_spends_a_credit_and_reports_the_rest(
@@ -474,7 +510,7 @@ async def test_action_past_per_minute_limit_returns_429_and_changes_nothing(
     signed_in: SignedIn, redis_web: Redis, path: str, body: dict[str, object]
 ) -> None:
     await start_playing(redis_web)
-    item_id = await add(signed_in, 0)
+    item_id = await add(signed_in, 1)
     assert item_id == "1"
     limit = actions.ACTION_LIMIT
     await redis_web.set(limit.key(signed_in.email), limit.max_hits, ex=limit.window_s)
@@ -511,3 +547,26 @@ async def test_airhorn_writes_audit_line_with_horn_name(signed_in: SignedIn, cap
     assert resp.status_code in (200, 409), resp.text  # 409 only when nothing plays yet
     lines = [r for r in caplog.records if r.name == "andre.audit"]
     assert [(r.action, r.horn) for r in lines] == [("airhorn", "airhorn")]  # type: ignore[attr-defined]
+
+
+async def test_add_of_queued_song_upvotes_it_with_a_message(sign_in: SignIn) -> None:
+    bob = await sign_in("bob@example.com")
+    item_id = await add(bob, 0)
+    alice = await sign_in("alice@example.com")
+    resp = await alice.client.post("/queue/add", json={"uri": TRACKS[0].uri})
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["id"] == item_id and body["outcome"] == "upvoted"
+    assert "already queued" in body["message"]
+    queue = (await alice.client.get("/queue")).json()["queue"]
+    assert [(i["id"], i["votes"]) for i in queue] == [(item_id, 1)]
+
+
+async def test_add_of_playing_song_returns_409_with_message(
+    signed_in: SignedIn, redis_web: Redis
+) -> None:
+    await start_playing(redis_web, 0)
+    resp = await signed_in.client.post("/queue/add", json={"uri": TRACKS[0].uri})
+    assert resp.status_code == 409
+    assert resp.json() == {"error": "That song is playing right now"}
+    assert await queue_ids(signed_in) == []

@@ -51,6 +51,24 @@ async def test_app_page_carries_csrf_meta_and_demo_banner(signed_in: SignedIn) -
     assert '<span class="count" id="free-count">0</span>' in resp.text
 
 
+async def test_app_page_free_horn_disabled_without_credits_enabled_with(
+    signed_in: SignedIn, redis_clean: RedisServer
+) -> None:
+    button = re.compile(r'<button[^>]*id="horn-free"[^>]*>')
+    match = button.search((await signed_in.client.get("/")).text)
+    assert match and " disabled" in match.group(0)
+    redis = redis_clean.client("andre-web")
+    try:
+        await redis.set(keys.free_horns(signed_in.email), 2)
+    finally:
+        await redis.aclose()
+    html = (await signed_in.client.get("/")).text
+    match = button.search(html)
+    assert match and " disabled" not in match.group(0)
+    assert '<span class="count" id="free-count">2</span>' in html
+    assert 'data-free-jams="3"' in html
+
+
 async def test_app_page_has_no_inline_script_or_style(signed_in: SignedIn) -> None:
     html = (await signed_in.client.get("/")).text
     scripts = re.findall(r"<script[^>]*>", html)

@@ -55,6 +55,14 @@ async def test_blast_free_airhorn_spends_credits(redis_api: Redis) -> None:
     assert (await airhorns.recent_airhorns(redis_api))[0]["free"] is True
 
 
+async def test_blast_free_airhorn_announces_the_credits_left(redis_api: Redis) -> None:
+    await set_playing(redis_api)
+    await redis_api.set(keys.free_horns(U), 2)
+    await airhorns.blast_free_airhorn(redis_api, "U@example.com")
+    entries = [f for _, f in await redis_api.xrange(keys.EVENTS) if f["type"] == "credits"]
+    assert [json.loads(f["data"]) for f in entries] == [{"user": U, "free": 1}]
+
+
 async def test_recent_airhorns_bounded(redis_api: Redis) -> None:
     await set_playing(redis_api)
     rules = QueueRules(airhorn_max_per_window=100, airhorns_kept=5)

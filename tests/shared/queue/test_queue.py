@@ -9,11 +9,13 @@ from redis.asyncio import Redis
 from shared import keys
 from shared.queue import queue as q
 from shared.queue.errors import (
+    AlreadyQueued,
     AlreadyVoted,
     InvalidInput,
     ItemNotFound,
     OwnSongUpvote,
     QueueFull,
+    SongPlaying,
 )
 from tests.shared.queue.helpers import event_types, set_playing, track
 from tests.support.redis_server import RedisServer
@@ -138,6 +140,27 @@ async def test_toggle_jam_threshold_awards_one_free_credit(redis_api: Redis) -> 
     assert await redis_api.get(keys.free_horns(A)) == "1"
 
 
+async def test_toggle_jam_award_announces_the_queuers_new_count(redis_api: Redis) -> None:
+    rules = q.QueueRules(airhorn_free_jams=1)
+    await redis_api.set(keys.free_horns(A), 2)
+    x = await q.add_item(redis_api, track(1), "A@Example.com")
+    await q.toggle_jam(redis_api, x.id, B, rules=rules)
+    credits = [
+        json.loads(f["data"])
+        for _, f in await redis_api.xrange(keys.EVENTS)
+        if f["type"] == "credits"
+    ]
+    assert credits == [{"user": A, "free": 3}]
+
+
+async def test_toggle_jam_award_at_cap_announces_nothing(redis_api: Redis) -> None:
+    rules = q.QueueRules(airhorn_free_jams=1, airhorn_free_max=2)
+    await redis_api.set(keys.free_horns(A), 2)
+    x = await q.add_item(redis_api, track(1), A)
+    await q.toggle_jam(redis_api, x.id, B, rules=rules)
+    assert "credits" not in await event_types(redis_api)
+
+
 async def test_add_comment_strips_controls_and_keeps_text(redis_api: Redis) -> None:
     x = await q.add_item(redis_api, track(1), A)
     text = await q.add_comment(redis_api, x.id, B, "  hi\x00 <b>there</b>\u202e\nok  ")
@@ -209,3 +232,43 @@ async def test_queue_reader_never_older_than_the_request(redis_api: Redis) -> No
     fresh = json.loads(await reader.get_json())
     assert [i["id"] for i in fresh["queue"]] == [item.id]
     await in_flight
+
+
+async def test_add_item_of_queued_song_raises_already_queued(redis_api: Redis) -> None:
+    x = await q.add_item(redis_api, track(1), A)
+    with pytest.raises(AlreadyQueued) as info:
+        await q.add_item(redis_api, track(1), B)
+    assert info.value.item_id == x.id
+    assert await q.get_queue_ids(redis_api) == [x.id]
+
+
+async def test_add_item_of_playing_song_raises_song_playing(redis_api: Redis) -> None:
+    await set_playing(redis_api, "np1")
+    playing_uri = "spotify:track:" + "1" * 22
+    with pytest.raises(SongPlaying):
+        await q.add_item(redis_api, track("1" * 22), A)
+    assert track("1" * 22).uri == playing_uri
+    assert await q.get_queue_ids(redis_api) == []
+
+
+async def test_add_item_auto_duplicate_is_allowed(redis_api: Redis) -> None:
+    await q.add_item(redis_api, track(1), A)
+    await q.add_item(redis_api, track(1), "bender@andre", auto=True)
+    assert len(await q.get_queue_ids(redis_api)) == 2
+
+
+async def test_add_or_vote_duplicate_upvotes_then_jams_then_already(redis_api: Redis) -> None:
+    x = await q.add_item(redis_api, track(1), A)
+    await q.add_item(redis_api, track(2), "c@example.com")
+    first = await q.add_or_vote(redis_api, track(1), B)
+    assert (first.item_id, first.outcome) == (x.id, "upvoted")
+    assert (await q.get_item(redis_api, x.id)).votes == 1
+    second = await q.add_or_vote(redis_api, track(1), B)
+    assert second.outcome == "jammed"
+    assert (await q.get_item(redis_api, x.id)).jams == [B]
+    third = await q.add_or_vote(redis_api, track(1), B)
+    assert third.outcome == "already" and "already queued" in third.message
+    own = await q.add_or_vote(redis_api, track(1), A)
+    assert own.outcome == "jammed"
+    fresh = await q.add_or_vote(redis_api, track(3), B)
+    assert fresh.outcome == "added" and fresh.item_id != x.id

@@ -11,6 +11,7 @@ import { logoutHandler } from "./session.js";
 
 const root = $("app");
 const me = (root.dataset.user || "").toLowerCase();
+const isAdmin = root.dataset.admin === "true";
 const benderEmail = root.dataset.bender || "";
 
 const state = {
@@ -39,10 +40,16 @@ function creditOf(item) {
   return isBender(item.user) ? "Bender" : `${nameOf(item.user)} (throwback)`;
 }
 
+// "in 40 s" / "in 12 min": how long a rate limit still holds, from the Retry-After header.
+function waitText(retryAfter) {
+  const s = Number.parseInt(retryAfter || "", 10);
+  if (!Number.isFinite(s) || s <= 0) return "in a moment";
+  return s < 120 ? `in ${s} s` : `in ${Math.ceil(s / 60)} min`;
+}
+
 function reportError(err) {
   if (err instanceof ApiError && err.status === 429) {
-    const wait = err.retryAfter ? ` Try again in ${err.retryAfter} s.` : "";
-    toast(`Slow down: ${err.message}.${wait}`.replace("..", "."), "error");
+    toast(`Slow down: that was a lot at once. Try again ${waitText(err.retryAfter)}.`, "error");
   } else {
     toast(err.message || "Something went wrong", "error");
   }
@@ -124,10 +131,14 @@ function renderNow() {
   $("jam-now").disabled = !now;
   $("now-jammers").textContent = jams.length ? `Jamming: ${jams.map(nameOf).join(", ")}` : "";
   $("skip-btn").disabled = !now;
+  // Your own song (or any, for an admin) is skipped at once; anyone else's takes votes.
+  $("skip-btn").textContent = now && !isMine(now) && !isAdmin ? "Vote to skip" : "Skip";
   $("pause-btn").hidden = Boolean(now && now.paused);
   $("resume-btn").hidden = !(now && now.paused);
   $("pause-btn").disabled = !now;
   $("now-comments").replaceChildren(...(now ? commentItems(now) : []));
+  $("now-comments-count").textContent = String(now ? (now.comments || []).length : 0);
+  $("now-comments-toggle").hidden = !now;
   $("now-comment-form").hidden = !now;
   tick();
 }
@@ -223,7 +234,7 @@ function queueRow(item, startMs, index) {
       voteButtons(item),
       el("button", { type: "button", class: "btn btn-small", dataset: { action: "jam", id: item.id }, "aria-pressed": jammed ? "true" : "false", "aria-label": `Jam ${item.title}` }, "Jam ", el("span", { class: "count", text: String(jams.length) })),
       el("button", { type: "button", class: "btn btn-small", dataset: { action: "comments", id: item.id }, "aria-expanded": open ? "true" : "false", "aria-label": `Comments on ${item.title}` }, "Comments ", el("span", { class: "count", text: String((item.comments || []).length) })),
-      el("button", { type: "button", class: "icon-btn remove", dataset: { action: "remove", id: item.id }, "aria-label": `Remove ${item.title}` }, "✕"),
+      el("button", { type: "button", class: "icon-btn remove", dataset: { action: "remove", id: item.id }, "aria-label": isMine(item) || isAdmin ? `Remove ${item.title}` : `Vote to remove ${item.title}` }, "✕"),
     ),
     commentBox(item, open),
   );
@@ -311,8 +322,12 @@ async function onQueueClick(event) {
       if (input) input.focus();
     }
   } else if (action === "remove") {
-    if (item && !isMine(item) && !window.confirm(`Remove "${item.title}" added by ${nameOf(item.user)}?`)) return;
-    await act("/queue/remove", { id }, "Removed");
+    if (item && !isMine(item)) {
+      const ask = isAdmin ? `Remove "${item.title}" added by ${nameOf(item.user)}?` : `Vote to remove "${item.title}" added by ${nameOf(item.user)}?`;
+      if (!window.confirm(ask)) return;
+    }
+    const result = await act("/queue/remove", { id });
+    if (result) reportModeration(result, "remove");
   } else if (action === "bender-queue") {
     await act("/bender/queue", { uri }, "Queued Bender's suggestion");
   } else if (action === "bender-filter") {
@@ -332,6 +347,44 @@ async function onCommentSubmit(event) {
   // A live update may have rebuilt the row (carrying the typed text over): clear the current one.
   const current = form.dataset.id ? $("queue").querySelector(`form[data-id="${CSS.escape(form.dataset.id)}"] input`) : input;
   for (const node of new Set([input, current])) if (node && node.value.trim() === text) node.value = "";
+}
+
+// ---- moderation: votes, announcements, admin clear -------------------------------------------
+
+// What happened to your own skip / remove request (the announcement to everyone comes as `room`).
+function reportModeration(result, verb) {
+  if (result.done) toast(verb === "skip" ? "Skipped" : "Removed", "ok");
+  else if (result.how === "already") toast(`You already voted to ${verb} it (${result.votes} of ${result.needed}).`, "info");
+  else toast(`Your vote to ${verb} counts: ${result.votes} of ${result.needed} needed.`, "ok");
+}
+
+function byText(data) {
+  if (data.how === "vote" && Array.isArray(data.voters)) return `by a vote of ${data.voters.map(nameOf).join(", ")}`;
+  return `by ${nameOf(data.by)}`;
+}
+
+// Announcements to the room: every skip, removal, clear and pause says who did it.
+function onRoom(data) {
+  if (!data || typeof data.kind !== "string") return;
+  // Your own action was already answered (reportModeration); a vote you completed is news.
+  if (typeof data.by === "string" && data.by.toLowerCase() === me && data.how !== "vote") return;
+  const title = data.title ? `"${data.title}"` : "A song";
+  const text = {
+    skip: () => `${title} was skipped ${byText(data)}.`,
+    remove: () => `${title} was removed ${byText(data)}.`,
+    skip_vote: () => `${nameOf(data.by)} voted to skip ${title} (${data.votes} of ${data.needed}).`,
+    remove_vote: () => `${nameOf(data.by)} voted to remove ${title} (${data.votes} of ${data.needed}).`,
+    clear: () => `${nameOf(data.by)} cleared the queue (${data.removed} song${data.removed === 1 ? "" : "s"}).`,
+    pause: () => `Paused by ${nameOf(data.by)}.`,
+    resume: () => `Resumed by ${nameOf(data.by)}.`,
+  }[data.kind];
+  if (text) toast(text(), "info");
+}
+
+async function onClear() {
+  const n = state.queue.length;
+  if (!window.confirm(`Clear the whole queue (${n} song${n === 1 ? "" : "s"}) for everyone? The playing song plays on.`)) return;
+  await act("/queue/clear", {});
 }
 
 // ---- search --------------------------------------------------------------------------------
@@ -382,17 +435,44 @@ async function onResultClick(event) {
   const button = event.target.closest("button[data-uri]");
   if (!button) return;
   button.disabled = true;
-  const ok = await act("/queue/add", { uri: button.dataset.uri }, `Added "${button.dataset.title}"`);
-  button.textContent = ok ? "Added" : "Add";
-  if (!ok) button.disabled = false;
+  const result = await act("/queue/add", { uri: button.dataset.uri });
+  if (!result) {
+    button.disabled = false;
+    return;
+  }
+  // A song already queued is upvoted (or jammed) instead; the server says which.
+  const label = { added: "Added", upvoted: "Upvoted", jammed: "Jammed", already: "In queue" }[result.outcome] || "Added";
+  button.textContent = label;
+  toast(result.message || `Added "${button.dataset.title}"`, "ok");
 }
 
 // ---- airhorns and listen-along --------------------------------------------------------------
+
+// Local mute and volume: only what this page plays (airhorns) and your own Spotify device.
+const sound = {
+  volume: Number.parseInt(localStorage.getItem("andre-volume") || "70", 10),
+  muted: localStorage.getItem("andre-muted") === "1",
+};
+const effectiveVolume = () => (sound.muted ? 0 : Math.max(0, Math.min(100, sound.volume)));
+
+let volumeTimer = null;
+function applySound() {
+  $("mute-btn").setAttribute("aria-pressed", sound.muted ? "true" : "false");
+  $("mute-btn").textContent = sound.muted ? "Unmute" : "Mute";
+  $("volume").value = String(sound.volume);
+  $("volume").setAttribute("aria-valuetext", sound.muted ? "muted" : `${sound.volume}%`);
+  localStorage.setItem("andre-volume", String(sound.volume));
+  localStorage.setItem("andre-muted", sound.muted ? "1" : "0");
+  // The slider fires many events per drag: tell Spotify once it settles.
+  clearTimeout(volumeTimer);
+  volumeTimer = setTimeout(() => listen.setVolume(effectiveVolume()), 400);
+}
 
 const listen = new ListenAlong($("listen-status"), (on) => {
   const btn = $("listen-btn");
   btn.setAttribute("aria-pressed", on ? "true" : "false");
   btn.textContent = on ? "Listening along" : "Listen along";
+  $("listen-controls").hidden = !on;
   localStorage.setItem("andre-listen", on ? "1" : "0");
   $("horns-hint").textContent = on ? "You hear airhorns because you are listening along." : "Sounds play for everyone listening along.";
 });
@@ -416,17 +496,58 @@ function onAirhorn(data, event) {
   if (Number.isFinite(sentMs) && serverNowMs() - sentMs > HORN_FRESH_MS) return;
   const who = nameOf(data.user);
   toast(`${who} blew the ${data.name.replace(/_/g, " ")}!`, "horn");
-  if (listen.enabled) playHorn(data.name);
+  if (listen.enabled && effectiveVolume() > 0) playHorn(data.name, 0.6 * (effectiveVolume() / 100));
+}
+
+const freeJams = Number.parseInt(root.dataset.freeJams || "3", 10);
+
+// The free-horn button shows the credits left and is disabled without any (its title says how
+// to earn one); updated by the answer to a free horn and live by `credits` events.
+function setFreeHorns(count) {
+  const n = Math.max(0, Number(count) || 0);
+  const button = $("horn-free");
+  $("free-count").textContent = String(n);
+  button.disabled = n === 0;
+  button.title = n ? `${n} free airhorn${n === 1 ? "" : "s"} left` : `No free airhorns: earn one when ${freeJams} people jam a song you queued`;
+}
+
+function onCredits(data) {
+  if (data && typeof data.user === "string" && data.user.toLowerCase() === me) setFreeHorns(data.free);
+}
+
+// What each refusal of an airhorn means to the person who pressed it.
+function reportHornError(err, free) {
+  if (!(err instanceof ApiError)) return reportError(err);
+  if (err.status === 429) {
+    toast(`Airhorn cooling down: you blew too many. Try again ${waitText(err.retryAfter)}.`, "error");
+  } else if (err.status === 409 && !state.now) {
+    toast("Airhorns need a song playing: queue something first.", "error");
+  } else if (err.status === 409 && free) {
+    setFreeHorns(0);
+    toast(`No free airhorns left: you earn one when ${freeJams} people jam a song you queued.`, "error");
+  } else {
+    reportError(err);
+  }
 }
 
 async function onHornClick(event) {
   const button = event.target.closest("button");
-  if (!button) return;
-  if (button.id === "horn-free") {
-    const result = await act("/airhorn/free", {});
-    if (result) $("free-count").textContent = String(result.free_left);
+  if (!button || button.disabled) return;
+  const free = button.id === "horn-free";
+  if (!free && !button.dataset.horn) return;
+  button.disabled = true;
+  try {
+    if (free) {
+      const result = await postJson("/airhorn/free", {});
+      setFreeHorns(result.free_left);
+    } else {
+      await postJson("/airhorn", { name: button.dataset.horn });
+    }
+  } catch (err) {
+    reportHornError(err, free);
+  } finally {
+    if (!free) button.disabled = false;
   }
-  else if (button.dataset.horn) await act("/airhorn", { name: button.dataset.horn });
 }
 
 // ---- boot ----------------------------------------------------------------------------------
@@ -451,10 +572,33 @@ function boot() {
   $("jam-now").addEventListener("click", () => state.now && act("/queue/jam", { id: state.now.id }));
   $("pause-btn").addEventListener("click", () => act("/queue/pause", {}));
   $("resume-btn").addEventListener("click", () => act("/queue/resume", {}));
-  $("skip-btn").addEventListener("click", () => {
-    if (state.now && window.confirm(`Skip "${state.now.title}" for everyone?`)) act("/queue/skip", {});
+  $("skip-btn").addEventListener("click", async () => {
+    const now = state.now;
+    if (!now) return;
+    const direct = isMine(now) || isAdmin;
+    if (direct && !window.confirm(`Skip "${now.title}" for everyone?`)) return;
+    const result = await act("/queue/skip", {});
+    if (result) reportModeration(result, "skip");
   });
+  if ($("clear-btn")) $("clear-btn").addEventListener("click", onClear);
   $("listen-btn").addEventListener("click", toggleListen);
+  $("mute-btn").addEventListener("click", () => {
+    sound.muted = !sound.muted;
+    applySound();
+  });
+  $("volume").addEventListener("input", () => {
+    sound.volume = Number.parseInt($("volume").value, 10) || 0;
+    sound.muted = false;
+    applySound();
+  });
+  $("now-comments-toggle").addEventListener("click", () => {
+    const open = $("now-card").classList.toggle("show-comments");
+    $("now-comments-toggle").setAttribute("aria-expanded", open ? "true" : "false");
+    if (open) $("now-comment-text").focus();
+  });
+  $("mute-btn").setAttribute("aria-pressed", sound.muted ? "true" : "false");
+  $("mute-btn").textContent = sound.muted ? "Unmute" : "Mute";
+  $("volume").value = String(sound.volume);
   logoutHandler();
 
   connectLive(
@@ -463,12 +607,15 @@ function boot() {
       now_playing: setNowPlaying,
       player_position: onPosition,
       airhorn: onAirhorn,
+      credits: onCredits,
+      room: onRoom,
     },
     {
       // A fresh stream starts with a snapshot (queue_update + now_playing), so no extra fetch.
       onStatus: setLive,
     },
   );
+  setFreeHorns($("free-count").textContent);
   setInterval(tick, 250);
   // ETAs drift as the clock moves; refresh them twice a minute.
   setInterval(renderQueue, 30000);

@@ -154,6 +154,14 @@ export class ListenAlong {
     return false;
   }
 
+  // The user's own device volume (0-100; 0 when muted here). Serialised with the follow calls.
+  setVolume(percent) {
+    if (!this.enabled || this.soundsOnly) return this.busy;
+    const value = Math.max(0, Math.min(100, Math.round(percent)));
+    this.busy = this.busy.then(() => this.call("PUT", `/volume?volume_percent=${value}`)).catch(() => {});
+    return this.busy;
+  }
+
   // Called on every now-playing change; calls are serialised so a quick skip cannot interleave.
   follow(now, positionMs) {
     this.busy = this.busy.then(() => this.apply(now, positionMs)).catch(() => {});

@@ -5,7 +5,7 @@
 
 import { getJson } from "./api.js";
 
-const TYPES = ["queue_update", "now_playing", "player_position", "airhorn"];
+const TYPES = ["queue_update", "now_playing", "player_position", "airhorn", "credits", "room"];
 
 export function connectLive(handlers, { onStatus = () => {} } = {}) {
   let source = null;

@@ -1,0 +1,82 @@
+"""The big-screen view (``/tv``): now playing, the next songs, live effects and a join QR code.
+
+A TV runs unattended all day: the page keeps its session alive (a read every few minutes resets
+the idle timeout) and its event stream reconnects by itself. An admin can turn a browser into a
+read-only screen (``POST /admin/tv``): its session acts as ``screen@andre``, which every action
+refuses, so a TV left in a meeting room cannot skip or clear anything.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from starlette.responses import RedirectResponse, Response
+
+from services.web.auth.common import form_str, read_form
+from services.web.auth.deps import (
+    SCREEN_EMAIL,
+    AdminPageUserDep,
+    PageUserDep,
+    SessionStoreDep,
+    check_csrf,
+    request_ip,
+)
+from services.web.auth.sessions import start_session
+from services.web.errors import Forbidden, WebError
+from services.web.qr import qr_svg
+from services.web.templating import templates
+from shared.logs import audit
+
+router = APIRouter()
+
+UP_NEXT = 5
+
+
+@router.get("/tv", response_class=HTMLResponse)
+async def tv_page(request: Request, user: PageUserDep) -> HTMLResponse:
+    """Now playing large, the next five songs, live airhorns and jams, and the join QR code."""
+    settings = request.app.state.settings
+    url = settings.public_url.rstrip("/") + "/"
+    return templates.TemplateResponse(
+        request,
+        "tv.html",
+        {
+            "user": user,
+            "csrf_token": user.csrf_token,
+            "page": "tv",
+            "bender_email": settings.bender_email,
+            "join_url": url,
+            "join_qr": qr_svg(url, "QR code: open Andre to add songs", scale=5),
+            "up_next": UP_NEXT,
+        },
+    )
+
+
+@router.post("/admin/tv")
+async def make_screen(request: Request, user: AdminPageUserDep, store: SessionStoreDep) -> Response:
+    """Admins: sign this browser in as the read-only screen and open ``/tv``."""
+    form = await read_form(request)
+    try:
+        check_csrf(request, user, form_str(form, "csrf_token"))
+    except WebError as exc:
+        raise Forbidden(exc.message, html=True) from exc
+    response = RedirectResponse("/tv", status_code=303)
+    await start_session(
+        request,
+        response,
+        store,
+        email=SCREEN_EMAIL,
+        name="Screen",
+        is_admin=False,
+        is_guest=False,
+    )
+    audit(
+        "login",
+        identity=SCREEN_EMAIL,
+        client_ip=request_ip(request),
+        path="/admin/tv",
+        outcome="ok",
+        method="screen",
+        by=user.email,
+    )
+    return response
