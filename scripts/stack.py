@@ -41,6 +41,7 @@ PORTS = {
     "player": int(os.environ.get("ANDRE_STACK_PLAYER_PORT", "8003")),
     "redis": int(os.environ.get("ANDRE_STACK_REDIS_PORT", "6380")),
 }
+DEV_ADMIN = "admin@example.com"
 SERVICE_USERS = {"api": "andre-api", "web": "andre-web", "player": "andre-player"}
 
 # `make up` promises that a stop takes under 10 s. The services get the first share (uvicorn's own
@@ -553,6 +554,9 @@ def build_children(values: dict[str, str]) -> list[Child]:
         env.setdefault("ANDRE_ENV", "dev")
         env.setdefault("ANDRE_PUBLIC_URL", f"https://localhost:{PORTS['https']}")
         env.setdefault("ANDRE_PLAY_LOG_DIR", str(STATE / "play_logs"))
+        # Someone can be an admin out of the box (the dev sign-in page says who); any value set
+        # in the environment wins, an empty one included.
+        env.setdefault("ANDRE_ADMIN_EMAILS", DEV_ADMIN)
         env.update(
             {
                 "ANDRE_API_TOKEN": values["ANDRE_API_TOKEN"],

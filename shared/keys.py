@@ -92,6 +92,12 @@ def session(session_id_digest: str) -> str:
     return f"{PREFIX}session:{session_id_digest}"
 
 
+def session_ended(session_id_digest: str) -> str:
+    """STRING flag, 1-day TTL: this session was ended because its guest invite was revoked or
+    expired, so the browser can be told why instead of landing on a bare sign-in page."""
+    return f"{PREFIX}session_ended:{session_id_digest}"
+
+
 def oauth_flow(state_digest: str) -> str:
     """Short-lived OIDC / Spotify-link flow data (state, nonce, PKCE verifier)."""
     return f"{PREFIX}oauth:{state_digest}"
@@ -128,4 +134,5 @@ KEY_TYPES: tuple[tuple[str, str], ...] = (
     ("^andre:player:", "string"),
     ("^andre:airhorn:free:", "string"),
     ("^andre:rate:", "string"),
+    ("^andre:session_ended:", "string"),
 )

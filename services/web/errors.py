@@ -71,7 +71,11 @@ class TooManyRequests(WebError):
 
 
 class LoginRequired(Exception):
-    """A page was asked for without a session: send the browser to sign in."""
+    """A page was asked for without a session: send the browser to sign in (``to``)."""
+
+    def __init__(self, to: str = "/login/") -> None:
+        super().__init__(to)
+        self.to = to
 
 
 def wants_html(request: Request) -> bool:
@@ -104,7 +108,8 @@ async def _web_error(request: Request, exc: Exception) -> Response:
 
 
 async def _login_required(request: Request, exc: Exception) -> Response:
-    return RedirectResponse("/login/", status_code=302)
+    assert isinstance(exc, LoginRequired)
+    return RedirectResponse(exc.to, status_code=302)
 
 
 async def _domain_error(request: Request, exc: Exception) -> Response:

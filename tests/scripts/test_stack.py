@@ -233,7 +233,15 @@ async def test_stack_truncated_aof_rewrite_keeps_later_writes(
             own_redis.port, own_redis.passwords["andre-admin"], lambda _n, line: lines.append(line)
         )
         assert lines == ["redis loaded a truncated AOF: rewrote it (BGREWRITEAOF)"]
-        await asyncio.sleep(1)  # the rewrite runs in the background
+        admin = own_redis.client("andre-admin")
+        try:
+            for _ in range(100):  # the rewrite runs in the background: wait for it (10 s at most)
+                info = await admin.info("persistence")
+                if not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]:
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            await admin.aclose()
     client = own_redis.client("andre-api")
     await client.set("andre:after", "acknowledged")  # a plain write, after the cut
     await client.aclose()
@@ -272,3 +280,17 @@ def test_stack_redis_output_truncated_load_starts_one_rewrite(
     emit("redis", f"1:M 04 Dec 2026 # AOF appendonly.aof.1.incr.aof {stack.AOF_TRUNCATED}")
     assert started.wait(5)
     assert calls == [(stack.PORTS["redis"], "admin-pw")]
+
+
+def test_stack_dev_admin_default_and_environment_wins(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(stack, "STATE", tmp_path)  # build_children writes the ACL and Caddyfile
+    values = dict.fromkeys(("ANDRE_API_TOKEN", "ANDRE_SECRET_KEY"), "x" * 20)
+    values |= {stack._secret_env_name(u): "p" * 20 for u in stack.render_acl.USERS}
+    monkeypatch.delenv("ANDRE_ADMIN_EMAILS", raising=False)
+    web = next(c for c in stack.build_children(values) if c.name == "web")
+    assert web.env["ANDRE_ADMIN_EMAILS"] == stack.DEV_ADMIN
+    monkeypatch.setenv("ANDRE_ADMIN_EMAILS", "")
+    web = next(c for c in stack.build_children(values) if c.name == "web")
+    assert web.env["ANDRE_ADMIN_EMAILS"] == ""

@@ -12,7 +12,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.web.auth.csrf import same_origin, tokens_equal
-from services.web.auth.sessions import SessionStore, SessionUser, session_id_from
+from services.web.auth.sessions import (
+    GUEST_ENDED_URL,
+    SessionStore,
+    SessionUser,
+    ended_as_guest,
+    session_id_from,
+)
 from services.web.errors import Forbidden, LoginRequired, NotSignedIn
 from services.web.settings import WebSettings
 from shared.asgi import app_redis
@@ -83,6 +89,10 @@ async def get_optional_user(request: Request) -> SessionUser | None:
 async def get_page_user(request: Request) -> SessionUser:
     user = await get_optional_user(request)
     if user is None:
+        session_id = session_id_from(request, get_web_settings(request))
+        if await ended_as_guest(app_redis(request), session_id):
+            # Told why on the guest sign-in page, not dropped on a bare one.
+            raise LoginRequired(GUEST_ENDED_URL)
         raise LoginRequired
     return user
 

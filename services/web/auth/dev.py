@@ -33,7 +33,9 @@ def _require_dev_loopback(request: Request, settings: WebSettings) -> None:
 async def dev_login_form(request: Request, settings: WebSettingsDep) -> Response:
     """The dev sign-in form (e-mail only)."""
     _require_dev_loopback(request, settings)
-    return render_presession_form(request, settings, "auth/dev_login.html", PURPOSE, {})
+    return render_presession_form(
+        request, settings, "auth/dev_login.html", PURPOSE, {"admins": settings.admin_emails}
+    )
 
 
 @router.post("/login/dev")
@@ -54,7 +56,7 @@ async def dev_login(request: Request, settings: WebSettingsDep, store: SessionSt
             settings,
             "auth/dev_login.html",
             PURPOSE,
-            {"error": "Enter a valid e-mail address."},
+            {"error": "Enter a valid e-mail address.", "admins": settings.admin_emails},
             status_code=400,
         )
     response = RedirectResponse("/", status_code=303)

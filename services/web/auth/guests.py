@@ -34,7 +34,7 @@ from services.web.auth.deps import (
     get_optional_user,
     request_ip,
 )
-from services.web.auth.sessions import SessionUser, start_session
+from services.web.auth.sessions import GUEST_ENDED_MESSAGE, SessionUser, start_session
 from services.web.errors import Forbidden, TooManyRequests, WebError
 from services.web.settings import WebSettings
 from services.web.templating import templates
@@ -156,7 +156,9 @@ async def guest_form(request: Request, settings: WebSettingsDep) -> Response:
     """The guest sign-in form."""
     if await get_optional_user(request) is not None:
         return RedirectResponse("/", status_code=302)
-    return render_presession_form(request, settings, "auth/guest_login.html", PURPOSE, {})
+    # A fixed message chosen by a flag, never text from the URL.
+    context = {"error": GUEST_ENDED_MESSAGE} if request.query_params.get("ended") == "1" else {}
+    return render_presession_form(request, settings, "auth/guest_login.html", PURPOSE, context)
 
 
 @router.post("/guest/")

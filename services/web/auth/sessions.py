@@ -77,6 +77,21 @@ _SESSION_FIELDS: tuple[records.Field, ...] = (
 )
 
 
+_ENDED_TTL_S = 24 * 3600  # how long a browser is told why its guest session ended
+GUEST_ENDED_URL = "/guest/?ended=1"
+GUEST_ENDED_MESSAGE = (
+    "Your guest invite was revoked or has expired, so you were signed out: "
+    "ask whoever invited you for a new one."
+)
+
+
+async def ended_as_guest(redis: Redis, session_id: str) -> bool:
+    """Whether this cookie's session was ended because its guest invite was revoked or expired."""
+    if not session_id or len(session_id) > 128:
+        return False
+    return bool(await redis.exists(keys.session_ended(digest(session_id))))
+
+
 class SessionStore:
     def __init__(self, redis: Redis, settings: WebSettings) -> None:
         self.redis = redis
@@ -149,6 +164,7 @@ class SessionStore:
             self.redis, record.email, now, record.created_at
         ):
             await self.redis.delete(key)
+            await self.redis.set(keys.session_ended(digest(session_id)), "guest", ex=_ENDED_TTL_S)
             return None
         if touch and record.expires_at - now < self.settings.session_idle_timeout_s:
             await self.redis.expire(key, self._ttl_s(record, now))  # never past the absolute end

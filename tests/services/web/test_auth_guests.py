@@ -281,7 +281,19 @@ async def test_guest_revoke_ends_guest_session(app: FastAPI, admin: SignedIn) ->
         )
         assert revoke.status_code == 200
         resp = await client.get("/admin/guests")
-    assert resp.status_code == 302
+        # Sent to the guest sign-in page, which says why (not dropped on a bare sign-in page).
+        assert resp.status_code == 302 and resp.headers["location"] == "/guest/?ended=1"
+        page = await client.get(resp.headers["location"])
+    assert page.status_code == 200
+    assert "Your guest invite was revoked or has expired" in page.text
+
+
+async def test_guest_form_ended_flag_shows_fixed_text_only(app: FastAPI) -> None:
+    async with make_client(app) as client:
+        plain = await client.get("/guest/")
+        forged = await client.get("/guest/?ended=<script>x</script>")
+    assert "revoked" not in plain.text and "revoked" not in forged.text
+    assert "<script>x" not in forged.text
 
 
 @pytest.mark.parametrize("length", [b"\xb2", b"1\xb9", b"-1", b" 5"])

@@ -22,6 +22,7 @@ from tests.services.web.conftest import (
     SignedIn,
     build_settings,
     dev_sign_in,
+    make_client,
     running,
 )
 from tests.support.redis_server import RedisServer, free_port
@@ -199,3 +200,10 @@ async def test_events_stream_ends_after_sign_out(
     async with asyncio.timeout(5):
         while "alice@example.com" in actions._open_streams:
             await asyncio.sleep(0.02)
+
+
+async def test_dev_login_page_names_the_admins(redis_clean: RedisServer) -> None:
+    settings = build_settings(redis_clean, admin_emails=["boss@example.com"])
+    async with running(create_app(settings)) as app, make_client(app) as client:
+        page = await client.get("/login/dev")
+    assert "<strong>boss@example.com</strong>" in page.text and "ANDRE_ADMIN_EMAILS" in page.text
