@@ -89,7 +89,8 @@ async def test_guest_session_damaged_invite_ends_session(
         assert (await guest_post(client, "guest@partner.example", passphrase)).status_code == 303
         await redis_web.hset(keys.GUESTS, "guest@partner.example", b'{"expires_at": \xff}')
         resp: httpx.Response = await client.get("/", follow_redirects=False)
-        assert resp.status_code == 302 and resp.headers["location"] == "/login/"
+        # Signed out as for a revoked invite, and told so on the guest sign-in page.
+        assert resp.status_code == 302 and resp.headers["location"] == "/guest/?ended=1"
 
 
 async def test_take_flow_damaged_value_none_and_gone(redis_web: Redis) -> None:
