@@ -39,6 +39,8 @@ def local_caddyfile(tmp_path: Path) -> Path:
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while being defined
     spec.loader.exec_module(module)
+    # Its storage under the test's folder: validating the file makes Caddy create it.
+    module.STATE = tmp_path / "stack-state"
     path = tmp_path / "Caddyfile.local"
     path.write_text(module.caddyfile())
     return path
