@@ -11,8 +11,14 @@ from fastapi import Request
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from services.web.auth.csrf import ensure_presession, form_token, set_presession_cookie
-from services.web.errors import BadRequest
+from services.web.auth.csrf import (
+    check_form_token,
+    ensure_presession,
+    form_token,
+    same_origin,
+    set_presession_cookie,
+)
+from services.web.errors import BadRequest, Forbidden
 from services.web.settings import WebSettings
 from services.web.templating import templates
 from shared.clientip import client_ip
@@ -45,6 +51,18 @@ async def read_form(request: Request) -> FormData:
         return await request.form(max_files=0, max_fields=20)
     except Exception as exc:  # noqa: BLE001 - any parse failure is the client's problem
         raise BadRequest("Malformed form", html=True) from exc
+
+
+async def read_signed_form(request: Request, settings: WebSettings, purpose: str) -> FormData:
+    """A sign-in form's fields, once its Origin is ours and its form token matches (403 else)."""
+    form = await read_form(request)
+    if not same_origin(request, settings) or not check_form_token(
+        request, settings, purpose, form_str(form, "csrf_token")
+    ):
+        raise Forbidden(
+            "The form expired or came from another site; reload and try again", html=True
+        )
+    return form
 
 
 def form_str(form: FormData, name: str, max_len: int = 512) -> str:

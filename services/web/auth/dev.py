@@ -9,13 +9,12 @@ from services.web.auth.common import (
     form_str,
     is_loopback_client,
     normalise_email,
-    read_form,
+    read_signed_form,
     render_presession_form,
 )
-from services.web.auth.csrf import check_form_token, same_origin
 from services.web.auth.deps import SessionStoreDep, WebSettingsDep, request_ip
 from services.web.auth.sessions import start_session
-from services.web.errors import Forbidden, NotFound
+from services.web.errors import NotFound
 from services.web.settings import WebSettings
 from shared.logs import audit
 
@@ -42,13 +41,7 @@ async def dev_login_form(request: Request, settings: WebSettingsDep) -> Response
 async def dev_login(request: Request, settings: WebSettingsDep, store: SessionStoreDep) -> Response:
     """Sign in as the e-mail given; redirects to the app."""
     _require_dev_loopback(request, settings)
-    form = await read_form(request)
-    if not same_origin(request, settings) or not check_form_token(
-        request, settings, PURPOSE, form_str(form, "csrf_token")
-    ):
-        raise Forbidden(
-            "The form expired or came from another site; reload and try again", html=True
-        )
+    form = await read_signed_form(request, settings, PURPOSE)
     email = normalise_email(form_str(form, "email"))
     if email is None:
         return render_presession_form(

@@ -22,9 +22,9 @@ from services.web.auth.common import (
     form_str,
     normalise_email,
     read_form,
+    read_signed_form,
     render_presession_form,
 )
-from services.web.auth.csrf import check_form_token, same_origin
 from services.web.auth.deps import (
     CSRF_HEADER,
     AdminPageUserDep,
@@ -166,13 +166,7 @@ async def guest_sign_in(
     request: Request, settings: WebSettingsDep, redis: RedisDep, store: SessionStoreDep
 ) -> Response:
     """Sign a guest in with the e-mail and passphrase an admin gave them."""
-    form = await read_form(request)
-    if not same_origin(request, settings) or not check_form_token(
-        request, settings, PURPOSE, form_str(form, "csrf_token")
-    ):
-        raise Forbidden(
-            "The form expired or came from another site; reload and try again", html=True
-        )
+    form = await read_signed_form(request, settings, PURPOSE)
     ip = request_ip(request)
     raw_email = form_str(form, "email", 254)
     email = normalise_email(raw_email) or raw_email.strip().lower()

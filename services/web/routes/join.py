@@ -15,8 +15,13 @@ import time
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from services.web.auth.common import form_str, normalise_email, read_form, render_presession_form
-from services.web.auth.csrf import check_form_token, same_origin
+from services.web.auth.common import (
+    form_str,
+    normalise_email,
+    read_form,
+    read_signed_form,
+    render_presession_form,
+)
 from services.web.auth.deps import (
     AdminPageUserDep,
     SessionStoreDep,
@@ -133,13 +138,7 @@ async def join_sign_in(
     request: Request, settings: WebSettingsDep, redis: RedisDep, store: SessionStoreDep
 ) -> Response:
     """Sign a guest in with a join link's token (single use)."""
-    form = await read_form(request)
-    if not same_origin(request, settings) or not check_form_token(
-        request, settings, PURPOSE, form_str(form, "csrf_token")
-    ):
-        raise Forbidden(
-            "The form expired or came from another site; reload and try again", html=True
-        )
+    form = await read_signed_form(request, settings, PURPOSE)
     ip = request_ip(request)
     limit, subject = GUEST_FAILS_PER_IP, rate_subject(ip)
     try:
