@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
@@ -12,29 +9,10 @@ from services.api.auth import IdentityDep
 from services.api.deps import HubDep
 from services.api.errors import error_docs
 from services.api.settings import ApiSettings
-from shared.events import sse_response
+from shared.events import count_open, sse_response
 from shared.queue.errors import RateLimited
 
 router = APIRouter(tags=["events"])
-
-
-async def _counted(
-    frames: AsyncIterable[Any], open_streams: dict[str, int], who: str
-) -> AsyncIterator[Any]:
-    """Pass a stream through while counting it among ``who``'s open streams."""
-    open_streams[who] = open_streams.get(who, 0) + 1
-    try:
-        async for chunk in frames:
-            yield chunk
-    finally:
-        left = open_streams.get(who, 1) - 1
-        if left > 0:
-            open_streams[who] = left
-        else:
-            open_streams.pop(who, None)
-        aclose = getattr(frames, "aclose", None)
-        if aclose is not None:
-            await aclose()
 
 
 @router.get(
@@ -57,5 +35,5 @@ async def stream_events(request: Request, hub: HubDep, identity: IdentityDep) ->
     if open_streams.get(identity.email, 0) >= settings.api_sse_streams_per_token:
         raise RateLimited("Too many open event streams for this token; close some", 5)
     response = await sse_response(hub, request)
-    response.body_iterator = _counted(response.body_iterator, open_streams, identity.email)
+    response.body_iterator = count_open(response.body_iterator, open_streams, identity.email)
     return response

@@ -29,7 +29,7 @@ from services.web.routes.deps import CatalogDep, HubDep, RulesDep
 from shared import bender
 from shared import ratelimit as rl
 from shared.asgi import RedisDep
-from shared.events import sse_response
+from shared.events import count_open, sse_response
 from shared.logs import audit
 from shared.queue import airhorns, control, history, moderation
 from shared.queue import queue as q
@@ -364,13 +364,12 @@ _open_streams: dict[str, int] = {}
 
 
 async def _while_signed_in(
-    frames: AsyncIterable[Any], still_signed_in: Callable[[], Awaitable[bool]], email: str
+    frames: AsyncIterable[Any], still_signed_in: Callable[[], Awaitable[bool]]
 ) -> AsyncIterator[Any]:
     """Pass an event stream through, ending it once its session is gone (sign-out, timeout,
     revoked guest): checked before a frame goes out (a ping comes at least every 15 s), at most
-    every ``SSE_SESSION_RECHECK_S``. Counts the user's open streams while it runs."""
+    every ``SSE_SESSION_RECHECK_S``."""
     next_check = time.monotonic() + SSE_SESSION_RECHECK_S
-    _open_streams[email] = _open_streams.get(email, 0) + 1
     try:
         async for chunk in frames:
             if time.monotonic() >= next_check:
@@ -379,11 +378,6 @@ async def _while_signed_in(
                 next_check = time.monotonic() + SSE_SESSION_RECHECK_S
             yield chunk
     finally:
-        left = _open_streams.get(email, 1) - 1
-        if left > 0:
-            _open_streams[email] = left
-        else:
-            _open_streams.pop(email, None)
         aclose = getattr(frames, "aclose", None)
         if aclose is not None:
             await aclose()
@@ -402,5 +396,6 @@ async def stream_events(
         return await store.load(session_id, touch=False) is not None
 
     response = await sse_response(hub, request)
-    response.body_iterator = _while_signed_in(response.body_iterator, still_signed_in, user.email)
+    checked = _while_signed_in(response.body_iterator, still_signed_in)
+    response.body_iterator = count_open(checked, _open_streams, user.email)
     return response
