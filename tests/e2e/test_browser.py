@@ -81,6 +81,27 @@ def signed_in_page(
     return context, page
 
 
+def playing_uri(page: Page) -> str:
+    now = page.evaluate(
+        "fetch('/playing', {headers: {Accept: 'application/json'}}).then(r => r.json())"
+    )
+    return str(now.get("uri", ""))
+
+
+def queue_items(page: Page) -> list[dict[str, object]]:
+    queued = page.evaluate(
+        "fetch('/queue', {headers: {Accept: 'application/json'}}).then(r => r.json())"
+    )
+    return list(queued["queue"])
+
+
+def fresh_tracks(page: Page, start: int, count: int) -> list[int]:
+    """Track indexes from ``start`` on that are neither playing nor queued (Bender plays some)."""
+    taken = {playing_uri(page)}
+    taken |= {str(item["uri"]) for item in queue_items(page)}
+    return [n for n in range(start, len(TRACKS)) if TRACKS[n].uri not in taken][:count]
+
+
 def add_song(page: Page, query: str, title: str) -> str:
     page.fill("#search-q", query)
     page.press("#search-q", "Enter")
@@ -110,12 +131,13 @@ def test_browser_two_people_share_a_live_queue(stack: LocalStack, browser: Brows
         expect(bob.locator("#now-label")).to_have_text("Now playing")
         # Each adds songs (free text, a spotify: URI, an open.spotify.com link); the queue
         # takes them in fair rounds: everyone's first song, then everyone's second.
-        t = TRACKS
+        # Four songs Bender is not playing: adding the playing song is a 409 by design.
+        t = [TRACKS[n] for n in fresh_tracks(bob, 0, 4)]
         a1 = add_song(alice, f"{t[0].title} {t[0].artist}", t[0].title)
         expect(bob.locator("#queue .row-title")).to_have_text([a1])
-        b1 = add_song(bob, t[5].uri, t[5].title)
-        a2 = add_song(alice, f"https://open.spotify.com/track/{t[10].id}?si=x", t[10].title)
-        b2 = add_song(bob, t[15].uri, t[15].title)
+        b1 = add_song(bob, t[1].uri, t[1].title)
+        a2 = add_song(alice, f"https://open.spotify.com/track/{t[2].id}?si=x", t[2].title)
+        b2 = add_song(bob, t[3].uri, t[3].title)
         expected = [a1, b1, a2, b2]
         expect(alice.locator("#queue .row-title")).to_have_text(expected)
         expect(bob.locator("#queue .row-title")).to_have_text(expected)
@@ -194,9 +216,7 @@ def test_browser_listen_along_follows_now_playing_on_own_device(
         )
         page.route("https://api.spotify.com/**", spotify)
         expect(page.locator("#now-label")).to_have_text("Now playing")
-        playing_uri = page.evaluate(
-            "fetch('/playing', {headers: {Accept: 'application/json'}}).then(r => r.json())"
-        )["uri"]
+        now_uri = playing_uri(page)
 
         page.click("#listen-btn")
         expect(page.locator("#listen-btn")).to_have_attribute("aria-pressed", "true")
@@ -204,7 +224,7 @@ def test_browser_listen_along_follows_now_playing_on_own_device(
         method, url, body = calls[0]
         assert (method, url) == ("PUT", "https://api.spotify.com/v1/me/player/play")
         sent = json.loads(body)
-        assert sent["uris"] == [playing_uri] and sent["position_ms"] > 0
+        assert sent["uris"] == [now_uri] and sent["position_ms"] > 0
 
         page.click("#pause-btn")
         expect(page.locator("#resume-btn")).to_be_visible()

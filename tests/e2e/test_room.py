@@ -21,6 +21,8 @@ from tests.e2e.test_browser import (
     DESKTOP,
     PHONE,
     TRACKS,
+    fresh_tracks,
+    queue_items,
     signed_in_page,
 )
 from tests.support.stack import LocalStack
@@ -88,27 +90,6 @@ def people(chromium: Browser, stack: LocalStack) -> Iterator[People]:
         yield crowd
     finally:
         crowd.close()
-
-
-def playing_uri(page: Page) -> str:
-    now = page.evaluate(
-        "fetch('/playing', {headers: {Accept: 'application/json'}}).then(r => r.json())"
-    )
-    return str(now.get("uri", ""))
-
-
-def queue_items(page: Page) -> list[dict[str, object]]:
-    queued = page.evaluate(
-        "fetch('/queue', {headers: {Accept: 'application/json'}}).then(r => r.json())"
-    )
-    return list(queued["queue"])
-
-
-def fresh_tracks(page: Page, start: int, count: int) -> list[int]:
-    """Track indexes from ``start`` on that are neither playing nor queued (Bender plays some)."""
-    taken = {playing_uri(page)}
-    taken |= {str(item["uri"]) for item in queue_items(page)}
-    return [n for n in range(start, len(TRACKS)) if TRACKS[n].uri not in taken][:count]
 
 
 def add_track(page: Page, n: int) -> str:
