@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 
-from services.api.auth import ApiIdentity
 from services.api.settings import ApiSettings
 from shared.events import EventHub
-from shared.logs import audit
 from shared.queue.queue import QueueReader, QueueRules
 from shared.spotify.catalog import Catalog
 from shared.spotify.connect import SpotifyConnect
@@ -50,20 +46,3 @@ CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 ConnectDep = Annotated[SpotifyConnect, Depends(get_connect)]
 HubDep = Annotated[EventHub, Depends(get_hub)]
 QueueReaderDep = Annotated[QueueReader, Depends(get_queue_reader)]
-
-
-@contextmanager
-def audited(
-    request: Request, identity: ApiIdentity, action: str, **details: Any
-) -> Iterator[dict[str, Any]]:
-    """One audit line for the action in the block: ``ok`` or the error's class name."""
-    extra = dict(details)
-    ip: str | None = getattr(request.state, "client_ip", None)
-    path = request.url.path
-    try:
-        yield extra
-    except Exception as exc:
-        outcome = type(exc).__name__
-        audit(action, identity=identity.email, client_ip=ip, path=path, outcome=outcome, **extra)
-        raise
-    audit(action, identity=identity.email, client_ip=ip, path=path, outcome="ok", **extra)

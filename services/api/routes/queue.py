@@ -19,12 +19,13 @@ from services.api.body import (
     read_object,
     required_str,
 )
-from services.api.deps import CatalogDep, QueueReaderDep, RulesDep, SettingsDep, audited
+from services.api.deps import CatalogDep, QueueReaderDep, RulesDep, SettingsDep
 from services.api.errors import ApiError, error_docs
 from services.api.moderation import api_actor
 from services.api.settings import ApiSettings
 from shared import ratelimit
 from shared.asgi import RedisDep
+from shared.audit import audited
 from shared.queue import control, moderation
 from shared.queue import queue as domain
 from shared.queue.errors import NothingPlaying
@@ -117,7 +118,9 @@ async def add_track(
     ref = parse_ref(required_str(data, "uri", max_len=MAX_URI_LEN))
     if ref is None:
         raise ApiError(400, "Invalid field: uri")
-    with audited(request, identity, "queue.add", uri=ref.uri) as details:
+    with audited(
+        request, identity.email, "queue.add", client_ip=request.state.client_ip, uri=ref.uri
+    ) as details:
         await ratelimit.hit(redis, request.app.state.add_limit, identity.email)
         track = await catalog.lookup(ref.uri)
         added = await domain.add_or_vote(redis, track, identity.email, rules=rules)
@@ -145,7 +148,14 @@ async def vote_track(
     data = await read_object(request)
     item_id = required_str(data, "id")
     up = optional_bool(data, "up", True)
-    with audited(request, identity, "queue.vote", item_id=item_id, up=up):
+    with audited(
+        request,
+        identity.email,
+        "queue.vote",
+        client_ip=request.state.client_ip,
+        item_id=item_id,
+        up=up,
+    ):
         await domain.vote(redis, item_id, identity.email, up, rules=rules)
     return ok()
 
@@ -162,7 +172,9 @@ async def jam_track(
     """Toggle the identity's jam on a queued or the playing song."""
     data = await read_object(request)
     item_id = required_str(data, "id")
-    with audited(request, identity, "queue.jam", item_id=item_id) as details:
+    with audited(
+        request, identity.email, "queue.jam", client_ip=request.state.client_ip, item_id=item_id
+    ) as details:
         jammed = await domain.toggle_jam(redis, item_id, identity.email, rules=rules)
         details["jammed"] = jammed
     return JSONResponse({"ok": True, "jammed": jammed})
@@ -185,7 +197,9 @@ async def remove_track(
     unless the token is listed in ANDRE_API_ADMIN_TOKENS. ``done`` says whether it went."""
     data = await read_object(request)
     item_id = required_str(data, "id")
-    with audited(request, identity, "queue.remove", item_id=item_id) as details:
+    with audited(
+        request, identity.email, "queue.remove", client_ip=request.state.client_ip, item_id=item_id
+    ) as details:
         outcome = await moderation.remove(
             redis, api_actor(identity, settings), item_id, rules=rules
         )
@@ -202,7 +216,9 @@ async def clear_queue(
     settings: SettingsDep,
 ) -> Response:
     """Remove every queued song (the playing song plays on); tokens in ANDRE_API_ADMIN_TOKENS."""
-    with audited(request, identity, "queue.clear") as details:
+    with audited(
+        request, identity.email, "queue.clear", client_ip=request.state.client_ip
+    ) as details:
         details["removed"] = await moderation.clear(
             redis, api_actor(identity, settings), rules=rules
         )
@@ -219,7 +235,9 @@ async def skip_track(
 ) -> Moderated:
     """End the token's own playing song; anyone else's takes enough votes (this one counts)
     unless the token is listed in ANDRE_API_ADMIN_TOKENS. No-op when idle (``done`` false)."""
-    with audited(request, identity, "queue.skip") as details:
+    with audited(
+        request, identity.email, "queue.skip", client_ip=request.state.client_ip
+    ) as details:
         try:
             outcome = await moderation.skip(redis, api_actor(identity, settings), rules=rules)
         except NothingPlaying:
@@ -236,7 +254,12 @@ async def _set_paused(
     settings: ApiSettings,
     paused: bool,
 ) -> Response:
-    with audited(request, identity, "queue.pause" if paused else "queue.resume") as details:
+    with audited(
+        request,
+        identity.email,
+        "queue.pause" if paused else "queue.resume",
+        client_ip=request.state.client_ip,
+    ) as details:
         details["changed"] = await moderation.set_paused(
             redis, api_actor(identity, settings), paused, rules=rules
         )

@@ -16,9 +16,10 @@ from services.api.body import (
     read_object,
     required_str,
 )
-from services.api.deps import ConnectDep, SettingsDep, audited
+from services.api.deps import ConnectDep, SettingsDep
 from services.api.errors import ApiError, error_docs
 from services.api.routes.queue import Ok, ok
+from shared.audit import audited
 
 router = APIRouter(
     prefix="/spotify",
@@ -50,7 +51,14 @@ async def transfer_playback(
     data = await read_object(request)
     device_id = required_str(data, "device_id", max_len=MAX_DEVICE_ID_LEN)
     play = optional_bool(data, "play", True)
-    with audited(request, identity, "spotify.transfer", device_id=device_id, play=play):
+    with audited(
+        request,
+        identity.email,
+        "spotify.transfer",
+        client_ip=request.state.client_ip,
+        device_id=device_id,
+        play=play,
+    ):
         await connect.transfer(email, device_id, play)
     return ok()
 

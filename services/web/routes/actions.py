@@ -8,8 +8,7 @@ Spotify errors propagate to ``services.web.errors``, which maps them to JSON sta
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -29,8 +28,8 @@ from services.web.routes.deps import CatalogDep, HubDep, RulesDep
 from shared import bender
 from shared import ratelimit as rl
 from shared.asgi import RedisDep
+from shared.audit import audited
 from shared.events import count_open, sse_response
-from shared.logs import audit
 from shared.queue import airhorns, control, history, moderation
 from shared.queue import queue as q
 from shared.spotify.catalog import MAX_QUERY_LEN
@@ -116,43 +115,6 @@ def web_actor(user: SessionUser) -> moderation.Actor:
     return moderation.Actor(user.email, is_admin=user.is_admin, is_guest=user.is_guest)
 
 
-AUDIT_TEXT_MAX = 128  # ids from a body can be any length; an audit line stays small
-
-
-def _clip(value: Any) -> Any:
-    return value[:AUDIT_TEXT_MAX] if isinstance(value, str) else value
-
-
-@contextmanager
-def audited(
-    request: Request, user: SessionUser, action: str, **details: Any
-) -> Iterator[dict[str, Any]]:
-    """One audit line per action, whether it was done or refused (client-sent text clipped);
-    the block may add details (e.g. how a moderation action was decided)."""
-    details = {k: _clip(v) for k, v in details.items()}
-    try:
-        yield details
-    except Exception as exc:
-        audit(
-            action,
-            identity=user.email,
-            client_ip=request_ip(request),
-            path=request.url.path,
-            outcome="refused",
-            reason=type(exc).__name__,
-            **details,
-        )
-        raise
-    audit(
-        action,
-        identity=user.email,
-        client_ip=request_ip(request),
-        path=request.url.path,
-        outcome="ok",
-        **details,
-    )
-
-
 def _track_ref(uri: str) -> str:
     ref = parse_ref(uri)
     if ref is None:
@@ -187,7 +149,7 @@ async def add_track(
     """Queue a track or episode (URI or open.spotify.com link) as the signed-in user; a song
     already queued is upvoted (or jammed) instead: 200 with ``outcome`` and ``message``."""
     uri = _track_ref(body.uri)
-    with audited(request, user, "add", uri=uri) as details:
+    with audited(request, user.email, "add", client_ip=request_ip(request), uri=uri) as details:
         await rl.hit(redis, ADD_LIMIT, user.email)
         track = await catalog.lookup(uri)
         added = await q.add_or_vote(redis, track, user.email, rules=rules)
@@ -197,18 +159,29 @@ async def add_track(
 
 
 @router.post("/queue/vote")
-async def vote_item(body: VoteBody, user: ActionUserDep, redis: RedisDep, rules: RulesDep) -> Ok:
+async def vote_item(
+    body: VoteBody, request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
+) -> Ok:
     """Vote a queued song up or down; it moves one place."""
-    await rl.hit(redis, ACTION_LIMIT, user.email)
-    await q.vote(redis, body.id, user.email, body.up, rules=rules)
+    with audited(
+        request, user.email, "vote", client_ip=request_ip(request), item_id=body.id, up=body.up
+    ):
+        await rl.hit(redis, ACTION_LIMIT, user.email)
+        await q.vote(redis, body.id, user.email, body.up, rules=rules)
     return Ok()
 
 
 @router.post("/queue/jam")
-async def jam_item(body: IdBody, user: ActionUserDep, redis: RedisDep, rules: RulesDep) -> Jammed:
+async def jam_item(
+    body: IdBody, request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
+) -> Jammed:
     """Jam (or un-jam) a queued or the playing song."""
-    await rl.hit(redis, ACTION_LIMIT, user.email)
-    jammed = await q.toggle_jam(redis, body.id, user.email, rules=rules)
+    with audited(
+        request, user.email, "jam", client_ip=request_ip(request), item_id=body.id
+    ) as details:
+        await rl.hit(redis, ACTION_LIMIT, user.email)
+        jammed = await q.toggle_jam(redis, body.id, user.email, rules=rules)
+        details["jammed"] = jammed
     return Jammed(jammed=jammed)
 
 
@@ -217,7 +190,9 @@ async def remove_item(
     body: IdBody, request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
 ) -> Moderated:
     """Remove your own song; someone else's takes an admin or enough votes (yours counts)."""
-    with audited(request, user, "remove", item_id=body.id) as details:
+    with audited(
+        request, user.email, "remove", client_ip=request_ip(request), item_id=body.id
+    ) as details:
         await rl.hit(redis, ACTION_LIMIT, user.email)
         outcome = await moderation.remove(redis, web_actor(user), body.id, rules=rules)
         details["how"] = outcome.how
@@ -229,7 +204,7 @@ async def comment_item(
     body: CommentBody, request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
 ) -> Ok:
     """Comment on a queued or the playing song as the signed-in user."""
-    with audited(request, user, "comment", item_id=body.id):
+    with audited(request, user.email, "comment", client_ip=request_ip(request), item_id=body.id):
         await rl.hit(redis, COMMENT_LIMIT, user.email)
         await q.add_comment(redis, body.id, user.email, body.text, rules=rules)
     return Ok()
@@ -240,7 +215,7 @@ async def skip_song(
     request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
 ) -> Moderated:
     """Skip your own song; someone else's takes an admin or enough votes (yours counts)."""
-    with audited(request, user, "skip") as details:
+    with audited(request, user.email, "skip", client_ip=request_ip(request)) as details:
         await rl.hit(redis, ACTION_LIMIT, user.email)
         outcome = await moderation.skip(redis, web_actor(user), rules=rules)
         details["how"] = outcome.how
@@ -252,7 +227,7 @@ async def pause_playback(
     request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
 ) -> Ok:
     """Pause the shared playback clock (who may: setting ``moderation_pause``)."""
-    with audited(request, user, "pause"):
+    with audited(request, user.email, "pause", client_ip=request_ip(request)):
         await rl.hit(redis, ACTION_LIMIT, user.email)
         await moderation.set_paused(redis, web_actor(user), True, rules=rules)
     return Ok()
@@ -263,7 +238,7 @@ async def resume_playback(
     request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
 ) -> Ok:
     """Resume the shared playback clock (who may: setting ``moderation_pause``)."""
-    with audited(request, user, "resume"):
+    with audited(request, user.email, "resume", client_ip=request_ip(request)):
         await rl.hit(redis, ACTION_LIMIT, user.email)
         await moderation.set_paused(redis, web_actor(user), False, rules=rules)
     return Ok()
@@ -275,7 +250,9 @@ async def blow_airhorn(
 ) -> Ok:
     """Blow a named airhorn at the playing song."""
     name = airhorns.check_name(body.name)
-    with audited(request, user, "airhorn", horn=name, free=False):
+    with audited(
+        request, user.email, "airhorn", client_ip=request_ip(request), horn=name, free=False
+    ):
         await rl.hit(redis, AIRHORN_LIMIT, user.email)
         await airhorns.blast_airhorn(redis, user.email, name, rules=rules)
     return Ok()
@@ -286,7 +263,14 @@ async def blow_free_airhorn(
     request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
 ) -> FreeHorns:
     """Spend one free airhorn credit (earned when others jam your songs)."""
-    with audited(request, user, "airhorn", horn=airhorns.DEFAULT_AIRHORN, free=True):
+    with audited(
+        request,
+        user.email,
+        "airhorn",
+        client_ip=request_ip(request),
+        horn=airhorns.DEFAULT_AIRHORN,
+        free=True,
+    ):
         await rl.hit(redis, AIRHORN_LIMIT, user.email)
         await airhorns.blast_free_airhorn(redis, user.email, rules=rules)
     return FreeHorns(free_left=await airhorns.get_free_airhorns(redis, user.email))
@@ -298,7 +282,9 @@ async def queue_preview(
 ) -> Added:
     """Queue Bender's current suggestion as the signed-in user."""
     uri = _track_ref(body.uri)
-    with audited(request, user, "add", uri=uri, source="bender"):
+    with audited(
+        request, user.email, "add", client_ip=request_ip(request), uri=uri, source="bender"
+    ):
         await rl.hit(redis, ADD_LIMIT, user.email)
         added = await bender.promote_preview(redis, uri, user.email, rules=rules)
         if added is None:
@@ -308,12 +294,13 @@ async def queue_preview(
 
 @router.post("/bender/filter")
 async def filter_preview(
-    body: UriBody, user: ActionUserDep, redis: RedisDep, rules: RulesDep
+    body: UriBody, request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
 ) -> Ok:
     """Reject Bender's current suggestion; it is not suggested again for a week."""
     uri = _track_ref(body.uri)
-    await rl.hit(redis, FILTER_LIMIT, user.email)
-    await bender.filter_preview(redis, uri, events_max_len=rules.events_max_len)
+    with audited(request, user.email, "bender.filter", client_ip=request_ip(request), uri=uri):
+        await rl.hit(redis, FILTER_LIMIT, user.email)
+        await bender.filter_preview(redis, uri, events_max_len=rules.events_max_len)
     return Ok()
 
 

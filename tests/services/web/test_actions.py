@@ -194,6 +194,25 @@ async def test_remove_writes_audit_line(signed_in: SignedIn, caplog) -> None:
     ]
 
 
+async def test_vote_and_jam_write_audit_lines_with_the_same_fields_as_add(
+    signed_in: SignedIn, caplog
+) -> None:
+    item_id = await add(signed_in, 0)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="andre.audit"):
+        await signed_in.client.post("/queue/jam", json={"id": item_id})
+        refused = await signed_in.client.post("/queue/vote", json={"id": item_id, "up": True})
+    assert refused.status_code == 409  # one's own song takes no upvote
+    lines = [r for r in caplog.records if r.name == "andre.audit"]
+    assert [(r.action, r.outcome, getattr(r, "reason", None)) for r in lines] == [  # type: ignore[attr-defined]
+        ("jam", "ok", None),
+        ("vote", "refused", "OwnSongUpvote"),
+    ]
+    for line in lines:
+        assert line.identity == "alice@example.com"  # type: ignore[attr-defined]
+        assert line.path in {"/queue/jam", "/queue/vote"} and line.client_ip  # type: ignore[attr-defined]
+
+
 async def test_add_writes_audit_line_with_uri(signed_in: SignedIn, caplog) -> None:
     with caplog.at_level(logging.INFO, logger="andre.audit"):
         await add(signed_in, 2)
