@@ -49,8 +49,8 @@ class HouseSpeaker:
         email: str,
         clock: Clock,
         *,
+        backoff_max_s: float,  # no default: its value is the setting speaker_backoff_max_s
         backoff_min_s: float = 1.0,
-        backoff_max_s: float = 60.0,
         waiter: Waiter = wait_or_stop,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
