@@ -30,7 +30,10 @@ from types import FrameType
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "deploy" / "redis"))
+sys.path.insert(1, str(ROOT))
 import render_acl  # noqa: E402
+
+from shared.backoff import Backoff  # noqa: E402
 
 STATE = Path(os.environ.get("ANDRE_STACK_DIR", ROOT / "var")).resolve()
 PORTS = {
@@ -229,8 +232,7 @@ class RestartPolicy:
     stable run, and a crash loop (too many restarts within a window) that gives up."""
 
     clock: Clock = time.monotonic
-    initial_delay_s: float = 0.5
-    max_delay_s: float = 4.0
+    backoff: Backoff = Backoff(0.5, cap_s=4.0)
     stable_after_s: float = 30.0
     max_restarts: int = 5
     window_s: float = 60.0
@@ -250,8 +252,8 @@ class RestartPolicy:
             self._restarts.popleft()
         if len(self._restarts) >= self.max_restarts:
             return None
-        delay = min(self.initial_delay_s * 2.0**self.attempt, self.max_delay_s)
         self.attempt += 1
+        delay = self.backoff.delay(self.attempt)
         self._restarts.append(now)
         return delay
 

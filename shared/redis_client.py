@@ -105,6 +105,12 @@ async def blocking_call(redis: Redis, timeout_s: float, *args: Any, decode: bool
     conn = await pool.get_connection()  # type: ignore[no-untyped-call]
     healthy = False
     try:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            # redis-py can swallow a cancellation that lands while it sets up a new connection;
+            # without this check the blocking command would then run its whole wait (a stop()
+            # of the player or of the event hub delayed by up to one block).
+            raise asyncio.CancelledError
         await conn.send_command(*args)
         try:
             # redis-py's own per-read timeout returns None when it expires (indistinguishable

@@ -18,8 +18,6 @@ class PlayerSettings(AndreSettings):
     """This service's Redis ACL user."""
     heartbeat_ttl_s: int = Field(default=15, ge=2)
     """Lifetime of the worker's heartbeat key (its health check)."""
-    tick_interval_s: float = Field(default=0.1, gt=0)
-    """Longest the worker sleeps between checks when nothing wakes it."""
 
     # Leader lock: a standby takes over at most leader_ttl_ms + standby_poll_s after a crash.
     leader_ttl_ms: int = Field(default=4000, ge=500)

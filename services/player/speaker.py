@@ -8,14 +8,16 @@ the clock never waits for Spotify.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from shared.backoff import Backoff
 from shared.queue.playback import Clock, PlayState
 from shared.spotify.errors import SpotifyRateLimited
+from shared.wait import Waiter, wait_or_stop
 
 log = logging.getLogger(__name__)
 
@@ -47,21 +49,25 @@ class HouseSpeaker:
         email: str,
         clock: Clock,
         *,
+        backoff_max_s: float,  # no default: its value is the setting speaker_backoff_max_s
         backoff_min_s: float = 1.0,
-        backoff_max_s: float = 60.0,
+        waiter: Waiter = wait_or_stop,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.connect = connect
         self.email = email
         self.clock = clock
-        self.backoff_min_s = backoff_min_s
-        self.backoff_max_s = backoff_max_s
+        self.backoff = Backoff(backoff_min_s, cap_s=backoff_max_s)
+        # How the task sleeps and tells time (Retry-After); tests step both instead of sleeping.
+        self.waiter = waiter
+        self.monotonic = monotonic
         self._wanted: _Wanted | None = None  # None: not leading, leave the device alone
         self._changed = asyncio.Event()
         # What we last told the device (unknown after start or a takeover).
         self._device_item: str | None = None
         self._device_paused = True
         self._failures = 0
-        self._not_before = 0.0  # time.monotonic() before which Spotify must not be called
+        self._not_before = 0.0  # self.monotonic() before which Spotify must not be called
 
     # --- called by the worker (never blocks) ----------------------------------------------
 
@@ -93,24 +99,12 @@ class HouseSpeaker:
     async def run(self, stopping: asyncio.Event) -> None:
         retry_in: float | None = None
         while not stopping.is_set():
-            waiter = asyncio.ensure_future(self._changed.wait())
-            stopper = asyncio.ensure_future(stopping.wait())
-            try:
-                await asyncio.wait(
-                    {waiter, stopper}, timeout=retry_in, return_when="FIRST_COMPLETED"
-                )
-            finally:
-                waiter.cancel()
-                stopper.cancel()
-            if stopping.is_set():
+            if await self.waiter(stopping, retry_in, wake=self._changed):
                 return
             # Spotify asked us to wait (Retry-After): honour it even if the state changed.
-            hold_s = self._not_before - time.monotonic()
-            if hold_s > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), hold_s)
-                if stopping.is_set():
-                    return
+            hold_s = self._not_before - self.monotonic()
+            if hold_s > 0 and await self.waiter(stopping, hold_s):
+                return
             self._changed.clear()
             retry_in = await self.sync()
 
@@ -121,13 +115,11 @@ class HouseSpeaker:
         except SpotifyRateLimited as exc:
             self._failures += 1
             log.warning("house speaker: rate limited, retrying in %ss", exc.retry_after_s)
-            self._not_before = time.monotonic() + exc.retry_after_s
+            self._not_before = self.monotonic() + exc.retry_after_s
             return float(exc.retry_after_s)
         except Exception as exc:  # noqa: BLE001 - any failure is retried, never fatal
             self._failures += 1
-            delay = float(
-                min(self.backoff_max_s, self.backoff_min_s * 2 ** min(self._failures - 1, 10))
-            )
+            delay = self.backoff.delay(self._failures)
             log.warning("house speaker: %s (%s), retrying in %.0fs", type(exc).__name__, exc, delay)
             return delay
         self._failures = 0

@@ -26,6 +26,7 @@ from redis.asyncio import Redis
 from services.player.settings import PlayerSettings
 from services.player.speaker import HouseSpeaker
 from shared import keys, playlog
+from shared.backoff import Backoff
 from shared.bender import Bender
 from shared.queue.errors import DamagedRecord
 from shared.queue.playback import (
@@ -42,6 +43,7 @@ from shared.queue.playback import (
     seed_history,
 )
 from shared.redis_client import REDIS_UNAVAILABLE, blocking_call
+from shared.wait import Waiter, wait_or_stop
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +51,14 @@ log = logging.getLogger(__name__)
 # ~100 ms late. The last stretch before a song's end is slept in-process instead.
 _PRECISE_WINDOW_S = 0.25
 _BLPOP_EARLY_S = 0.12
-# Longest pause between ticks while Redis is unreachable: the room's music resumes within about a
-# second of Redis coming back.
+# Pause between failed ticks: 0.2 s doubling. While Redis is unreachable it is capped at 1 s, so
+# the room's music resumes within about a second of Redis coming back.
+_TICK_RETRY_FIRST_S = 0.2
 _OUTAGE_RETRY_MAX_S = 1.0
+# A bender step that raised (not one that found nothing: that one backs off itself).
+_BENDER_ERROR_RETRY_S = 5.0
+# After a failed wait (not a failed tick), before ticking again.
+_WAIT_ERROR_RETRY_S = 0.5
 
 
 class Worker:
@@ -64,6 +71,7 @@ class Worker:
         bender: Bender | None = None,
         speaker: HouseSpeaker | None = None,
         token: str | None = None,
+        waiter: Waiter = wait_or_stop,
     ) -> None:
         self.settings = settings
         self.redis = redis
@@ -71,6 +79,11 @@ class Worker:
         self.bender = bender
         self.speaker = speaker
         self.token = token or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        # Every sleep of the worker's loops goes through it (stop() cuts it short); tests pass a
+        # stepped one that moves their clock instead of sleeping.
+        self.waiter = waiter
+        self._outage_backoff = Backoff(_TICK_RETRY_FIRST_S, cap_s=_OUTAGE_RETRY_MAX_S)
+        self._failure_backoff = Backoff(_TICK_RETRY_FIRST_S, cap_s=settings.leader_refresh_s)
         self.is_leader = False
         self.last_tick_monotonic = 0.0
         self._stopping = asyncio.Event()
@@ -270,23 +283,25 @@ class Worker:
         if wait_s <= 0 or self._stopping.is_set():
             return
         if not self.is_leader or wait_s <= _PRECISE_WINDOW_S:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), wait_s)
+            await self.waiter(self._stopping, wait_s)
             return
         block_s = round(max(wait_s - _BLPOP_EARLY_S, 0.01), 3)
         blpop = asyncio.ensure_future(
             blocking_call(self.redis, block_s, "BLPOP", keys.PLAYER_WAKE, block_s)
         )
-        stopper = asyncio.ensure_future(self._stopping.wait())
+        woke = asyncio.Event()
+        blpop.add_done_callback(lambda _: woke.set())
+        # No timeout of our own: the BLPOP ends by itself and blocking_call bounds its reply.
         try:
-            done, _ = await asyncio.wait({blpop, stopper}, return_when="FIRST_COMPLETED")
+            await self.waiter(self._stopping, None, wake=woke)
         finally:
-            stopper.cancel()
-        if blpop not in done:
-            blpop.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await blpop
-            return
+            woken = blpop.done()
+            if not woken:
+                blpop.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await blpop
+        if not woken:
+            return  # stopped
         if blpop.result() is not None:
             # Coalesce a burst of pushes into this one wake-up.
             await self.redis.delete(keys.PLAYER_WAKE)
@@ -296,7 +311,7 @@ class Worker:
         assert self.bender is not None
         while not self._stopping.is_set():
             if not self.is_leader:
-                await self._sleep(self.settings.standby_poll_s * 4)
+                await self.waiter(self._stopping, self.settings.standby_poll_s * 4)
                 continue
             # Cleared before the step, so a kick that arrives during it is not lost.
             self._bender_kick.clear()
@@ -304,25 +319,13 @@ class Worker:
                 delay = await self.bender.step()
             except Exception:
                 log.exception("player: bender step failed")
-                delay = 5.0
+                delay = _BENDER_ERROR_RETRY_S
             if delay <= 0:
                 await asyncio.sleep(0)
-            elif self.bender.failures:
-                await self._sleep(delay)
             else:
-                kick = asyncio.ensure_future(self._bender_kick.wait())
-                stopper = asyncio.ensure_future(self._stopping.wait())
-                try:
-                    await asyncio.wait(
-                        {kick, stopper}, timeout=delay, return_when="FIRST_COMPLETED"
-                    )
-                finally:
-                    kick.cancel()
-                    stopper.cancel()
-
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+                # While failing, a kick must not cut the backoff short (no hot loop on Spotify).
+                kick = None if self.bender.failures else self._bender_kick
+                await self.waiter(self._stopping, delay, wake=kick)
 
     async def run(self) -> None:
         log.info("player worker started", extra={"worker": self.token})
@@ -346,24 +349,23 @@ class Worker:
                     if not failures:
                         log.warning("player: Redis unavailable (%s); retrying", type(exc).__name__)
                     failures += 1
-                    wait_s = min(0.1 * 2**failures, _OUTAGE_RETRY_MAX_S)
+                    wait_s = self._outage_backoff.delay(failures)
                 except DamagedRecord:
                     # Reported once where it was found; the tick is retried, quietly, until an
                     # operator repairs the record (no traceback per tick).
                     failures += 1
-                    wait_s = min(0.1 * 2**failures, self.settings.leader_refresh_s)
+                    wait_s = self._failure_backoff.delay(failures)
                 except Exception:
                     # One failed tick must never kill the DJ; retry with a short backoff.
                     failures += 1
                     log.exception("player tick failed")
-                    wait_s = min(0.1 * 2**failures, self.settings.leader_refresh_s)
+                    wait_s = self._failure_backoff.delay(failures)
                 try:
                     await self.wait(wait_s)
                 except Exception as exc:
                     if not isinstance(exc, REDIS_UNAVAILABLE):
                         log.exception("player wait failed")
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stopping.wait(), 0.5)
+                    await self.waiter(self._stopping, _WAIT_ERROR_RETRY_S)
         finally:
             for task in helpers:
                 task.cancel()

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from shared.backoff import Backoff
 from shared.spotify.errors import SpotifyUpstreamError
 
 API_BASE = "https://api.spotify.com/v1"
@@ -86,6 +87,7 @@ async def send(
     """
     kwargs.setdefault("timeout", REQUEST_TIMEOUT)
     attempts = max(1, attempts)
+    backoff = Backoff(backoff_s)
     for attempt in range(1, attempts + 1):
         try:
             response = await http.request(method, url, **kwargs)
@@ -104,7 +106,7 @@ async def send(
                 "spotify server error",
                 extra={"method": method, "path": _path(url), "status": response.status_code},
             )
-        await asyncio.sleep(backoff_s * 2 ** (attempt - 1))
+        await asyncio.sleep(backoff.delay(attempt))
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -80,6 +80,24 @@ async def test_redis_client_cancelled_blocking_call_leaves_pool_usable(
         await redis.aclose()
 
 
+async def test_redis_client_blocking_call_cancelled_while_connecting_ends_at_once(
+    redis_clean: RedisServer,
+) -> None:
+    # Cancelled at every step of a fresh connection's set-up: redis-py swallowed some of these,
+    # and the BLPOP then ran its whole 30 s.
+    for steps in range(16):
+        redis = create_redis(_settings(redis_clean))
+        try:
+            task = asyncio.create_task(blocking_call(redis, 30, "BLPOP", "andre:wake", 30))
+            for _ in range(steps):
+                await asyncio.sleep(0)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(task, 5)  # a guard, far below the 30 s block
+        finally:
+            await redis.aclose()
+
+
 async def test_redis_client_blocking_call_on_hung_server_never_desyncs_pool(
     own_redis: RedisServer,
 ) -> None:

@@ -15,17 +15,25 @@ from services.player.worker import Worker
 from shared.queue.control import request_skip
 from shared.spotify.connect import SpotifyConnect
 from shared.spotify.tokens import TokenSet, UserTokenStore
-from tests.services.player.conftest import FakeClock
+from tests.services.player.conftest import FakeClock, SteppedWaiter
 from tests.services.player.helpers import add, now_playing, set_paused
 from tests.shared.spotify import fakes
 from tests.shared.spotify.fakes import API, TOKEN_URL
 
 EMAIL = "house@example.com"
+GUARD_S = 5.0  # bounds a test that would otherwise hang; never a timing assertion
 PLAYER = f"{API}/me/player"
 
 
 @pytest.fixture
-async def speaker(redis_player: Redis, http: httpx.AsyncClient, clock: FakeClock) -> HouseSpeaker:
+def waiter(clock: FakeClock) -> SteppedWaiter:
+    return SteppedWaiter(clock)
+
+
+@pytest.fixture
+async def speaker(
+    redis_player: Redis, http: httpx.AsyncClient, clock: FakeClock, waiter: SteppedWaiter
+) -> HouseSpeaker:
     store = UserTokenStore(redis_player, fakes.SECRET_KEY, backoff_s=0.0)
     await store.save(
         EMAIL,
@@ -36,7 +44,15 @@ async def speaker(redis_player: Redis, http: httpx.AsyncClient, clock: FakeClock
         ),
     )
     connect = SpotifyConnect(http, store, fakes.settings(), backoff_s=0.0)
-    return HouseSpeaker(connect, EMAIL, clock, backoff_min_s=1.0, backoff_max_s=8.0)
+    return HouseSpeaker(
+        connect,
+        EMAIL,
+        clock,
+        backoff_min_s=1.0,
+        backoff_max_s=8.0,
+        waiter=waiter,
+        monotonic=clock.monotonic,
+    )
 
 
 @pytest.fixture
@@ -133,23 +149,62 @@ async def test_speaker_401_refreshes_token_and_retries(
 
 
 async def test_speaker_429_waits_retry_after_instead_of_looping(
-    worker: Worker, speaker: HouseSpeaker, redis_player: Redis, spotify: respx.MockRouter
+    worker: Worker,
+    speaker: HouseSpeaker,
+    redis_player: Redis,
+    waiter: SteppedWaiter,
+    spotify: respx.MockRouter,
 ) -> None:
     play = spotify.put(f"{PLAYER}/play").mock(
         side_effect=[httpx.Response(429, headers={"Retry-After": "1"}), httpx.Response(204)]
     )
     await add(redis_player, 1)
     await worker.tick()
-    stopping = asyncio.Event()
-    task = asyncio.create_task(speaker.run(stopping))
-    try:
-        await asyncio.sleep(0.6)
-        assert play.call_count == 1
-        await asyncio.sleep(0.8)
-        assert play.call_count == 2
-    finally:
-        stopping.set()
-        await asyncio.wait_for(task, 2)
+    waiter.stop_after = 3
+
+    await asyncio.wait_for(speaker.run(asyncio.Event()), GUARD_S)
+
+    # Woken by the new song; 1 s (Retry-After) before the retry; then in sync, waiting for news.
+    assert waiter.calls == [(None, True), (1.0, False), (None, False)]
+    assert play.call_count == 2
+
+
+async def test_speaker_429_holds_retry_after_even_when_the_state_changes(
+    worker: Worker,
+    speaker: HouseSpeaker,
+    redis_player: Redis,
+    clock: FakeClock,
+    waiter: SteppedWaiter,
+    spotify: respx.MockRouter,
+) -> None:
+    play = spotify.put(f"{PLAYER}/play").mock(
+        side_effect=[httpx.Response(429, headers={"Retry-After": "5"}), httpx.Response(204)]
+    )
+    await add(redis_player, 1)
+    await add(redis_player, 2)
+    await worker.tick()
+
+    async def skip() -> None:
+        assert await request_skip(redis_player)
+        await worker.tick()
+
+    waiter.script = [_nothing, skip]
+    waiter.stop_after = 4
+    started = clock.now
+
+    await asyncio.wait_for(speaker.run(asyncio.Event()), GUARD_S)
+
+    # The skip wakes it at once, but Spotify is not called before the 5 s are over.
+    assert waiter.calls == [(None, True), (5.0, True), (5.0, None), (None, False)]
+    assert clock.now - started == 5_000
+    assert play.call_count == 2
+    np = await now_playing(redis_player)
+    # ...and then plays the new song where the clock says it is.
+    assert np is not None and body(play) == {"uris": [np["item"]["uri"]], "position_ms": 5_000}
+
+
+async def _nothing() -> None:
+    pass
 
 
 async def test_speaker_no_device_backs_off_while_clock_keeps_going(
