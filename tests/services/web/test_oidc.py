@@ -20,6 +20,7 @@ from joserfc.jwk import RSAKey
 from services.web.app import create_app
 from services.web.auth.sessions import digest
 from services.web.settings import WebSettings
+from services.web.state import web_state
 from shared import keys
 from tests.services.web.conftest import build_settings, dev_sign_in, make_client, running
 from tests.support.redis_server import RedisServer
@@ -372,11 +373,10 @@ async def test_login_not_configured_dev_loopback_goes_to_dev_login(
 async def test_login_starts_rate_limited_per_ip_429(
     oidc_app: FastAPI, redis_clean: RedisServer
 ) -> None:
-    from services.web.auth.login import LOGIN_STARTS_PER_IP
-
+    limit = web_state(oidc_app).limits.login_start_ip
     redis = redis_clean.client("andre-web")
     try:
-        await redis.set(LOGIN_STARTS_PER_IP.key("198.51.100.7"), 120, ex=600)
+        await redis.set(limit.key("198.51.100.7"), 120, ex=600)
     finally:
         await redis.aclose()
     async with make_client(oidc_app, client_ip="198.51.100.7") as client:
