@@ -24,7 +24,7 @@ from services.web.auth.deps import (
     request_ip,
 )
 from services.web.auth.flows import new_state, save_flow, take_flow
-from services.web.auth.oidc import OIDCError, pkce_pair
+from services.web.auth.oidc import OIDCError, new_code_verifier
 from services.web.auth.sessions import start_session
 from services.web.errors import TooManyRequests, error_response
 from services.web.state import LimitsDep, RedisDep
@@ -81,7 +81,7 @@ async def start_login(
         return _refused(request, exc)
     presession, is_new = ensure_presession(request, settings)
     state, nonce = new_state(), secrets.token_urlsafe(32)
-    verifier, challenge = pkce_pair()
+    verifier = new_code_verifier()
     await save_flow(
         redis,
         settings,
@@ -94,7 +94,7 @@ async def start_login(
             "created_at": time.time(),
         },
     )
-    url = oidc.authorization_url(meta, state=state, nonce=nonce, code_challenge=challenge)
+    url = oidc.authorization_url(meta, state=state, nonce=nonce, code_verifier=verifier)
     response = RedirectResponse(url, status_code=302)
     if is_new:
         set_presession_cookie(response, settings, presession)
