@@ -100,10 +100,6 @@ def web_state(app: Starlette) -> WebState:
 
 
 # The dependencies are async on purpose: FastAPI runs a plain ``def`` one in a worker thread.
-async def get_state(request: HTTPConnection) -> WebState:
-    return web_state(request.app)
-
-
 async def get_redis(request: HTTPConnection) -> Redis:
     return web_state(request.app).redis
 
@@ -116,7 +112,6 @@ async def get_limits(request: HTTPConnection) -> WebLimits:
     return web_state(request.app).limits
 
 
-StateDep = Annotated[WebState, Depends(get_state)]
 RedisDep = Annotated[Redis, Depends(get_redis)]
 HttpDep = Annotated[httpx.AsyncClient, Depends(get_http)]
 LimitsDep = Annotated[WebLimits, Depends(get_limits)]
