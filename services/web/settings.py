@@ -63,7 +63,7 @@ class WebSettings(AndreSettings):
     # Rate limits (fixed windows in Redis, shared by every replica): each bucket NAME has
     # NAME_max hits per NAME_window_s seconds; services.web.limits builds them.
     web_add_max: int = Field(default=50, ge=1)
-    """Songs one person may add (or re-add) from the browser per window."""
+    """Songs one person may add from the browser (search or Bender's suggestion) per window."""
     web_add_window_s: int = Field(default=3600, ge=1)
     """Window of the `web_add` limit."""
     web_airhorn_max: int = Field(default=20, ge=1)
