@@ -51,27 +51,12 @@ def app_redis(request: Request) -> Redis:
     return request.app.state.redis  # type: ignore[no-any-return]
 
 
-def app_http(request: Request) -> httpx.AsyncClient:
-    """The lifespan's httpx client, for code that is not a dependency."""
-    return request.app.state.http  # type: ignore[no-any-return]
-
-
 # The dependencies are async on purpose: FastAPI runs a plain ``def`` one in a worker thread.
 async def get_redis(request: Request) -> Redis:
     return app_redis(request)
 
 
-async def get_http(request: Request) -> httpx.AsyncClient:
-    return app_http(request)
-
-
-async def get_base_settings(request: Request) -> AndreSettings:
-    return request.app.state.settings  # type: ignore[no-any-return]
-
-
 RedisDep = Annotated[Redis, Depends(get_redis)]
-HttpDep = Annotated[httpx.AsyncClient, Depends(get_http)]
-BaseSettingsDep = Annotated[AndreSettings, Depends(get_base_settings)]
 
 
 Responder = Callable[[Request, Exception], Awaitable[Response]]

@@ -6,16 +6,21 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
-from fastapi import FastAPI
+import httpx
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from redis.asyncio import Redis
 
 from services.player.settings import PlayerSettings
 from services.player.speaker import HouseSpeaker
 from services.player.worker import Worker
 from shared import keys
-from shared.asgi import RedisDep, make_lifespan
 from shared.bender import Bender
+from shared.redis_client import create_redis
 from shared.spotify.catalog import create_catalog
 from shared.spotify.connect import SpotifyConnect
 from shared.spotify.tokens import UserTokenStore
@@ -23,9 +28,19 @@ from shared.spotify.tokens import UserTokenStore
 log = logging.getLogger(__name__)
 
 
-def create_worker(app: FastAPI, settings: PlayerSettings) -> Worker:
-    redis = app.state.redis
-    catalog = create_catalog(settings, redis, app.state.http)
+@dataclass(frozen=True)
+class PlayerState:
+    """Everything the player process holds for its lifetime, built once by the lifespan."""
+
+    settings: PlayerSettings
+    redis: Redis
+    http: httpx.AsyncClient
+    worker: Worker
+    worker_task: asyncio.Task[None]
+
+
+def create_worker(settings: PlayerSettings, redis: Redis, http: httpx.AsyncClient) -> Worker:
+    catalog = create_catalog(settings, redis, http)
     bender = Bender(
         redis,
         catalog,
@@ -35,19 +50,21 @@ def create_worker(app: FastAPI, settings: PlayerSettings) -> Worker:
         backoff_max_s=settings.bender_backoff_max_s,
     )
     worker = Worker(settings, redis, bender=bender)
-    worker.speaker = create_speaker(app, settings, worker)
+    worker.speaker = create_speaker(settings, redis, http, worker)
     return worker
 
 
-def create_speaker(app: FastAPI, settings: PlayerSettings, worker: Worker) -> HouseSpeaker | None:
+def create_speaker(
+    settings: PlayerSettings, redis: Redis, http: httpx.AsyncClient, worker: Worker
+) -> HouseSpeaker | None:
     """The house speaker when ANDRE_SPOTIFY_EMAIL names an account (it may link later)."""
     if not settings.spotify_email:
         return None
     if not settings.spotify_configured:
         log.warning("house speaker: ANDRE_SPOTIFY_EMAIL is set but no Spotify app is configured")
         return None
-    tokens = UserTokenStore(app.state.redis, settings.secret_key)
-    connect = SpotifyConnect(app.state.http, tokens, settings)
+    tokens = UserTokenStore(redis, settings.secret_key)
+    connect = SpotifyConnect(http, tokens, settings)
     return HouseSpeaker(
         connect,
         settings.spotify_email,
@@ -56,33 +73,56 @@ def create_speaker(app: FastAPI, settings: PlayerSettings, worker: Worker) -> Ho
     )
 
 
-def create_app(settings: PlayerSettings) -> FastAPI:
-    async def start_worker(app: FastAPI) -> None:
-        worker = create_worker(app, settings)
-        app.state.worker = worker
-        app.state.worker_task = asyncio.create_task(worker.run(), name="player-worker")
+@asynccontextmanager
+async def open_state(settings: PlayerSettings) -> AsyncIterator[PlayerState]:
+    """Open Redis and the httpx client, run the worker; at exit stop it before they close."""
+    redis = create_redis(settings)
+    http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
+    try:
+        worker = create_worker(settings, redis, http)
+        task = asyncio.create_task(worker.run(), name="player-worker")
+        try:
+            yield PlayerState(settings, redis, http, worker, task)
+        finally:
+            worker.stop()
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(task, timeout=4)
+    finally:
+        try:
+            await http.aclose()
+        finally:
+            await redis.aclose()
 
-    async def stop_worker(app: FastAPI) -> None:
-        app.state.worker.stop()
-        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-            await asyncio.wait_for(app.state.worker_task, timeout=4)
+
+def player_state(request: Request) -> PlayerState:
+    state: PlayerState = request.app.state.player
+    return state
+
+
+def create_app(settings: PlayerSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_state(settings) as state:
+            app.state.player = state
+            yield
 
     app = FastAPI(
         title="Andre player",
-        lifespan=make_lifespan(settings, on_startup=start_worker, on_shutdown=stop_worker),
+        lifespan=lifespan,
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
     )
 
     @app.get("/health")
-    async def health(redis: RedisDep) -> JSONResponse:
+    async def health(request: Request) -> JSONResponse:
         """Healthy while this process's worker ticks and the shared heartbeat is fresh."""
-        worker: Worker = app.state.worker
-        if time.monotonic() - worker.last_tick_monotonic > settings.heartbeat_ttl_s:
+        state = player_state(request)
+        worker = state.worker
+        if time.monotonic() - worker.last_tick_monotonic > state.settings.heartbeat_ttl_s:
             return JSONResponse({"status": "error", "error": "worker stalled"}, status_code=503)
         try:
-            beat = await redis.get(keys.PLAYER_HEARTBEAT)
+            beat = await state.redis.get(keys.PLAYER_HEARTBEAT)
         except Exception:  # noqa: BLE001 - report, do not raise
             return JSONResponse({"status": "error", "error": "redis unavailable"}, status_code=503)
         if beat is None:

@@ -9,32 +9,26 @@ from fastapi.staticfiles import StaticFiles
 from services.web.auth import dev, guests, login, logout, spotify
 from services.web.errors import install_error_handlers, unexpected_error
 from services.web.routes import actions, join, pages, room, tv
-from services.web.routes.deps import close_ui_resources
 from services.web.security import (
     ActionBodyGuard,
     RelativeSlashRedirect,
     SecurityHeadersMiddleware,
 )
 from services.web.settings import WebSettings
+from services.web.state import RedisDep, lifespan
 from services.web.templating import STATIC_DIR
-from shared.asgi import ContainErrors, RedisDep, make_lifespan
+from shared.asgi import ContainErrors
 from shared.redis_client import redis_ok
-
-
-async def _shutdown(app: FastAPI) -> None:
-    await close_ui_resources(app)  # the UI's event hub tails Redis: stop it before Redis closes
 
 
 def create_app(settings: WebSettings) -> FastAPI:
     app = FastAPI(
         title="Andre web",
-        lifespan=make_lifespan(settings, on_shutdown=_shutdown),
+        lifespan=lifespan(settings),
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
     )
-    # Read before the lifespan runs too (tests, middleware); the lifespan sets the same object.
-    app.state.settings = settings
 
     @app.get("/health")
     async def health(redis: RedisDep) -> JSONResponse:

@@ -60,6 +60,53 @@ class WebSettings(AndreSettings):
     sse_streams_per_user: int = Field(default=16, ge=1)
     """Open `/events` streams one user may hold per web process (a few tabs; more get 429)."""
 
+    # Rate limits (fixed windows in Redis, shared by every replica): each bucket NAME has
+    # NAME_max hits per NAME_window_s seconds; services.web.limits builds them.
+    web_add_max: int = Field(default=50, ge=1)
+    """Songs one person may add from the browser (search or Bender's suggestion) per window."""
+    web_add_window_s: int = Field(default=3600, ge=1)
+    """Window of the `web_add` limit."""
+    web_airhorn_max: int = Field(default=20, ge=1)
+    """Airhorns one person may blow per window."""
+    web_airhorn_window_s: int = Field(default=3600, ge=1)
+    """Window of the `web_airhorn` limit."""
+    web_comment_max: int = Field(default=30, ge=1)
+    """Comments one person may post per window."""
+    web_comment_window_s: int = Field(default=3600, ge=1)
+    """Window of the `web_comment` limit."""
+    web_search_max: int = Field(default=600, ge=1)
+    """Searches one person may run per window (each may cost Spotify requests)."""
+    web_search_window_s: int = Field(default=3600, ge=1)
+    """Window of the `web_search` limit."""
+    web_action_max: int = Field(default=60, ge=1)
+    """Other queue actions (vote, jam, skip, remove, pause, ...) one person may take per window."""
+    web_action_window_s: int = Field(default=60, ge=1)
+    """Window of the `web_action` limit."""
+    web_filter_max: int = Field(default=60, ge=1)
+    """Bender Filters one person may set per window (each writes a 7-day key)."""
+    web_filter_window_s: int = Field(default=3600, ge=1)
+    """Window of the `web_filter` limit."""
+    login_start_ip_max: int = Field(default=120, ge=1)
+    """OIDC sign-in starts from one client IP per window (each stores a flow record)."""
+    login_start_ip_window_s: int = Field(default=600, ge=1)
+    """Window of the `login_start_ip` limit."""
+    sign_in_email_max: int = Field(default=30, ge=1)
+    """Sign-ins (OIDC or guest) of one e-mail address per window."""
+    sign_in_email_window_s: int = Field(default=3600, ge=1)
+    """Window of the `sign_in_email` limit."""
+    guest_login_ip_max: int = Field(default=10, ge=1)
+    """Failed guest sign-ins (and used join links) from one client IP per window."""
+    guest_login_ip_window_s: int = Field(default=900, ge=1)
+    """Window of the `guest_login_ip` limit."""
+    guest_login_email_max: int = Field(default=5, ge=1)
+    """Failed guest sign-ins for one e-mail address per window."""
+    guest_login_email_window_s: int = Field(default=900, ge=1)
+    """Window of the `guest_login_email` limit."""
+    spotify_connect_max: int = Field(default=20, ge=1)
+    """Spotify link starts of one person per window."""
+    spotify_connect_window_s: int = Field(default=600, ge=1)
+    """Window of the `spotify_connect` limit."""
+
     @field_validator("allowed_email_domains", "admin_emails", mode="before")
     @classmethod
     def _lower_comma_list(cls, value: Any) -> Any:

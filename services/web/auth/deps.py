@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.web.auth.csrf import same_origin, tokens_equal
+from services.web.auth.oidc import OIDCClient
 from services.web.auth.sessions import (
     GUEST_ENDED_URL,
     SessionStore,
@@ -21,16 +22,19 @@ from services.web.auth.sessions import (
 )
 from services.web.errors import Forbidden, LoginRequired, NotSignedIn
 from services.web.settings import WebSettings
-from shared.asgi import app_redis
+from services.web.state import web_state
 from shared.clientip import client_ip
+from shared.spotify.tokens import UserTokenStore
 
 __all__ = [
     "ActionUserDep",
     "AdminPageUserDep",
+    "OIDCDep",
     "PageUserDep",
     "ReadUserDep",
     "SessionStoreDep",
     "SessionUser",
+    "TokenStoreDep",
     "WebSettingsDep",
     "get_optional_user",
     "request_ip",
@@ -39,20 +43,31 @@ __all__ = [
 CSRF_HEADER = "x-csrf-token"
 
 
-def get_web_settings(request: Request) -> WebSettings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+# The dependencies are async on purpose: FastAPI runs a plain ``def`` one in a worker thread.
+async def get_web_settings(request: Request) -> WebSettings:
+    return web_state(request.app).settings
 
 
-def get_session_store(request: Request) -> SessionStore:
-    return SessionStore(app_redis(request), get_web_settings(request))
+async def get_session_store(request: Request) -> SessionStore:
+    return web_state(request.app).sessions
+
+
+async def get_oidc(request: Request) -> OIDCClient:
+    return web_state(request.app).oidc
+
+
+async def get_token_store(request: Request) -> UserTokenStore:
+    return web_state(request.app).user_tokens
 
 
 WebSettingsDep = Annotated[WebSettings, Depends(get_web_settings)]
 SessionStoreDep = Annotated[SessionStore, Depends(get_session_store)]
+OIDCDep = Annotated[OIDCClient, Depends(get_oidc)]
+TokenStoreDep = Annotated[UserTokenStore, Depends(get_token_store)]
 
 
 def request_ip(request: Request) -> str:
-    return client_ip(request, get_web_settings(request).trusted_proxies)
+    return client_ip(request, web_state(request.app).settings.trusted_proxies)
 
 
 # The identity of a big-screen session an admin creates (services.web.routes.tv): read-only.
@@ -63,11 +78,12 @@ async def get_optional_user(request: Request) -> SessionUser | None:
     """The signed-in user, or None; looked up once per request."""
     if "andre_user" in request.scope:
         return request.scope["andre_user"]  # type: ignore[no-any-return]
-    settings = get_web_settings(request)
+    state = web_state(request.app)
+    settings = state.settings
     session_id = session_id_from(request, settings)
     user = None
     if session_id:
-        record = await get_session_store(request).load(session_id)
+        record = await state.sessions.load(session_id)
         if record is not None and not (
             record.is_guest
             or settings.is_dev
@@ -89,8 +105,9 @@ async def get_optional_user(request: Request) -> SessionUser | None:
 async def get_page_user(request: Request) -> SessionUser:
     user = await get_optional_user(request)
     if user is None:
-        session_id = session_id_from(request, get_web_settings(request))
-        if await ended_as_guest(app_redis(request), session_id):
+        state = web_state(request.app)
+        session_id = session_id_from(request, state.settings)
+        if await ended_as_guest(state.redis, session_id):
             # Told why on the guest sign-in page, not dropped on a bare one.
             raise LoginRequired(GUEST_ENDED_URL)
         raise LoginRequired
@@ -117,7 +134,7 @@ async def get_read_user(request: Request) -> SessionUser:
 
 def check_csrf(request: Request, user: SessionUser, supplied: str) -> None:
     """Raise 403 unless the Origin is ours and the token is the session's (constant-time)."""
-    if not same_origin(request, get_web_settings(request)):
+    if not same_origin(request, web_state(request.app).settings):
         raise Forbidden("Cross-origin request refused")
     if not tokens_equal(supplied, user.csrf_token):
         raise Forbidden("Missing or invalid CSRF token")
@@ -133,7 +150,6 @@ async def get_action_user(request: Request) -> SessionUser:
     return user
 
 
-OptionalUserDep = Annotated[SessionUser | None, Depends(get_optional_user)]
 PageUserDep = Annotated[SessionUser, Depends(get_page_user)]
 AdminPageUserDep = Annotated[SessionUser, Depends(get_admin_page_user)]
 ReadUserDep = Annotated[SessionUser, Depends(get_read_user)]

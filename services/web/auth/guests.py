@@ -37,21 +37,17 @@ from services.web.auth.deps import (
 from services.web.auth.sessions import GUEST_ENDED_MESSAGE, SessionUser, start_session
 from services.web.errors import Forbidden, TooManyRequests, WebError
 from services.web.settings import WebSettings
+from services.web.state import LimitsDep, RedisDep, web_state
 from services.web.templating import templates
 from shared import keys
-from shared.asgi import RedisDep
 from shared.clientip import rate_subject
 from shared.logs import audit
 from shared.queue import records
 from shared.queue.errors import RateLimited
-from shared.ratelimit import Limit, give_back, hit
+from shared.ratelimit import give_back, hit
 
 router = APIRouter()
 PURPOSE = "guest-login"
-
-# Failed guest sign-ins, per client IP and per e-mail (a botnet still meets the e-mail limit).
-GUEST_FAILS_PER_IP = Limit("guest_login_ip", max_hits=10, window_s=15 * 60)
-GUEST_FAILS_PER_EMAIL = Limit("guest_login_email", max_hits=5, window_s=15 * 60)
 
 # argon2id with argon2-cffi's defaults (RFC 9106 low-memory profile: t=3, m=64 MiB, p=4).
 _hasher = PasswordHasher()
@@ -163,7 +159,11 @@ async def guest_form(request: Request, settings: WebSettingsDep) -> Response:
 
 @router.post("/guest/")
 async def guest_sign_in(
-    request: Request, settings: WebSettingsDep, redis: RedisDep, store: SessionStoreDep
+    request: Request,
+    settings: WebSettingsDep,
+    redis: RedisDep,
+    store: SessionStoreDep,
+    limits: LimitsDep,
 ) -> Response:
     """Sign a guest in with the e-mail and passphrase an admin gave them."""
     form = await read_signed_form(request, settings, PURPOSE)
@@ -173,7 +173,10 @@ async def guest_sign_in(
     password = form_str(form, "password", 256)
     # Every attempt is counted before the passphrase is checked (a burst of concurrent guesses
     # must not all pass a check made before any of them failed); a success gives its count back.
-    attempts = ((GUEST_FAILS_PER_IP, rate_subject(ip)), (GUEST_FAILS_PER_EMAIL, email or "-"))
+    attempts = (
+        (limits.guest_login_ip, rate_subject(ip)),
+        (limits.guest_login_email, email or "-"),
+    )
     limited: RateLimited | None = None
     for limit, subject in attempts:
         try:
@@ -290,7 +293,7 @@ async def _admin_page(
             "csrf_token": user.csrf_token,
             "guests": await list_guests(redis),
             "now": time.time(),
-            "max_days": request.app.state.settings.guest_max_days,
+            "max_days": web_state(request.app).settings.guest_max_days,
             **context,
         },
         status_code=status_code,

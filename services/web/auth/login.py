@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from services.web.auth.common import is_loopback_client
@@ -17,35 +16,26 @@ from services.web.auth.csrf import (
     set_presession_cookie,
     tokens_equal,
 )
-from services.web.auth.deps import SessionStoreDep, WebSettingsDep, get_optional_user, request_ip
+from services.web.auth.deps import (
+    OIDCDep,
+    SessionStoreDep,
+    WebSettingsDep,
+    get_optional_user,
+    request_ip,
+)
 from services.web.auth.flows import new_state, save_flow, take_flow
-from services.web.auth.oidc import OIDCClient, OIDCError, pkce_pair
+from services.web.auth.oidc import OIDCError, new_code_verifier
 from services.web.auth.sessions import start_session
 from services.web.errors import TooManyRequests, error_response
+from services.web.state import LimitsDep, RedisDep
 from services.web.templating import templates
-from shared.asgi import RedisDep, app_http
 from shared.clientip import rate_subject
 from shared.logs import audit
 from shared.queue.errors import RateLimited
-from shared.ratelimit import Limit, hit
+from shared.ratelimit import hit
 
 router = APIRouter()
 FLOW_KIND = "oidc"
-# Each start stores a flow record in Redis (noeviction): bound how many one client can create.
-# Generous, because a whole office may share one address.
-LOGIN_STARTS_PER_IP = Limit("login_start_ip", max_hits=120, window_s=600)
-
-
-def get_oidc(request: Request) -> OIDCClient:
-    """The process's OIDC client (its metadata and key caches live as long as the app)."""
-    client: OIDCClient | None = getattr(request.app.state, "oidc", None)
-    if client is None or client.http is not app_http(request):
-        client = OIDCClient(request.app.state.settings, app_http(request))
-        request.app.state.oidc = client
-    return client
-
-
-OIDCDep = Annotated[OIDCClient, Depends(get_oidc)]
 
 
 def _refused(request: Request, exc: OIDCError, identity: str | None = None) -> Response:
@@ -63,7 +53,11 @@ def _refused(request: Request, exc: OIDCError, identity: str | None = None) -> R
 
 @router.get("/login/")
 async def start_login(
-    request: Request, settings: WebSettingsDep, redis: RedisDep, oidc: OIDCDep
+    request: Request,
+    settings: WebSettingsDep,
+    redis: RedisDep,
+    oidc: OIDCDep,
+    limits: LimitsDep,
 ) -> Response:
     """Send the browser to the identity provider (or to the app if already signed in)."""
     if await get_optional_user(request) is not None:
@@ -78,7 +72,7 @@ async def start_login(
             request, "auth/login_unavailable.html", {}, status_code=503
         )
     try:
-        await hit(redis, LOGIN_STARTS_PER_IP, rate_subject(request_ip(request)))
+        await hit(redis, limits.login_start_ip, rate_subject(request_ip(request)))
     except RateLimited as exc:
         raise TooManyRequests(str(exc), exc.retry_after_s, html=True) from exc
     try:
@@ -87,7 +81,7 @@ async def start_login(
         return _refused(request, exc)
     presession, is_new = ensure_presession(request, settings)
     state, nonce = new_state(), secrets.token_urlsafe(32)
-    verifier, challenge = pkce_pair()
+    verifier = new_code_verifier()
     await save_flow(
         redis,
         settings,
@@ -100,7 +94,7 @@ async def start_login(
             "created_at": time.time(),
         },
     )
-    url = oidc.authorization_url(meta, state=state, nonce=nonce, code_challenge=challenge)
+    url = oidc.authorization_url(meta, state=state, nonce=nonce, code_verifier=verifier)
     response = RedirectResponse(url, status_code=302)
     if is_new:
         set_presession_cookie(response, settings, presession)

@@ -1,17 +1,26 @@
-"""OpenID Connect client: discovery, PKCE authorization URL, code exchange, ID token checks."""
+"""OpenID Connect client: discovery, PKCE authorization URL, code exchange, ID token checks.
+
+The OAuth 2.0 protocol parts come from Authlib's HTTP-free core (authorization URL, S256
+challenge, token request body, client authentication) and the ID token is checked with joserfc
+(Authlib's JOSE library); every request goes through the app's one httpx client. Discovery and
+the JWKS cache are ours: ``docs/decisions.md`` says why.
+"""
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import httpx
+from authlib.oauth2.auth import ClientAuth
+from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_request
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
@@ -63,11 +72,22 @@ class Identity:
     subject: str
 
 
-def pkce_pair() -> tuple[str, str]:
-    """(code_verifier, S256 code_challenge)."""
-    verifier = secrets.token_urlsafe(64)  # 86 characters, within RFC 7636's 43..128
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest())
-    return verifier, challenge.rstrip(b"=").decode("ascii")
+def new_code_verifier() -> str:
+    """A PKCE code verifier: 86 characters, within RFC 7636's 43..128."""
+    return secrets.token_urlsafe(64)
+
+
+def _client_secret_basic(
+    auth: ClientAuth, method: str, uri: str, headers: dict[str, str], body: str
+) -> tuple[str, dict[str, str], str]:
+    """HTTP Basic client authentication as RFC 6749 §2.3.1 says: both halves form-urlencoded.
+
+    Authlib's own encoder joins them raw in latin-1: a secret with ":" or "%" would be sent
+    wrong, and one outside latin-1 would raise.
+    """
+    pair = f"{quote(auth.client_id, safe='')}:{quote(auth.client_secret, safe='')}"
+    headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+    return uri, headers, body
 
 
 def redirect_uri(settings: WebSettings) -> str:
@@ -77,9 +97,16 @@ def redirect_uri(settings: WebSettings) -> str:
 class OIDCClient:
     """One per process: caches the provider's metadata and keys."""
 
-    def __init__(self, settings: WebSettings, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        settings: WebSettings,
+        http: httpx.AsyncClient,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.settings = settings
         self.http = http
+        self.clock = clock  # the caches' ages (tests step it)
         self._metadata: ProviderMetadata | None = None
         self._metadata_at = 0.0
         self._keys: KeySet | None = None
@@ -101,7 +128,7 @@ class OIDCClient:
         return data
 
     async def metadata(self) -> ProviderMetadata:
-        now = time.monotonic()
+        now = self.clock()
         if self._metadata is not None and now - self._metadata_at < _METADATA_TTL_S:
             return self._metadata
         issuer = self.settings.oidc_issuer.rstrip("/")
@@ -136,7 +163,7 @@ class OIDCClient:
         return self._metadata
 
     async def _key_set(self, meta: ProviderMetadata, *, refresh: bool = False) -> KeySet:
-        now = time.monotonic()
+        now = self.clock()
         fresh = self._keys is not None and now - self._keys_at < _JWKS_TTL_S
         throttled = now - self._keys_at < _JWKS_MIN_REFRESH_S
         if self._keys is not None and (fresh and not refresh or refresh and throttled):
@@ -159,42 +186,50 @@ class OIDCClient:
         return self._keys
 
     def authorization_url(
-        self, meta: ProviderMetadata, *, state: str, nonce: str, code_challenge: str
+        self, meta: ProviderMetadata, *, state: str, nonce: str, code_verifier: str
     ) -> str:
-        params = {
-            "response_type": "code",
-            "client_id": self.settings.oidc_client_id,
-            "redirect_uri": redirect_uri(self.settings),
-            "scope": self.settings.oidc_scopes,
-            "state": state,
-            "nonce": nonce,
-            "code_challenge": code_challenge,
-            "code_challenge_method": "S256",
-        }
-        sep = "&" if "?" in meta.authorization_endpoint else "?"
-        return meta.authorization_endpoint + sep + urlencode(params, quote_via=quote)
+        """The authorization code request with PKCE (S256 only) and the nonce."""
+        url: str = prepare_grant_uri(
+            meta.authorization_endpoint,
+            client_id=self.settings.oidc_client_id,
+            response_type="code",
+            redirect_uri=redirect_uri(self.settings),
+            scope=self.settings.oidc_scopes,
+            state=state,
+            nonce=nonce,
+            code_challenge=create_s256_code_challenge(code_verifier),
+            code_challenge_method="S256",
+        )
+        return url
+
+    def _client_auth(self, meta: ProviderMetadata) -> ClientAuth:
+        """client_secret_basic unless the provider takes only client_secret_post."""
+        post_only = "client_secret_post" in meta.token_auth_methods and (
+            "client_secret_basic" not in meta.token_auth_methods
+        )
+        return ClientAuth(
+            self.settings.oidc_client_id,
+            self.settings.oidc_client_secret.get_secret_value(),
+            "client_secret_post" if post_only else _client_secret_basic,
+        )
 
     async def exchange_code(self, meta: ProviderMetadata, code: str, code_verifier: str) -> str:
         """Trade the code for tokens; returns the raw ID token."""
-        client_id = self.settings.oidc_client_id
-        client_secret = self.settings.oidc_client_secret.get_secret_value()
-        data = {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": redirect_uri(self.settings),
-            "code_verifier": code_verifier,
+        body: str = prepare_token_request(
+            "authorization_code",
+            code=code,
+            redirect_uri=redirect_uri(self.settings),
+            code_verifier=code_verifier,
+        )
+        headers = {
+            "Accept": "application/json",
+            "Content-Type": "application/x-www-form-urlencoded",
         }
-        headers = {"Accept": "application/json"}
-        if "client_secret_post" in meta.token_auth_methods and (
-            "client_secret_basic" not in meta.token_auth_methods
-        ):
-            data |= {"client_id": client_id, "client_secret": client_secret}
-        else:
-            # RFC 6749 §2.3.1: both halves are form-urlencoded before Basic encoding.
-            pair = f"{quote(client_id, safe='')}:{quote(client_secret, safe='')}"
-            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+        url, headers, body = self._client_auth(meta).prepare(
+            "POST", meta.token_endpoint, headers, body
+        )
         try:
-            resp = await self.http.post(meta.token_endpoint, data=data, headers=headers)
+            resp = await self.http.post(url, content=body.encode(), headers=headers)
         except httpx.HTTPError as exc:
             raise ProviderUnavailable(f"token: {type(exc).__name__}") from exc
         if resp.status_code >= 500:

@@ -21,9 +21,6 @@ from shared.queue.errors import RateLimited
 from shared.ratelimit import Limit, hit
 
 SESSION_ID_BYTES = 32
-# Every sign-in stores a session until its idle timeout (Redis is noeviction): one identity
-# (say, a guest with a valid passphrase in a loop) must not be able to grow that without bound.
-SIGN_INS_PER_EMAIL = Limit("sign_in_email", max_hits=30, window_s=3600)
 
 
 def digest(value: str) -> str:
@@ -93,9 +90,13 @@ async def ended_as_guest(redis: Redis, session_id: str) -> bool:
 
 
 class SessionStore:
-    def __init__(self, redis: Redis, settings: WebSettings) -> None:
+    def __init__(self, redis: Redis, settings: WebSettings, *, sign_ins: Limit) -> None:
         self.redis = redis
         self.settings = settings
+        # Every sign-in stores a session until its idle timeout (Redis is noeviction): one
+        # identity (say, a guest with a valid passphrase in a loop) must not be able to grow that
+        # without bound (ANDRE_SIGN_IN_EMAIL_MAX per e-mail and window).
+        self.sign_ins = sign_ins
 
     def _ttl_s(self, record: SessionRecord, now: float) -> int:
         return max(1, int(min(self.settings.session_idle_timeout_s, record.expires_at - now)))
@@ -233,7 +234,7 @@ async def start_session(
     """
     if counted:
         try:
-            await hit(store.redis, SIGN_INS_PER_EMAIL, email)
+            await hit(store.redis, store.sign_ins, email)
         except RateLimited as exc:
             raise TooManyRequests(str(exc), exc.retry_after_s, html=True) from exc
     await store.revoke(session_id_from(conn, store.settings))

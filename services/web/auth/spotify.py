@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import RedirectResponse, Response
 
@@ -14,49 +13,39 @@ from services.web.auth.deps import (
     ActionUserDep,
     PageUserDep,
     ReadUserDep,
+    TokenStoreDep,
     WebSettingsDep,
     request_ip,
 )
 from services.web.auth.flows import new_state, save_flow, take_flow
 from services.web.errors import TooManyRequests, error_response
-from shared.asgi import HttpDep, RedisDep, app_redis
+from services.web.state import HttpDep, LimitsDep, RedisDep
 from shared.http_errors import domain_status
 from shared.logs import audit
 from shared.queue.errors import RateLimited
-from shared.ratelimit import Limit, hit
+from shared.ratelimit import hit
 from shared.spotify import oauth
 from shared.spotify.errors import SpotifyError, SpotifyNotConnected
-from shared.spotify.tokens import UserTokenStore
 
 router = APIRouter()
 FLOW_KIND = "spotify"
 DEMO_MESSAGE = "Spotify is not configured on this server (demo mode): nothing to link"
 NOT_LINKED = "Spotify not linked"
-# Each start stores a flow record in Redis (noeviction): bound how many one user can create.
-CONNECT_STARTS_PER_USER = Limit("spotify_connect", max_hits=20, window_s=600)
-
-
-def get_token_store(request: Request) -> UserTokenStore:
-    """One store per process: its refresh locks must be shared by every request."""
-    store: UserTokenStore | None = getattr(request.app.state, "user_tokens", None)
-    if store is None:
-        store = UserTokenStore(app_redis(request), request.app.state.settings.secret_key)
-        request.app.state.user_tokens = store
-    return store
-
-
-TokenStoreDep = Annotated[UserTokenStore, Depends(get_token_store)]
 
 
 @router.get("/spotify/connect")
 async def connect_spotify(
-    request: Request, user: PageUserDep, settings: WebSettingsDep, redis: RedisDep
+    request: Request,
+    user: PageUserDep,
+    settings: WebSettingsDep,
+    redis: RedisDep,
+    limits: LimitsDep,
 ) -> Response:
     """Send the browser to Spotify to link the signed-in user's own account."""
     if not settings.spotify_configured:
         return error_response(request, 503, DEMO_MESSAGE, html=True)
     try:
-        await hit(redis, CONNECT_STARTS_PER_USER, user.email)
+        await hit(redis, limits.spotify_connect, user.email)
     except RateLimited as exc:
         raise TooManyRequests(str(exc), exc.retry_after_s, html=True) from exc
     state = new_state()

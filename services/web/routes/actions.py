@@ -25,9 +25,9 @@ from services.web.auth.deps import (
 from services.web.auth.sessions import session_id_from
 from services.web.errors import BadRequest, TooManyRequests, WebError
 from services.web.routes.deps import CatalogDep, HubDep, RulesDep
+from services.web.state import LimitsDep, RedisDep
 from shared import bender
 from shared import ratelimit as rl
-from shared.asgi import RedisDep
 from shared.audit import audited
 from shared.events import count_open, sse_response
 from shared.queue import airhorns, control, history, moderation
@@ -37,21 +37,11 @@ from shared.spotify.uris import parse_ref
 
 router = APIRouter()
 
-# Per-user limits of the browser UI (issue 5); windows are fixed, shared by every replica.
-ADD_LIMIT = rl.Limit("web_add", 50, 3600)
-AIRHORN_LIMIT = rl.Limit("web_airhorn", 20, 3600)
-COMMENT_LIMIT = rl.Limit("web_comment", 30, 3600)
-# Each search may cost Spotify requests on the shared app quota; generous for people, not scripts.
-SEARCH_LIMIT = rl.Limit("web_search", 600, 3600)
+# Per-user limits of the browser UI (issue 5) are services.web.limits.WebLimits, from settings.
 SEARCH_RESULTS = 20
 # An open /events stream re-checks its session this often (logout must end it, not only refuse
 # the next request).
 SSE_SESSION_RECHECK_S = 15.0
-# Every other change is broadcast to every open page (a queue_update carries the whole queue):
-# far above what a person clicks, far below a script flooding everyone's event streams.
-ACTION_LIMIT = rl.Limit("web_action", 60, 60)
-# Each Filter writes a 7-day key (Redis is noeviction) and may make the player pick again.
-FILTER_LIMIT = rl.Limit("web_filter", 60, 3600)
 
 
 class _Body(BaseModel):
@@ -143,6 +133,7 @@ async def add_track(
     request: Request,
     user: ActionUserDep,
     redis: RedisDep,
+    limits: LimitsDep,
     catalog: CatalogDep,
     rules: RulesDep,
 ) -> JSONResponse:
@@ -150,7 +141,7 @@ async def add_track(
     already queued is upvoted (or jammed) instead: 200 with ``outcome`` and ``message``."""
     uri = _track_ref(body.uri)
     with audited(request, user.email, "add", client_ip=request_ip(request), uri=uri) as details:
-        await rl.hit(redis, ADD_LIMIT, user.email)
+        await rl.hit(redis, limits.add, user.email)
         track = await catalog.lookup(uri)
         added = await q.add_or_vote(redis, track, user.email, rules=rules)
         details["add_result"] = added.outcome
@@ -160,26 +151,36 @@ async def add_track(
 
 @router.post("/queue/vote")
 async def vote_item(
-    body: VoteBody, request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
+    body: VoteBody,
+    request: Request,
+    user: ActionUserDep,
+    redis: RedisDep,
+    limits: LimitsDep,
+    rules: RulesDep,
 ) -> Ok:
     """Vote a queued song up or down; it moves one place."""
     with audited(
         request, user.email, "vote", client_ip=request_ip(request), item_id=body.id, up=body.up
     ):
-        await rl.hit(redis, ACTION_LIMIT, user.email)
+        await rl.hit(redis, limits.action, user.email)
         await q.vote(redis, body.id, user.email, body.up, rules=rules)
     return Ok()
 
 
 @router.post("/queue/jam")
 async def jam_item(
-    body: IdBody, request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
+    body: IdBody,
+    request: Request,
+    user: ActionUserDep,
+    redis: RedisDep,
+    limits: LimitsDep,
+    rules: RulesDep,
 ) -> Jammed:
     """Jam (or un-jam) a queued or the playing song."""
     with audited(
         request, user.email, "jam", client_ip=request_ip(request), item_id=body.id
     ) as details:
-        await rl.hit(redis, ACTION_LIMIT, user.email)
+        await rl.hit(redis, limits.action, user.email)
         jammed = await q.toggle_jam(redis, body.id, user.email, rules=rules)
         details["jammed"] = jammed
     return Jammed(jammed=jammed)
@@ -187,13 +188,18 @@ async def jam_item(
 
 @router.post("/queue/remove")
 async def remove_item(
-    body: IdBody, request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
+    body: IdBody,
+    request: Request,
+    user: ActionUserDep,
+    redis: RedisDep,
+    limits: LimitsDep,
+    rules: RulesDep,
 ) -> Moderated:
     """Remove your own song; someone else's takes an admin or enough votes (yours counts)."""
     with audited(
         request, user.email, "remove", client_ip=request_ip(request), item_id=body.id
     ) as details:
-        await rl.hit(redis, ACTION_LIMIT, user.email)
+        await rl.hit(redis, limits.action, user.email)
         outcome = await moderation.remove(redis, web_actor(user), body.id, rules=rules)
         details["how"] = outcome.how
     return Moderated.of(outcome)
@@ -201,22 +207,27 @@ async def remove_item(
 
 @router.post("/queue/comment")
 async def comment_item(
-    body: CommentBody, request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
+    body: CommentBody,
+    request: Request,
+    user: ActionUserDep,
+    redis: RedisDep,
+    limits: LimitsDep,
+    rules: RulesDep,
 ) -> Ok:
     """Comment on a queued or the playing song as the signed-in user."""
     with audited(request, user.email, "comment", client_ip=request_ip(request), item_id=body.id):
-        await rl.hit(redis, COMMENT_LIMIT, user.email)
+        await rl.hit(redis, limits.comment, user.email)
         await q.add_comment(redis, body.id, user.email, body.text, rules=rules)
     return Ok()
 
 
 @router.post("/queue/skip")
 async def skip_song(
-    request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
+    request: Request, user: ActionUserDep, redis: RedisDep, limits: LimitsDep, rules: RulesDep
 ) -> Moderated:
     """Skip your own song; someone else's takes an admin or enough votes (yours counts)."""
     with audited(request, user.email, "skip", client_ip=request_ip(request)) as details:
-        await rl.hit(redis, ACTION_LIMIT, user.email)
+        await rl.hit(redis, limits.action, user.email)
         outcome = await moderation.skip(redis, web_actor(user), rules=rules)
         details["how"] = outcome.how
     return Moderated.of(outcome)
@@ -224,43 +235,48 @@ async def skip_song(
 
 @router.post("/queue/pause")
 async def pause_playback(
-    request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
+    request: Request, user: ActionUserDep, redis: RedisDep, limits: LimitsDep, rules: RulesDep
 ) -> Ok:
     """Pause the shared playback clock (who may: setting ``moderation_pause``)."""
     with audited(request, user.email, "pause", client_ip=request_ip(request)):
-        await rl.hit(redis, ACTION_LIMIT, user.email)
+        await rl.hit(redis, limits.action, user.email)
         await moderation.set_paused(redis, web_actor(user), True, rules=rules)
     return Ok()
 
 
 @router.post("/queue/resume")
 async def resume_playback(
-    request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
+    request: Request, user: ActionUserDep, redis: RedisDep, limits: LimitsDep, rules: RulesDep
 ) -> Ok:
     """Resume the shared playback clock (who may: setting ``moderation_pause``)."""
     with audited(request, user.email, "resume", client_ip=request_ip(request)):
-        await rl.hit(redis, ACTION_LIMIT, user.email)
+        await rl.hit(redis, limits.action, user.email)
         await moderation.set_paused(redis, web_actor(user), False, rules=rules)
     return Ok()
 
 
 @router.post("/airhorn")
 async def blow_airhorn(
-    body: AirhornBody, request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
+    body: AirhornBody,
+    request: Request,
+    user: ActionUserDep,
+    redis: RedisDep,
+    limits: LimitsDep,
+    rules: RulesDep,
 ) -> Ok:
     """Blow a named airhorn at the playing song."""
     name = airhorns.check_name(body.name)
     with audited(
         request, user.email, "airhorn", client_ip=request_ip(request), horn=name, free=False
     ):
-        await rl.hit(redis, AIRHORN_LIMIT, user.email)
+        await rl.hit(redis, limits.airhorn, user.email)
         await airhorns.blast_airhorn(redis, user.email, name, rules=rules)
     return Ok()
 
 
 @router.post("/airhorn/free")
 async def blow_free_airhorn(
-    request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
+    request: Request, user: ActionUserDep, redis: RedisDep, limits: LimitsDep, rules: RulesDep
 ) -> FreeHorns:
     """Spend one free airhorn credit (earned when others jam your songs)."""
     with audited(
@@ -271,21 +287,26 @@ async def blow_free_airhorn(
         horn=airhorns.DEFAULT_AIRHORN,
         free=True,
     ):
-        await rl.hit(redis, AIRHORN_LIMIT, user.email)
+        await rl.hit(redis, limits.airhorn, user.email)
         await airhorns.blast_free_airhorn(redis, user.email, rules=rules)
     return FreeHorns(free_left=await airhorns.get_free_airhorns(redis, user.email))
 
 
 @router.post("/bender/queue")
 async def queue_preview(
-    body: UriBody, request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
+    body: UriBody,
+    request: Request,
+    user: ActionUserDep,
+    redis: RedisDep,
+    limits: LimitsDep,
+    rules: RulesDep,
 ) -> Added:
     """Queue Bender's current suggestion as the signed-in user."""
     uri = _track_ref(body.uri)
     with audited(
         request, user.email, "add", client_ip=request_ip(request), uri=uri, source="bender"
     ):
-        await rl.hit(redis, ADD_LIMIT, user.email)
+        await rl.hit(redis, limits.add, user.email)
         added = await bender.promote_preview(redis, uri, user.email, rules=rules)
         if added is None:
             raise WebError("That suggestion is no longer available", status_code=409)
@@ -294,12 +315,17 @@ async def queue_preview(
 
 @router.post("/bender/filter")
 async def filter_preview(
-    body: UriBody, request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
+    body: UriBody,
+    request: Request,
+    user: ActionUserDep,
+    redis: RedisDep,
+    limits: LimitsDep,
+    rules: RulesDep,
 ) -> Ok:
     """Reject Bender's current suggestion; it is not suggested again for a week."""
     uri = _track_ref(body.uri)
     with audited(request, user.email, "bender.filter", client_ip=request_ip(request), uri=uri):
-        await rl.hit(redis, FILTER_LIMIT, user.email)
+        await rl.hit(redis, limits.filter, user.email)
         await bender.filter_preview(redis, uri, events_max_len=rules.events_max_len)
     return Ok()
 
@@ -308,6 +334,7 @@ async def filter_preview(
 async def search_tracks(
     user: ReadUserDep,
     redis: RedisDep,
+    limits: LimitsDep,
     catalog: CatalogDep,
     q_: Annotated[str, Query(alias="q", max_length=MAX_QUERY_LEN)] = "",
 ) -> JSONResponse:
@@ -315,7 +342,7 @@ async def search_tracks(
     text = q_.strip()
     if not text:
         raise BadRequest("Missing required field: q")
-    await rl.hit(redis, SEARCH_LIMIT, user.email)
+    await rl.hit(redis, limits.search, user.email)
     ref = parse_ref(text)
     tracks = [await catalog.lookup(ref.uri)] if ref else await catalog.search(text, SEARCH_RESULTS)
     results = [

@@ -1,67 +1,28 @@
-"""Per-process resources of the UI routes, created on first use and kept on ``app.state``.
-
-The queue rules and the catalog are cheap, immutable and built from settings once. The event hub
-tails the Redis stream in a background task, so it is started lazily by the first ``/events``
-client and closed by ``close_ui_resources`` from the app's lifespan.
-"""
+"""Per-process resources of the UI routes, read from the lifespan's ``WebState``."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, Request
 
-from shared.asgi import app_http, app_redis
+from services.web.state import web_state
 from shared.events import EventHub
 from shared.queue.queue import QueueRules
-from shared.settings import AndreSettings
-from shared.spotify.catalog import Catalog, create_catalog
+from shared.spotify.catalog import Catalog
 
 
-def _settings(request: Request) -> AndreSettings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+# The dependencies are async on purpose: FastAPI runs a plain ``def`` one in a worker thread.
+async def get_rules(request: Request) -> QueueRules:
+    return web_state(request.app).rules
 
 
-def get_rules(request: Request) -> QueueRules:
-    rules: QueueRules | None = getattr(request.app.state, "queue_rules", None)
-    if rules is None:
-        rules = QueueRules.from_settings(_settings(request))
-        request.app.state.queue_rules = rules
-    return rules
-
-
-def get_catalog(request: Request) -> Catalog:
-    catalog: Catalog | None = getattr(request.app.state, "catalog", None)
-    if catalog is None:
-        catalog = create_catalog(_settings(request), app_redis(request), app_http(request))
-        request.app.state.catalog = catalog
-    return catalog
-
-
-_hub_lock = asyncio.Lock()
+async def get_catalog(request: Request) -> Catalog:
+    return web_state(request.app).catalog
 
 
 async def get_hub(request: Request) -> EventHub:
-    """The process's one EventHub, started by the first subscriber."""
-    hub: EventHub | None = getattr(request.app.state, "event_hub", None)
-    if hub is not None:
-        return hub
-    async with _hub_lock:
-        hub = getattr(request.app.state, "event_hub", None)
-        if hub is None:
-            hub = EventHub(app_redis(request))
-            await hub.start()
-            request.app.state.event_hub = hub
-    return hub
-
-
-async def close_ui_resources(app: FastAPI) -> None:
-    """Stop the event hub (if one was started); called from the lifespan at shutdown."""
-    hub: EventHub | None = getattr(app.state, "event_hub", None)
-    if hub is not None:
-        app.state.event_hub = None
-        await hub.stop()
+    return web_state(request.app).hub
 
 
 RulesDep = Annotated[QueueRules, Depends(get_rules)]

@@ -30,7 +30,6 @@ from services.web.auth.deps import (
     request_ip,
 )
 from services.web.auth.guests import (
-    GUEST_FAILS_PER_IP,
     _not_guest_address,
     _parse_guest,
     issue_guest,
@@ -38,9 +37,9 @@ from services.web.auth.guests import (
 from services.web.auth.sessions import SessionUser, start_session
 from services.web.errors import Forbidden, TooManyRequests, WebError
 from services.web.qr import qr_svg
+from services.web.state import LimitsDep, RedisDep, web_state
 from services.web.templating import templates
 from shared import keys
-from shared.asgi import RedisDep
 from shared.clientip import rate_subject
 from shared.logs import audit
 from shared.queue import records
@@ -59,7 +58,7 @@ def _digest(token: str) -> str:
 def _admin_page(
     request: Request, user: SessionUser, status_code: int = 200, **context: object
 ) -> Response:
-    settings = request.app.state.settings
+    settings = web_state(request.app).settings
     return templates.TemplateResponse(
         request,
         "auth/join_admin.html",
@@ -135,12 +134,16 @@ async def join_page(request: Request, settings: WebSettingsDep) -> Response:
 
 @router.post("/join")
 async def join_sign_in(
-    request: Request, settings: WebSettingsDep, redis: RedisDep, store: SessionStoreDep
+    request: Request,
+    settings: WebSettingsDep,
+    redis: RedisDep,
+    store: SessionStoreDep,
+    limits: LimitsDep,
 ) -> Response:
     """Sign a guest in with a join link's token (single use)."""
     form = await read_signed_form(request, settings, PURPOSE)
     ip = request_ip(request)
-    limit, subject = GUEST_FAILS_PER_IP, rate_subject(ip)
+    limit, subject = limits.guest_login_ip, rate_subject(ip)
     try:
         await hit(redis, limit, subject)  # counted before the check, given back on success
     except RateLimited as exc:

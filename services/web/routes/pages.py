@@ -9,8 +9,8 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from services.web.auth.deps import PageUserDep, SessionUser
 from services.web.routes.deps import CatalogDep
+from services.web.state import RedisDep, web_state
 from services.web.templating import STATIC_DIR, templates
-from shared.asgi import RedisDep
 from shared.queue.airhorns import AIRHORN_NAMES, get_free_airhorns
 
 router = APIRouter()
@@ -24,7 +24,7 @@ def _context(request: Request, user: SessionUser, page: str) -> dict[str, Any]:
         "user": user,
         "csrf_token": user.csrf_token,
         "page": page,
-        "bender_email": request.app.state.settings.bender_email,
+        "bender_email": web_state(request.app).settings.bender_email,
     }
 
 
@@ -35,7 +35,7 @@ async def app_page(
     """The app: now playing, the queue, search, airhorns and listen-along."""
     context = _context(request, user, "app")
     context["free_horns"] = await get_free_airhorns(redis, user.email)
-    context["free_jams"] = request.app.state.settings.airhorn_free_jams
+    context["free_jams"] = web_state(request.app).settings.airhorn_free_jams
     horns = [(name, _HORN_LABELS.get(name, name.capitalize())) for name in AIRHORN_NAMES]
     context.update(demo=catalog.is_demo, airhorns=horns)
     return templates.TemplateResponse(request, "app.html", context)

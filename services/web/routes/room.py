@@ -8,10 +8,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from services.web.auth.deps import ActionUserDep, ReadUserDep, request_ip
-from services.web.routes.actions import ACTION_LIMIT, Ok, web_actor
+from services.web.routes.actions import Ok, web_actor
 from services.web.routes.deps import RulesDep
+from services.web.state import LimitsDep, RedisDep
 from shared import ratelimit as rl
-from shared.asgi import RedisDep
 from shared.audit import audited
 from shared.queue import airhorns, moderation
 
@@ -26,11 +26,11 @@ class Cleared(Ok):
 
 @router.post("/queue/clear")
 async def clear_queue(
-    request: Request, user: ActionUserDep, redis: RedisDep, rules: RulesDep
+    request: Request, user: ActionUserDep, redis: RedisDep, limits: LimitsDep, rules: RulesDep
 ) -> Cleared:
     """Empty the queue (admins only; the page asks first; the playing song plays on)."""
     with audited(request, user.email, "clear", client_ip=request_ip(request)) as details:
-        await rl.hit(redis, ACTION_LIMIT, user.email)
+        await rl.hit(redis, limits.action, user.email)
         details["removed"] = removed = await moderation.clear(redis, web_actor(user), rules=rules)
     return Cleared(removed=removed)
 

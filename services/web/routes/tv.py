@@ -24,6 +24,7 @@ from services.web.auth.deps import (
 from services.web.auth.sessions import start_session
 from services.web.errors import Forbidden, WebError
 from services.web.qr import qr_svg
+from services.web.state import web_state
 from services.web.templating import templates
 from shared.logs import audit
 
@@ -35,7 +36,7 @@ UP_NEXT = 5
 @router.get("/tv", response_class=HTMLResponse)
 async def tv_page(request: Request, user: PageUserDep) -> HTMLResponse:
     """Now playing large, the next five songs, live airhorns and jams, and the join QR code."""
-    settings = request.app.state.settings
+    settings = web_state(request.app).settings
     url = settings.public_url.rstrip("/") + "/"
     return templates.TemplateResponse(
         request,

@@ -26,7 +26,9 @@ import pytest
 from fastapi import FastAPI
 
 from services.web.app import create_app
+from services.web.limits import WebLimits
 from services.web.settings import WebSettings
+from services.web.state import web_state
 from shared import keys
 from tests.support.redis_server import RedisServer
 
@@ -92,7 +94,7 @@ class SignedIn:
 async def dev_sign_in(
     app: FastAPI, redis_server: RedisServer, email: str, *, client_ip: str = LOOPBACK
 ) -> SignedIn:
-    settings: WebSettings = app.state.settings
+    settings = web_state(app).settings
     client = make_client(app, client_ip=client_ip)
     page = await client.get("/login/dev")
     assert page.status_code == 200, page.text
@@ -123,6 +125,12 @@ def web_settings(redis_clean: RedisServer) -> WebSettings:
 async def web_app(web_settings: WebSettings) -> AsyncIterator[FastAPI]:
     async with running(create_app(web_settings)) as app:
         yield app
+
+
+@pytest.fixture
+def web_limits(web_app: FastAPI) -> WebLimits:
+    """The running app's rate limits (from settings)."""
+    return web_state(web_app).limits
 
 
 @pytest.fixture

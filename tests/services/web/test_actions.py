@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from redis.asyncio import Redis
 
+from services.web.limits import WebLimits
 from services.web.routes import actions
 from services.web.settings import WebSettings
 from shared import keys
@@ -221,26 +222,30 @@ async def test_add_writes_audit_line_with_uri(signed_in: SignedIn, caplog) -> No
 
 
 async def test_add_past_hourly_limit_returns_429_with_retry_after(
-    signed_in: SignedIn, redis_web: Redis
+    web_limits: WebLimits, signed_in: SignedIn, redis_web: Redis
 ) -> None:
-    await redis_web.set(actions.ADD_LIMIT.key(signed_in.email), 50, ex=3600)
+    await redis_web.set(web_limits.add.key(signed_in.email), 50, ex=3600)
     resp = await signed_in.client.post("/queue/add", json={"uri": TRACKS[0].uri})
     assert resp.status_code == 429
     assert 1 <= int(resp.headers["retry-after"]) <= 3600
     assert await queue_ids(signed_in) == []
 
 
-async def test_comment_past_hourly_limit_returns_429(signed_in: SignedIn, redis_web: Redis) -> None:
+async def test_comment_past_hourly_limit_returns_429(
+    web_limits: WebLimits, signed_in: SignedIn, redis_web: Redis
+) -> None:
     item_id = await add(signed_in, 0)
-    await redis_web.set(actions.COMMENT_LIMIT.key(signed_in.email), 30, ex=3600)
+    await redis_web.set(web_limits.comment.key(signed_in.email), 30, ex=3600)
     resp = await signed_in.client.post("/queue/comment", json={"id": item_id, "text": "hi"})
     assert resp.status_code == 429
     assert "retry-after" in resp.headers
 
 
-async def test_airhorn_past_hourly_limit_returns_429(signed_in: SignedIn, redis_web: Redis) -> None:
+async def test_airhorn_past_hourly_limit_returns_429(
+    web_limits: WebLimits, signed_in: SignedIn, redis_web: Redis
+) -> None:
     await start_playing(redis_web)
-    await redis_web.set(actions.AIRHORN_LIMIT.key(signed_in.email), 20, ex=3600)
+    await redis_web.set(web_limits.airhorn.key(signed_in.email), 20, ex=3600)
     resp = await signed_in.client.post("/airhorn", json={"name": "airhorn"})
     assert resp.status_code == 429
     assert "retry-after" in resp.headers
@@ -369,9 +374,9 @@ async def test_bender_queue_adds_preview_as_session_user(
 
 
 async def test_add_refused_by_limit_writes_refused_audit_line(
-    signed_in: SignedIn, redis_web: Redis, caplog
+    web_limits: WebLimits, signed_in: SignedIn, redis_web: Redis, caplog
 ) -> None:
-    await redis_web.set(actions.ADD_LIMIT.key(signed_in.email), 50, ex=3600)
+    await redis_web.set(web_limits.add.key(signed_in.email), 50, ex=3600)
     with caplog.at_level(logging.INFO, logger="andre.audit"):
         resp = await signed_in.client.post("/queue/add", json={"uri": TRACKS[0].uri})
     assert resp.status_code == 429
@@ -450,8 +455,10 @@ async def test_free_airhorn_without_credit_is_refused(
     assert set(resp.json()) == {"error"}
 
 
-async def test_search_past_hourly_limit_returns_429(signed_in: SignedIn, redis_web: Redis) -> None:
-    await redis_web.set(actions.SEARCH_LIMIT.key(signed_in.email), 600, ex=3600)
+async def test_search_past_hourly_limit_returns_429(
+    web_limits: WebLimits, signed_in: SignedIn, redis_web: Redis
+) -> None:
+    await redis_web.set(web_limits.search.key(signed_in.email), 600, ex=3600)
     resp = await signed_in.client.get("/search", params={"q": "lantern"})
     assert resp.status_code == 429
     assert "retry-after" in resp.headers
@@ -494,9 +501,9 @@ async def test_action_with_odd_bodies_never_returns_500(signed_in: SignedIn, pat
 
 
 async def test_bender_filter_past_hourly_limit_returns_429(
-    signed_in: SignedIn, redis_web: Redis
+    web_limits: WebLimits, signed_in: SignedIn, redis_web: Redis
 ) -> None:
-    limit = actions.FILTER_LIMIT
+    limit = web_limits.filter
     await redis_web.set(limit.key(signed_in.email), limit.max_hits, ex=limit.window_s)
     resp = await signed_in.client.post("/bender/filter", json={"uri": TRACKS[3].uri})
     assert resp.status_code == 429
@@ -526,12 +533,12 @@ async def test_bender_filter_not_the_preview_appends_no_event(
     ],
 )
 async def test_action_past_per_minute_limit_returns_429_and_changes_nothing(
-    signed_in: SignedIn, redis_web: Redis, path: str, body: dict[str, object]
+    web_limits: WebLimits, signed_in: SignedIn, redis_web: Redis, path: str, body: dict[str, object]
 ) -> None:
     await start_playing(redis_web)
     item_id = await add(signed_in, 1)
     assert item_id == "1"
-    limit = actions.ACTION_LIMIT
+    limit = web_limits.action
     await redis_web.set(limit.key(signed_in.email), limit.max_hits, ex=limit.window_s)
     events = await redis_web.xlen(keys.EVENTS)
     resp = await signed_in.client.post(path, json=body)

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from services.web.app import create_app
-from services.web.auth.sessions import SIGN_INS_PER_EMAIL
+from services.web.state import web_state
 from shared import keys
 from tests.services.web.conftest import (
     SignedIn,
@@ -316,7 +316,7 @@ async def test_guest_sign_in_past_hourly_sign_ins_429_without_session(
     app: FastAPI, admin: SignedIn, redis_clean: RedisServer
 ) -> None:
     passphrase = await issue(admin, "guest@partner.example")
-    limit = SIGN_INS_PER_EMAIL
+    limit = web_state(app).limits.sign_in_email
     web = redis_clean.client("andre-web")
     admin_redis = redis_clean.client("andre-admin")
     try:

@@ -11,6 +11,7 @@ import respx
 from fastapi import FastAPI
 
 from services.web.app import create_app
+from services.web.state import web_state
 from shared import keys
 from shared.spotify.oauth import code_challenge
 from shared.spotify.tokens import TokenSet, UserTokenStore
@@ -176,13 +177,12 @@ async def test_spotify_demo_mode_says_so(signed_in: SignedIn) -> None:
 
 
 async def test_spotify_connect_starts_rate_limited_429(
-    alice: SignedIn, redis_clean: RedisServer
+    app: FastAPI, alice: SignedIn, redis_clean: RedisServer
 ) -> None:
-    from services.web.auth.spotify import CONNECT_STARTS_PER_USER
-
+    limit = web_state(app).limits.spotify_connect
     redis = redis_clean.client("andre-web")
     try:
-        await redis.set(CONNECT_STARTS_PER_USER.key(alice.email), 20, ex=600)
+        await redis.set(limit.key(alice.email), 20, ex=600)
     finally:
         await redis.aclose()
     resp = await alice.client.get("/spotify/connect")

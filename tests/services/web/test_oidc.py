@@ -15,11 +15,12 @@ import pytest
 import respx
 from fastapi import FastAPI
 from joserfc import jwt
-from joserfc.jwk import RSAKey
+from joserfc.jwk import OctKey, RSAKey
 
 from services.web.app import create_app
 from services.web.auth.sessions import digest
 from services.web.settings import WebSettings
+from services.web.state import web_state
 from shared import keys
 from tests.services.web.conftest import build_settings, dev_sign_in, make_client, running
 from tests.support.redis_server import RedisServer
@@ -27,6 +28,21 @@ from tests.support.redis_server import RedisServer
 ISSUER = "https://idp.test"
 CLIENT_ID = "andre-web-client"
 CLIENT_SECRET = "idp-client-secret-0123456789"
+
+
+DISCOVERY = f"{ISSUER}/.well-known/openid-configuration"
+
+
+def discovery(**overrides: object) -> dict[str, object]:
+    return {
+        "issuer": ISSUER,
+        "authorization_endpoint": f"{ISSUER}/authorize",
+        "token_endpoint": f"{ISSUER}/token",
+        "jwks_uri": f"{ISSUER}/jwks",
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+        **overrides,
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -44,7 +60,9 @@ class Provider:
     key: RSAKey
     claims: dict[str, Any] = field(default_factory=dict)
     sign_with: RSAKey | None = None
+    header: dict[str, Any] = field(default_factory=lambda: {"alg": "RS256", "kid": "key-1"})
     token_requests: list[httpx.Request] = field(default_factory=list)
+    mock: respx.MockRouter | None = None
 
     def id_token(self, nonce: str) -> str:
         now = int(time.time())
@@ -61,7 +79,7 @@ class Provider:
         }
         claims.update(self.claims)
         claims = {k: v for k, v in claims.items() if v is not None}
-        return jwt.encode({"alg": "RS256", "kid": "key-1"}, claims, self.sign_with or self.key)
+        return jwt.encode(self.header, claims, self.sign_with or self.key)
 
 
 @pytest.fixture
@@ -77,18 +95,12 @@ def provider(signing_key: RSAKey) -> Iterator[Provider]:
 
     prov.nonces = nonces  # type: ignore[attr-defined]
     with respx.mock(assert_all_called=False) as mock:
-        mock.get(f"{ISSUER}/.well-known/openid-configuration").respond(
-            json={
-                "issuer": ISSUER,
-                "authorization_endpoint": f"{ISSUER}/authorize",
-                "token_endpoint": f"{ISSUER}/token",
-                "jwks_uri": f"{ISSUER}/jwks",
-                "id_token_signing_alg_values_supported": ["RS256"],
-                "token_endpoint_auth_methods_supported": ["client_secret_basic"],
-            }
+        prov.mock = mock
+        mock.get(DISCOVERY, name="discovery").respond(json=discovery())
+        mock.get(f"{ISSUER}/jwks", name="jwks").respond(
+            json={"keys": [signing_key.as_dict(private=False)]}
         )
-        mock.get(f"{ISSUER}/jwks").respond(json={"keys": [signing_key.as_dict(private=False)]})
-        mock.post(f"{ISSUER}/token").mock(side_effect=token)
+        mock.post(f"{ISSUER}/token", name="token").mock(side_effect=token)
         yield prov
 
 
@@ -372,11 +384,10 @@ async def test_login_not_configured_dev_loopback_goes_to_dev_login(
 async def test_login_starts_rate_limited_per_ip_429(
     oidc_app: FastAPI, redis_clean: RedisServer
 ) -> None:
-    from services.web.auth.login import LOGIN_STARTS_PER_IP
-
+    limit = web_state(oidc_app).limits.login_start_ip
     redis = redis_clean.client("andre-web")
     try:
-        await redis.set(LOGIN_STARTS_PER_IP.key("198.51.100.7"), 120, ex=600)
+        await redis.set(limit.key("198.51.100.7"), 120, ex=600)
     finally:
         await redis.aclose()
     async with make_client(oidc_app, client_ip="198.51.100.7") as client:
@@ -404,3 +415,179 @@ async def test_callback_malformed_email_refused(
     assert resp.status_code == 403
     assert "andre_session" not in resp.cookies
     assert refusals(caplog) == ["bad_email"]
+
+
+# --- The provider slow, down or odd (STYLE rule 16), and the client's own protocol choices ---
+
+
+def routes(provider: Provider) -> respx.MockRouter:
+    assert provider.mock is not None
+    return provider.mock
+
+
+async def sign_in_once(app: FastAPI, provider: Provider, code: str) -> httpx.Response:
+    """A whole sign-in from a fresh browser; the callback's response."""
+    async with make_client(app) as client:
+        state = await start(client, provider, code)
+        return await client.get("/auth/callback", params={"state": state, "code": code})
+
+
+async def test_login_provider_down_clear_502_no_flow(
+    browser: httpx.AsyncClient, provider: Provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    routes(provider)["discovery"].respond(503)
+    resp = await browser.get("/login/")
+    assert resp.status_code == 502
+    assert "not answering" in resp.text
+    assert refusals(caplog) == ["discovery: HTTP 503"]
+
+
+async def test_login_provider_unreachable_clear_502(
+    browser: httpx.AsyncClient, provider: Provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    routes(provider)["discovery"].side_effect = httpx.ConnectTimeout("slow")
+    resp = await browser.get("/login/")
+    assert resp.status_code == 502
+    assert refusals(caplog) == ["discovery: ConnectTimeout"]
+
+
+async def test_login_discovery_for_another_issuer_refused(
+    browser: httpx.AsyncClient, provider: Provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    routes(provider)["discovery"].respond(json=discovery(issuer="https://evil.test"))
+    resp = await browser.get("/login/")
+    assert resp.status_code == 502
+    assert refusals(caplog) == ["discovery: issuer mismatch"]
+
+
+async def test_callback_token_endpoint_down_502(
+    browser: httpx.AsyncClient, provider: Provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    state = await start(browser, provider)
+    routes(provider)["token"].side_effect = None
+    routes(provider)["token"].respond(500, text="oops")
+    resp = await browser.get("/auth/callback", params={"state": state, "code": "code-1"})
+    assert resp.status_code == 502
+    assert "andre_session" not in resp.cookies
+    assert refusals(caplog) == ["token: HTTP 500"]
+
+
+async def test_callback_token_endpoint_garbage_502(
+    browser: httpx.AsyncClient, provider: Provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    state = await start(browser, provider)
+    routes(provider)["token"].side_effect = None
+    routes(provider)["token"].respond(200, text="<html>gateway</html>")
+    resp = await browser.get("/auth/callback", params={"state": state, "code": "code-1"})
+    assert resp.status_code == 502
+    assert refusals(caplog) == ["token: not JSON"]
+
+
+async def test_callback_code_refused_by_provider_400(
+    browser: httpx.AsyncClient, provider: Provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    state = await start(browser, provider)
+    routes(provider)["token"].side_effect = None
+    routes(provider)["token"].respond(400, json={"error": "invalid_grant"})
+    resp = await browser.get("/auth/callback", params={"state": state, "code": "code-1"})
+    assert resp.status_code == 400
+    assert refusals(caplog) == ["token_rejected"]
+
+
+async def test_callback_client_secret_post_when_provider_takes_only_that(
+    oidc_app: FastAPI, provider: Provider
+) -> None:
+    methods = ["client_secret_post"]
+    routes(provider)["discovery"].respond(
+        json=discovery(token_endpoint_auth_methods_supported=methods)
+    )
+    resp = await sign_in_once(oidc_app, provider, "code-1")
+    assert resp.status_code == 303
+    sent = provider.token_requests[0]
+    form = parse_qs(sent.content.decode())
+    assert form["client_id"] == [CLIENT_ID] and form["client_secret"] == [CLIENT_SECRET]
+    assert form["grant_type"] == ["authorization_code"]
+    assert form["redirect_uri"] == ["https://andre.test/auth/callback"]
+    assert "authorization" not in sent.headers
+
+
+async def test_callback_basic_auth_form_urlencodes_both_halves(
+    redis_clean: RedisServer, provider: Provider
+) -> None:
+    secret = "se:cr%et+ü"
+    async with running(create_app(oidc_settings(redis_clean, oidc_client_secret=secret))) as app:
+        resp = await sign_in_once(app, provider, "code-1")
+    assert resp.status_code == 303
+    auth = provider.token_requests[0].headers["authorization"]
+    pair = base64.b64decode(auth.removeprefix("Basic ")).decode()
+    assert pair == f"{CLIENT_ID}:se%3Acr%25et%2B%C3%BC"  # RFC 6749 §2.3.1
+    assert "client_secret" not in parse_qs(provider.token_requests[0].content.decode())
+
+
+async def test_callback_hs256_token_keyed_with_client_secret_refused(
+    browser: httpx.AsyncClient, provider: Provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Algorithm confusion: the client secret is never a verification key."""
+    state = await start(browser, provider)
+    provider.header = {"alg": "HS256", "kid": "key-1"}
+    provider.sign_with = OctKey.import_key(CLIENT_SECRET)  # type: ignore[assignment]
+    resp = await browser.get("/auth/callback", params={"state": state, "code": "code-1"})
+    assert resp.status_code == 403
+    assert "andre_session" not in resp.cookies
+    assert refusals(caplog) == ["bad_signature"]
+
+
+async def test_callback_unsigned_token_refused(
+    browser: httpx.AsyncClient, provider: Provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    state = await start(browser, provider)
+    nonce = provider.nonces["code-1"]  # type: ignore[attr-defined]
+    signed = provider.id_token(nonce)
+    payload = signed.split(".")[1]
+    header = base64.urlsafe_b64encode(b'{"alg":"none","kid":"key-1"}').rstrip(b"=").decode()
+    unsigned = f"{header}.{payload}."
+
+    def token(request: httpx.Request) -> httpx.Response:
+        provider.token_requests.append(request)
+        return httpx.Response(200, json={"id_token": unsigned, "token_type": "Bearer"})
+
+    routes(provider)["token"].side_effect = token
+    resp = await browser.get("/auth/callback", params={"state": state, "code": "code-1"})
+    assert resp.status_code == 403
+    assert "andre_session" not in resp.cookies
+    assert refusals(caplog) in (["bad_signature"], ["malformed_token"])
+
+
+async def test_callback_rotated_key_refetches_jwks_once_past_the_throttle(
+    oidc_app: FastAPI, provider: Provider, signing_key: RSAKey
+) -> None:
+    now = [1000.0]
+    web_state(oidc_app).oidc.clock = lambda: now[0]
+    assert (await sign_in_once(oidc_app, provider, "code-1")).status_code == 303
+    jwks = routes(provider)["jwks"]
+    assert jwks.call_count == 1
+
+    new_key = RSAKey.generate_key(2048, parameters={"kid": "key-2"})
+    published = [signing_key.as_dict(private=False), new_key.as_dict(private=False)]
+    jwks.respond(json={"keys": published})
+    provider.header = {"alg": "RS256", "kid": "key-2"}
+    provider.sign_with = new_key
+    # Within a minute an unknown kid does not refetch (forged kids cannot hammer the provider).
+    assert (await sign_in_once(oidc_app, provider, "code-2")).status_code == 403
+    assert jwks.call_count == 1
+    now[0] += 61
+    assert (await sign_in_once(oidc_app, provider, "code-3")).status_code == 303
+    assert jwks.call_count == 2
+    # The new set is cached: the next sign-in with the new key fetches nothing.
+    assert (await sign_in_once(oidc_app, provider, "code-4")).status_code == 303
+    assert jwks.call_count == 2
+
+
+async def test_callback_jwks_down_clear_502(
+    browser: httpx.AsyncClient, provider: Provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    state = await start(browser, provider)
+    routes(provider)["jwks"].respond(503)
+    resp = await browser.get("/auth/callback", params={"state": state, "code": "code-1"})
+    assert resp.status_code == 502
+    assert refusals(caplog) == ["jwks: HTTP 503"]

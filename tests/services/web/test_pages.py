@@ -14,6 +14,7 @@ from services.web.app import create_app
 from services.web.auth.sessions import digest
 from services.web.routes import actions
 from services.web.settings import WebSettings
+from services.web.state import web_state
 from shared import keys
 from shared.events import publish
 from shared.spotify.demo import DemoCatalog
@@ -151,7 +152,7 @@ async def test_events_stream_snapshot_then_live_queue_update(
     app, base = live_server
     who = await dev_sign_in(app, redis_clean, "alice@example.com")
     await who.client.aclose()
-    cookies = {app.state.settings.session_cookie_name: who.session_id}
+    cookies = {web_state(app).settings.session_cookie_name: who.session_id}
     headers = {"Origin": PUBLIC_URL, "X-CSRF-Token": who.csrf_token}
     async with httpx.AsyncClient(base_url=base, cookies=cookies, timeout=10) as client:
         async with client.stream("GET", "/events") as stream:
@@ -181,7 +182,7 @@ async def test_events_stream_ends_after_sign_out(
     app, base = live_server
     who = await dev_sign_in(app, redis_clean, "alice@example.com")
     await who.client.aclose()
-    cookies = {app.state.settings.session_cookie_name: who.session_id}
+    cookies = {web_state(app).settings.session_cookie_name: who.session_id}
     headers = {"Origin": PUBLIC_URL, "X-CSRF-Token": who.csrf_token}
     redis = redis_clean.client("andre-web")
     try:

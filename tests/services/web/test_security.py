@@ -11,8 +11,9 @@ from fastapi import FastAPI
 from services.web.app import create_app
 from services.web.auth.csrf import form_token as derive
 from services.web.auth.guests import issue_guest
-from services.web.auth.sessions import SessionStore, digest
+from services.web.auth.sessions import digest
 from services.web.settings import WebSettings
+from services.web.state import web_state
 from shared import keys
 from tests.services.web.conftest import (
     PUBLIC_URL,
@@ -412,19 +413,14 @@ async def test_unexpected_error_500_still_carries_security_headers(
 async def test_prod_session_of_a_domain_no_longer_allowed_refused(
     prod_app: FastAPI, redis_clean: RedisServer
 ) -> None:
-    settings = prod_app.state.settings
-    redis = redis_clean.client("andre-web")
-    try:
-        store = SessionStore(redis, settings)
-        kept, _ = await store.create(
-            email="ann@example.com", name="Ann", is_admin=False, is_guest=False
-        )
-        dropped, _ = await store.create(
-            email="eve@former-partner.example", name="Eve", is_admin=False, is_guest=False
-        )
-    finally:
-        await redis.aclose()
-    name = settings.session_cookie_name
+    state = web_state(prod_app)
+    kept, _ = await state.sessions.create(
+        email="ann@example.com", name="Ann", is_admin=False, is_guest=False
+    )
+    dropped, _ = await state.sessions.create(
+        email="eve@former-partner.example", name="Eve", is_admin=False, is_guest=False
+    )
+    name = state.settings.session_cookie_name
     async with make_client(prod_app, cookies={name: kept}) as client:
         assert (await client.get("/queue")).status_code == 200
     async with make_client(prod_app, cookies={name: dropped}) as client:
