@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 from shared import keys, playlog
 from shared.queue import records
 from shared.queue.models import Item
-from shared.queue.playback import FILTER_TTL_S, publish_event, wall_ms
+from shared.queue.playback import publish_event, wall_ms
 from shared.queue.queue import DEFAULT_RULES, QueueRules, add_item
 from shared.spotify.catalog import Catalog, Track
 from shared.spotify.errors import SpotifyNotFound, SpotifyRateLimited
@@ -437,9 +437,11 @@ async def promote_preview(
     return item
 
 
-async def filter_preview(redis: Redis, uri: str, *, events_max_len: int) -> bool:
-    """Filter action: keep this track out of Bender for 7 days and drop it from the preview."""
-    await redis.set(keys.filtered(uri), FILTER_USER, ex=FILTER_TTL_S)
+async def filter_preview(
+    redis: Redis, uri: str, *, events_max_len: int, rules: QueueRules = DEFAULT_RULES
+) -> bool:
+    """Filter action: keep this track out of Bender for a week and drop it from the preview."""
+    await redis.set(keys.filtered(uri), FILTER_USER, ex=rules.bender_filter_s)
     taken = await take_preview(redis, uri)
     if taken is None:
         return False  # nothing changed: no event for every client, no new pick

@@ -150,6 +150,7 @@ class Worker:
                 allow_fill=allow_fill,
                 history_max=self.settings.history_max_len,
                 events_max_len=self.settings.events_max_len,
+                filter_ttl_s=self.settings.bender_filter_s,
             )
             if result.status == "stale":
                 # Changed under us (pause, jam, ...): look again at once, but never spin.

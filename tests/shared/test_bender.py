@@ -15,8 +15,7 @@ from redis.asyncio import Redis
 
 from shared import keys, playlog
 from shared.bender import FILTER_USER, Bender, filter_preview, promote_preview
-from shared.queue.playback import FILTER_TTL_S
-from shared.queue.queue import get_queue_view
+from shared.queue.queue import DEFAULT_RULES, get_queue_view
 from shared.spotify.client import SpotifyCatalog
 from shared.spotify.demo import DemoCatalog
 from tests.shared.spotify import fakes
@@ -24,6 +23,7 @@ from tests.shared.spotify.fakes import API, TOKEN_URL
 from tests.support.redis_server import RedisServer
 
 BENDER = "bender@andre"
+FILTER_TTL_S = DEFAULT_RULES.bender_filter_s
 
 
 @pytest.fixture

@@ -300,7 +300,7 @@ async def filter_preview(
     uri = _track_ref(body.uri)
     with audited(request, user.email, "bender.filter", client_ip=request_ip(request), uri=uri):
         await rl.hit(redis, FILTER_LIMIT, user.email)
-        await bender.filter_preview(redis, uri, events_max_len=rules.events_max_len)
+        await bender.filter_preview(redis, uri, events_max_len=rules.events_max_len, rules=rules)
     return Ok()
 
 
