@@ -10,12 +10,12 @@ import time
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from services.player.bender import Bender
 from services.player.settings import PlayerSettings
 from services.player.speaker import HouseSpeaker
 from services.player.worker import Worker
 from shared import keys
 from shared.asgi import RedisDep, make_lifespan
-from shared.bender import Bender
 from shared.spotify.catalog import create_catalog
 from shared.spotify.connect import SpotifyConnect
 from shared.spotify.tokens import UserTokenStore

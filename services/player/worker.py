@@ -23,10 +23,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from services.player.bender import Bender
 from services.player.settings import PlayerSettings
 from services.player.speaker import HouseSpeaker
 from shared import keys, playlog
-from shared.bender import Bender
 from shared.queue.errors import DamagedRecord
 from shared.queue.playback import (
     AdvanceMode,

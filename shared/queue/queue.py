@@ -169,15 +169,11 @@ def clean_comment(text: str, max_chars: int) -> str:
     return cleaned
 
 
-async def add_item(
-    redis: Redis,
-    track: Track,
-    user: str,
-    *,
-    auto: bool = False,
-    rules: QueueRules = DEFAULT_RULES,
-) -> Item:
-    """Queue a track for ``user`` at the end of their round (see module docstring)."""
+def add_call(
+    track: Track, user: str, *, auto: bool, rules: QueueRules
+) -> tuple[list[str], list[str | int]]:
+    """KEYS and ARGV of the add script (``lua.ADD``) for ``user`` queuing ``track``; the preview's
+    promote (shared.queue.preview) runs the same add inside its own step."""
     owner = _identity(user)
     body = json.dumps(
         {
@@ -198,29 +194,31 @@ async def add_item(
     )
     # A track a person chose is one Bender should not suggest again for a while ("scrobble").
     bender_filter = keys.filtered(track.uri) if track.kind == "track" and not auto else ""
-    result = await lua.ADD_SCRIPT(
-        redis,
-        [
-            keys.QUEUE,
-            keys.QUEUE_OWNERS,
-            keys.QUEUE_SEQ,
-            keys.EVENTS,
-            keys.PLAYER_WAKE,
-            keys.PREVIEW,
-            keys.NOW_PLAYING,
-        ],
-        [
-            body,
-            owner,
-            rules.max_len,
-            rules.events_max_len,
-            keys.ITEM_PREFIX,
-            bender_filter,
-            rules.bender_filter_s,
-            track.uri,
-            "0" if auto else "1",
-        ],
-    )
+    keys_ = [
+        keys.QUEUE,
+        keys.QUEUE_OWNERS,
+        keys.QUEUE_SEQ,
+        keys.EVENTS,
+        keys.PLAYER_WAKE,
+        keys.PREVIEW,
+        keys.NOW_PLAYING,
+    ]
+    args: list[str | int] = [
+        body,
+        owner,
+        rules.max_len,
+        rules.events_max_len,
+        keys.ITEM_PREFIX,
+        bender_filter,
+        rules.bender_filter_s,
+        track.uri,
+        "0" if auto else "1",
+    ]
+    return keys_, args
+
+
+def added_item(result: list[str]) -> Item:
+    """The item the add script queued, or its refusal as a domain error."""
     if result[0] == "duplicate":
         raise AlreadyQueued("That song is already in the queue", str(result[1]))
     if result[0] == "playing":
@@ -228,6 +226,19 @@ async def add_item(
     if result[0] != "ok":
         raise _refused(result[0], "")
     return Item.model_validate_json(result[1])
+
+
+async def add_item(
+    redis: Redis,
+    track: Track,
+    user: str,
+    *,
+    auto: bool = False,
+    rules: QueueRules = DEFAULT_RULES,
+) -> Item:
+    """Queue a track for ``user`` at the end of their round (see module docstring)."""
+    keys_, args = add_call(track, user, auto=auto, rules=rules)
+    return added_item(await lua.ADD_SCRIPT(redis, keys_, args))
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from services.player.bender import Bender
 from services.player.worker import Worker
 from shared import keys
-from shared.bender import Bender, filter_preview
 from shared.queue.control import pause, request_skip, resume
+from shared.queue.preview import filter_preview
 from shared.spotify.demo import DemoCatalog
 from shared.spotify.errors import SpotifyNotFound
 from tests.services.player.helpers import add, history, now_playing
@@ -172,7 +173,7 @@ async def test_worker_run_filtered_preview_is_replaced_within_1s(
 
         await wait_until(has_preview, 3)
         uri = json.loads(await redis_player.get(keys.PREVIEW) or "{}")["uri"]
-        assert await filter_preview(redis_player, uri, events_max_len=1000)
+        assert await filter_preview(redis_player, uri)
 
         assert await wait_until(has_preview, 1) < 1
         assert json.loads(await redis_player.get(keys.PREVIEW) or "{}")["uri"] != uri

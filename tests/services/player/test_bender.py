@@ -13,8 +13,9 @@ import pytest
 import respx
 from redis.asyncio import Redis
 
+from services.player.bender import Bender
 from shared import keys, playlog
-from shared.bender import FILTER_USER, Bender, filter_preview, promote_preview
+from shared.queue.preview import FILTER_USER, filter_preview, promote_preview
 from shared.queue.queue import DEFAULT_RULES, get_queue_view
 from shared.spotify.client import SpotifyCatalog
 from shared.spotify.demo import DemoCatalog
@@ -156,7 +157,7 @@ async def test_filter_preview_sets_filter_and_clears_preview(
     await bender.step()
     uri = json.loads(await redis_player.get(keys.PREVIEW) or "{}")["uri"]
 
-    assert await filter_preview(redis_player, uri, events_max_len=1000)
+    assert await filter_preview(redis_player, uri)
 
     assert await redis_player.exists(keys.PREVIEW) == 0
     assert await redis_player.get(keys.filtered(uri)) == FILTER_USER
