@@ -156,6 +156,8 @@ class AndreSettings(BaseSettings):
     """How long a vote to skip or remove a song stays counted."""
     moderation_pause: Literal["anyone", "members", "admins"] = "members"
     """Who may pause and resume: anyone signed in, members (not guests) or admins only."""
+    bender_filter_s: int = Field(default=7 * 24 * 3600, ge=60, le=90 * 24 * 3600)
+    """How long a track someone queued, played or filtered stays out of Bender's suggestions."""
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -208,6 +210,12 @@ class AndreSettings(BaseSettings):
             if isinstance(value, SecretStr) and value.get_secret_value():
                 values.append(value.get_secret_value())
         return values
+
+
+def default(name: str) -> Any:
+    """The default of a shared setting, for code that needs it without settings at hand (a
+    keyword default, test rules): the settings stay the one owner of the number."""
+    return AndreSettings.model_fields[name].get_default(call_default_factory=True)
 
 
 S = TypeVar("S", bound=AndreSettings)

@@ -15,11 +15,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 
+from services.player.bender import Bender
 from services.player.settings import PlayerSettings
 from services.player.speaker import HouseSpeaker
 from services.player.worker import Worker
 from shared import keys
-from shared.bender import Bender
 from shared.redis_client import create_redis
 from shared.spotify.catalog import create_catalog
 from shared.spotify.connect import SpotifyConnect

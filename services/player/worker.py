@@ -23,11 +23,11 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from services.player.bender import Bender
 from services.player.settings import PlayerSettings
 from services.player.speaker import HouseSpeaker
 from shared import keys, playlog
 from shared.backoff import Backoff
-from shared.bender import Bender
 from shared.queue.errors import DamagedRecord
 from shared.queue.playback import (
     AdvanceMode,
@@ -163,6 +163,7 @@ class Worker:
                 allow_fill=allow_fill,
                 history_max=self.settings.history_max_len,
                 events_max_len=self.settings.events_max_len,
+                filter_ttl_s=self.settings.bender_filter_s,
             )
             if result.status == "stale":
                 # Changed under us (pause, jam, ...): look again at once, but never spin.

@@ -18,8 +18,8 @@ from redis.asyncio import Redis
 from shared import keys
 from shared.queue import records
 from shared.queue.models import Item, NowPlaying, Play
+from shared.settings import default
 
-FILTER_TTL_S = 7 * 24 * 3600  # a played, queued or filtered track stays out of Bender for 7 days
 SEED_TTL_S = 6 * 3600  # the last human-queued track seeds Bender for a few hours, not forever
 
 AdvanceMode = Literal["end", "skip", "idle"]
@@ -280,6 +280,7 @@ async def advance(
     allow_fill: bool,
     history_max: int,
     events_max_len: int,
+    filter_ttl_s: int = default("bender_filter_s"),
 ) -> AdvanceResult:
     """Finish ``current`` (if any) and start the next song, atomically, as the leader.
 
@@ -313,7 +314,7 @@ async def advance(
             events_max_len,
             keys.item(""),
             keys.filtered(""),
-            FILTER_TTL_S,
+            filter_ttl_s,
             SEED_TTL_S,
         ],
         raw=True,

@@ -28,7 +28,7 @@ from shared.queue.errors import (
     SongPlaying,
 )
 from shared.queue.models import Item, QueueView
-from shared.settings import AndreSettings
+from shared.settings import AndreSettings, default
 from shared.spotify.catalog import Track
 
 DAMAGED_MESSAGE = "This song's record is damaged; it was skipped"
@@ -39,27 +39,31 @@ _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 @dataclass(frozen=True)
 class QueueRules:
-    """Caps the domain enforces; built once from settings and passed down."""
+    """Caps the domain enforces; built once from settings and passed down.
 
-    max_len: int = 1000
-    events_max_len: int = 2_000
-    comment_max_chars: int = 500
+    A cap that is a setting takes its default from the settings (``default``), never a copy;
+    the services build their rules with ``from_settings``.
+    """
+
+    max_len: int = default("queue_max_len")
+    events_max_len: int = default("events_max_len")
+    comment_max_chars: int = default("comment_max_chars")
     # now_playing events carry the playing item with its comments: this cap, the comment length
     # and events_max_len bound the stream's memory (Redis never evicts: noeviction).
     comments_per_item: int = 50
-    airhorn_max_per_window: int = 3
-    airhorn_window_s: int = 60
-    airhorn_free_jams: int = 3
-    airhorn_free_max: int = 5
+    airhorn_max_per_window: int = default("airhorn_max_per_window")
+    airhorn_window_s: int = default("airhorn_window_s")
+    airhorn_free_jams: int = default("airhorn_free_jams")
+    airhorn_free_max: int = default("airhorn_free_max")
     airhorns_kept: int = 50
     skip_ttl_s: int = 120
-    bender_filter_s: int = 7 * 24 * 3600
+    bender_filter_s: int = default("bender_filter_s")
     # Moderation (shared.queue.moderation): votes needed to skip / remove someone else's song
     # (0: only its queuer and admins), how long a vote counts, who may pause.
-    skip_votes: int = 3
-    remove_votes: int = 3
-    vote_ttl_s: int = 3600
-    pause_policy: str = "members"
+    skip_votes: int = default("moderation_skip_votes")
+    remove_votes: int = default("moderation_remove_votes")
+    vote_ttl_s: int = default("moderation_vote_ttl_s")
+    pause_policy: str = default("moderation_pause")
     room_log_kept: int = 200
 
     @classmethod
@@ -72,6 +76,7 @@ class QueueRules:
             airhorn_window_s=settings.airhorn_window_s,
             airhorn_free_jams=settings.airhorn_free_jams,
             airhorn_free_max=settings.airhorn_free_max,
+            bender_filter_s=settings.bender_filter_s,
             skip_votes=settings.moderation_skip_votes,
             remove_votes=settings.moderation_remove_votes,
             vote_ttl_s=settings.moderation_vote_ttl_s,
@@ -79,6 +84,7 @@ class QueueRules:
         )
 
 
+# The settings' defaults: for callers (tests, tools) that have no settings of their own.
 DEFAULT_RULES = QueueRules()
 
 
@@ -163,15 +169,11 @@ def clean_comment(text: str, max_chars: int) -> str:
     return cleaned
 
 
-async def add_item(
-    redis: Redis,
-    track: Track,
-    user: str,
-    *,
-    auto: bool = False,
-    rules: QueueRules = DEFAULT_RULES,
-) -> Item:
-    """Queue a track for ``user`` at the end of their round (see module docstring)."""
+def add_call(
+    track: Track, user: str, *, auto: bool, rules: QueueRules
+) -> tuple[list[str], list[str | int]]:
+    """KEYS and ARGV of the add script (``lua.ADD``) for ``user`` queuing ``track``; the preview's
+    promote (shared.queue.preview) runs the same add inside its own step."""
     owner = _identity(user)
     body = json.dumps(
         {
@@ -192,29 +194,31 @@ async def add_item(
     )
     # A track a person chose is one Bender should not suggest again for a while ("scrobble").
     bender_filter = keys.filtered(track.uri) if track.kind == "track" and not auto else ""
-    result = await lua.ADD_SCRIPT(
-        redis,
-        [
-            keys.QUEUE,
-            keys.QUEUE_OWNERS,
-            keys.QUEUE_SEQ,
-            keys.EVENTS,
-            keys.PLAYER_WAKE,
-            keys.PREVIEW,
-            keys.NOW_PLAYING,
-        ],
-        [
-            body,
-            owner,
-            rules.max_len,
-            rules.events_max_len,
-            keys.ITEM_PREFIX,
-            bender_filter,
-            rules.bender_filter_s,
-            track.uri,
-            "0" if auto else "1",
-        ],
-    )
+    keys_ = [
+        keys.QUEUE,
+        keys.QUEUE_OWNERS,
+        keys.QUEUE_SEQ,
+        keys.EVENTS,
+        keys.PLAYER_WAKE,
+        keys.PREVIEW,
+        keys.NOW_PLAYING,
+    ]
+    args: list[str | int] = [
+        body,
+        owner,
+        rules.max_len,
+        rules.events_max_len,
+        keys.ITEM_PREFIX,
+        bender_filter,
+        rules.bender_filter_s,
+        track.uri,
+        "0" if auto else "1",
+    ]
+    return keys_, args
+
+
+def added_item(result: list[str]) -> Item:
+    """The item the add script queued, or its refusal as a domain error."""
     if result[0] == "duplicate":
         raise AlreadyQueued("That song is already in the queue", str(result[1]))
     if result[0] == "playing":
@@ -222,6 +226,19 @@ async def add_item(
     if result[0] != "ok":
         raise _refused(result[0], "")
     return Item.model_validate_json(result[1])
+
+
+async def add_item(
+    redis: Redis,
+    track: Track,
+    user: str,
+    *,
+    auto: bool = False,
+    rules: QueueRules = DEFAULT_RULES,
+) -> Item:
+    """Queue a track for ``user`` at the end of their round (see module docstring)."""
+    keys_, args = add_call(track, user, auto=auto, rules=rules)
+    return added_item(await lua.ADD_SCRIPT(redis, keys_, args))
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,10 @@ from services.web.auth.sessions import session_id_from
 from services.web.errors import BadRequest, TooManyRequests, WebError
 from services.web.routes.deps import CatalogDep, HubDep, RulesDep
 from services.web.state import LimitsDep, RedisDep
-from shared import bender
 from shared import ratelimit as rl
 from shared.audit import audited
 from shared.events import count_open, sse_response
-from shared.queue import airhorns, control, history, moderation
+from shared.queue import airhorns, control, history, moderation, preview
 from shared.queue import queue as q
 from shared.spotify.catalog import MAX_QUERY_LEN
 from shared.spotify.uris import parse_ref
@@ -307,7 +306,7 @@ async def queue_preview(
         request, user.email, "add", client_ip=request_ip(request), uri=uri, source="bender"
     ):
         await rl.hit(redis, limits.add, user.email)
-        added = await bender.promote_preview(redis, uri, user.email, rules=rules)
+        added = await preview.promote_preview(redis, uri, user.email, rules=rules)
         if added is None:
             raise WebError("That suggestion is no longer available", status_code=409)
     return Added(id=added.id)
@@ -326,7 +325,7 @@ async def filter_preview(
     uri = _track_ref(body.uri)
     with audited(request, user.email, "bender.filter", client_ip=request_ip(request), uri=uri):
         await rl.hit(redis, limits.filter, user.email)
-        await bender.filter_preview(redis, uri, events_max_len=rules.events_max_len)
+        await preview.filter_preview(redis, uri, rules=rules)
     return Ok()
 
 

@@ -11,11 +11,12 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from services.player.bender import Bender
 from services.player.worker import Worker
 from shared import keys, playlog
-from shared.bender import Bender, filter_preview
 from shared.queue.control import request_skip
 from shared.queue.errors import DamagedRecord
+from shared.queue.preview import filter_preview
 from shared.spotify.demo import DemoCatalog
 from shared.spotify.errors import SpotifyNotFound
 from tests.services.player.conftest import FakeClock, SteppedWaiter
@@ -214,7 +215,7 @@ async def test_worker_bender_loop_filtered_preview_is_replaced_on_the_kick(
     uri = json.loads(await redis_player.get(keys.PREVIEW) or "{}")["uri"]
 
     async def filter_then_tick() -> None:
-        assert await filter_preview(redis_player, uri, events_max_len=1000)
+        assert await filter_preview(redis_player, uri)
         await worker.tick()  # sees no preview: kicks the bender
 
     waiter.script = [filter_then_tick]

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from services.player.bender import Bender
 from services.player.worker import Worker
 from shared import keys, playlog
-from shared.bender import Bender
 from shared.queue.control import request_skip
 from shared.queue.errors import DamagedRecord
 from shared.queue.playback import acquire_leader

@@ -1,29 +1,30 @@
-"""Bender, the auto-fill DJ: keeps ``andre:bender:preview`` filled with the next fill song.
+"""Bender, the player's auto-fill DJ: keeps ``andre:bender:preview`` filled with the next fill song.
 
 Candidates come from endpoints Spotify still serves (February 2026): the seed artist's albums and
 their tracks, the seed's own album, and a search by artist name (10 a page), plus Throwback songs
 from the same weekday's play logs, credited to whoever queued them then. A track queued, played
-or filtered in the last 7 days is never suggested. The player promotes the preview when the queue
-runs dry; the web's Queue and Filter buttons call ``promote_preview`` and ``filter_preview``.
+or filtered in the last ``bender_filter_s`` is never suggested. The player promotes the preview
+when the queue runs dry; the web's Queue and Filter buttons are ``shared.queue.preview`` steps.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
 import random
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
 
+from services.player.settings import PlayerSettings
 from shared import keys, playlog
+from shared.backoff import Backoff
 from shared.queue import records
-from shared.queue.models import Item
-from shared.queue.playback import FILTER_TTL_S, publish_event, wall_ms
-from shared.queue.queue import DEFAULT_RULES, QueueRules, add_item
+from shared.queue.playback import wall_ms
+from shared.queue.preview import FILTER_USER, offer_preview
 from shared.spotify.catalog import Catalog, Track
 from shared.spotify.errors import SpotifyNotFound, SpotifyRateLimited
 
@@ -35,10 +36,6 @@ MAX_THROWBACKS = 5
 MIN_DURATION_MS = 5_000
 FALLBACK_URI = "spotify:track:3utq2FgD1pkmIoaWfjXWAU"
 FALLBACK_QUERIES = ("the", "love", "night", "summer")
-
-# Value of the filter key set by the Filter button. Other values (played, queued) may be
-# relaxed on the tiny demo catalog; a track someone filtered never is.
-FILTER_USER = "user"
 
 
 class NothingFound(Exception):
@@ -62,7 +59,7 @@ class Bender:
         play_log_dir: Path,
         events_max_len: int,
         backoff_min_s: float = 2.0,
-        backoff_max_s: float = 300.0,
+        backoff_max_s: float = PlayerSettings.model_fields["bender_backoff_max_s"].default,
         rng: random.Random | None = None,
     ) -> None:
         self.redis = redis
@@ -71,7 +68,7 @@ class Bender:
         self.play_log_dir = play_log_dir
         self.events_max_len = events_max_len
         self.backoff_min_s = backoff_min_s
-        self.backoff_max_s = backoff_max_s
+        self.backoff = Backoff(backoff_min_s, cap_s=backoff_max_s)
         self.rng = rng or random.Random()
         self._failures = 0
 
@@ -92,19 +89,16 @@ class Bender:
             return float(max(exc.retry_after_s, self.backoff_min_s))
         except NothingFound:
             self._failures += 1
-            delay = self._backoff()
+            delay = self.backoff.delay(self._failures)
             log.info("bender: nothing to suggest, next try in %.0fs", delay)
             return delay
         except Exception:
             self._failures += 1
-            delay = self._backoff()
+            delay = self.backoff.delay(self._failures)
             log.exception("bender: refill failed, next try in %.0fs", delay)
             return delay
         self._failures = 0
         return 0.0 if made else 30.0
-
-    def _backoff(self) -> float:
-        return float(min(self.backoff_max_s, self.backoff_min_s * 2 ** min(self._failures - 1, 16)))
 
     # --- preview ---------------------------------------------------------------------------
 
@@ -115,32 +109,23 @@ class Bender:
         for attempt in range(2):
             candidate = await self._next_candidate()
             if candidate is not None:
-                item = await self._make_item(candidate)
-                if await self.redis.set(keys.PREVIEW, item.model_dump_json(), nx=True):
-                    await publish_event(self.redis, "queue_update", {}, self.events_max_len)
-                    # Wakes the player at once if it is idle and waiting for a fill song.
-                    await self.redis.lpush(keys.PLAYER_WAKE, "preview")
-                    await self.redis.ltrim(keys.PLAYER_WAKE, 0, 9)
-                    return True
-                return False
+                track = Track(
+                    uri=candidate["uri"],
+                    title=candidate.get("title", ""),
+                    artist=candidate.get("artist", ""),
+                    duration_ms=int(candidate.get("duration_ms") or 0),
+                    img=candidate.get("img", ""),
+                    big_img=candidate.get("big_img", ""),
+                )
+                user = candidate.get("user") or self.bender_email
+                # One step: another writer may have filled the preview since the check above.
+                offered = await offer_preview(
+                    self.redis, track, user, events_max_len=self.events_max_len
+                )
+                return offered is not None
             if attempt == 0:
                 await self.refill()
         raise NothingFound
-
-    async def _make_item(self, candidate: dict[str, Any]) -> Item:
-        item_id = str(await self.redis.incr(keys.QUEUE_SEQ))
-        return Item(
-            id=item_id,
-            uri=candidate["uri"],
-            title=candidate.get("title", ""),
-            artist=candidate.get("artist", ""),
-            duration_ms=int(candidate.get("duration_ms") or 0),
-            img=candidate.get("img", ""),
-            big_img=candidate.get("big_img", ""),
-            user=candidate.get("user") or self.bender_email,
-            auto=True,
-            added_at=wall_ms() / 1000,
-        )
 
     async def _next_candidate(self) -> dict[str, Any] | None:
         """Pop candidates until one is still allowed (filters may have changed since)."""
@@ -300,7 +285,7 @@ class Bender:
 
     async def _throwbacks(self, seen: set[str]) -> list[dict[str, Any]]:
         today = dt.datetime.fromtimestamp(wall_ms() / 1000, tz=dt.UTC).date()
-        pairs = await _to_thread(
+        pairs = await asyncio.to_thread(
             playlog.throwback_plays,
             self.play_log_dir,
             today,
@@ -308,7 +293,7 @@ class Bender:
             frozenset({self.bender_email.lower()}),
             self.rng,
         )
-        plays = await _to_thread(_throwback_details, self.play_log_dir, today, pairs)
+        plays = await asyncio.to_thread(_throwback_details, self.play_log_dir, today, pairs)
         uris = [p["uri"] for p in plays]
         flags = await self._filter_flags(uris)
         out = []
@@ -366,82 +351,3 @@ def _throwback_details(
             }
         )
     return out
-
-
-async def _to_thread(fn: Callable[..., Any], *args: Any) -> Any:
-    import asyncio
-
-    return await asyncio.to_thread(fn, *args)
-
-
-# --- the preview's Queue and Filter actions (called by the web service) ----------------------
-
-# KEYS: preview  ARGV: uri.  Take the preview only if it is still the one the user clicked.
-# A damaged preview is nobody's click: left alone (the player drops it when it next fills).
-_TAKE_PREVIEW = (
-    records.LUA_CHECKS
-    + r"""
-local raw = redis.call('GET', KEYS[1])
-if not raw then return false end
-local p = load_item(raw)
-if not p or p.uri ~= ARGV[1] then return false end
-redis.call('DEL', KEYS[1])
-return raw
-"""
-)
-
-AddFn = Callable[[str, str], Awaitable[Any]]
-
-
-async def take_preview(redis: Redis, uri: str) -> Item | None:
-    raw = await records.execute(redis, "EVAL", _TAKE_PREVIEW, 1, keys.PREVIEW, uri, raw=True)
-    if not raw:
-        return None
-    try:
-        return Item.model_validate_json(records.item_text(raw))
-    except records.UnreadableRecord as exc:
-        records.report_damaged("preview", records.raw_digest(raw), str(exc))
-        return None
-
-
-async def _after_preview_change(redis: Redis, events_max_len: int) -> None:
-    await publish_event(redis, "queue_update", {}, events_max_len)
-    # The player's Bender makes the next preview as soon as it sees the old one gone.
-    await redis.lpush(keys.PLAYER_WAKE, "preview")
-    await redis.ltrim(keys.PLAYER_WAKE, 0, 9)
-
-
-async def promote_preview(
-    redis: Redis, uri: str, user: str, *, rules: QueueRules = DEFAULT_RULES
-) -> Item | None:
-    """Queue action: add the previewed track to the queue as ``user`` (a human add, fair
-    round-robin). None when the preview is no longer that track (someone else acted first)."""
-    taken = await take_preview(redis, uri)
-    if taken is None:
-        return None
-    track = Track(
-        uri=taken.uri,
-        title=taken.title,
-        artist=taken.artist,
-        duration_ms=taken.duration_ms,
-        img=taken.img,
-        big_img=taken.big_img,
-    )
-    try:
-        item = await add_item(redis, track, user, rules=rules)
-    except Exception:
-        # Put the suggestion back rather than lose it (e.g. the queue is full).
-        await redis.set(keys.PREVIEW, taken.model_dump_json(), nx=True)
-        raise
-    await _after_preview_change(redis, rules.events_max_len)
-    return item
-
-
-async def filter_preview(redis: Redis, uri: str, *, events_max_len: int) -> bool:
-    """Filter action: keep this track out of Bender for 7 days and drop it from the preview."""
-    await redis.set(keys.filtered(uri), FILTER_USER, ex=FILTER_TTL_S)
-    taken = await take_preview(redis, uri)
-    if taken is None:
-        return False  # nothing changed: no event for every client, no new pick
-    await _after_preview_change(redis, events_max_len)
-    return True

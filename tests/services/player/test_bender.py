@@ -13,10 +13,10 @@ import pytest
 import respx
 from redis.asyncio import Redis
 
+from services.player.bender import Bender
 from shared import keys, playlog
-from shared.bender import FILTER_USER, Bender, filter_preview, promote_preview
-from shared.queue.playback import FILTER_TTL_S
-from shared.queue.queue import get_queue_view
+from shared.queue.preview import FILTER_USER, filter_preview, promote_preview
+from shared.queue.queue import DEFAULT_RULES, get_queue_view
 from shared.spotify.client import SpotifyCatalog
 from shared.spotify.demo import DemoCatalog
 from tests.shared.spotify import fakes
@@ -24,6 +24,7 @@ from tests.shared.spotify.fakes import API, TOKEN_URL
 from tests.support.redis_server import RedisServer
 
 BENDER = "bender@andre"
+FILTER_TTL_S = DEFAULT_RULES.bender_filter_s
 
 
 @pytest.fixture
@@ -156,7 +157,7 @@ async def test_filter_preview_sets_filter_and_clears_preview(
     await bender.step()
     uri = json.loads(await redis_player.get(keys.PREVIEW) or "{}")["uri"]
 
-    assert await filter_preview(redis_player, uri, events_max_len=1000)
+    assert await filter_preview(redis_player, uri)
 
     assert await redis_player.exists(keys.PREVIEW) == 0
     assert await redis_player.get(keys.filtered(uri)) == FILTER_USER
