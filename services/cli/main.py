@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -25,6 +26,8 @@ from services.cli.errors import CliError, reported
 from services.cli.settings import CliSettings
 from services.cli.store import connect_admin
 from shared.settings import load_settings
+
+CHECKOUT = Path(__file__).resolve().parents[2]
 
 app = typer.Typer(
     help="Operate Andre: call its API, import the original's play logs, back up and restore, "
@@ -177,9 +180,18 @@ def verify_cmd(ctx: typer.Context) -> None:
 
     Runs python -m deploy.verify with the same ANDRE_VERIFY_* settings; extra arguments are
     passed on and its exit code is ours."""
-    # Same interpreter, same environment: exactly what `make verify` runs.
+    # Same interpreter, same environment: exactly what `make verify` runs. deploy/ is no
+    # installed package: it is found in the checkout this CLI was installed from.
+    if not (CHECKOUT / "deploy" / "verify.py").is_file():
+        print(
+            f"andre: verify needs the Andre checkout (no deploy/verify.py in {CHECKOUT})",
+            file=sys.stderr,
+        )
+        raise typer.Exit(1)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(CHECKOUT), env.get("PYTHONPATH")) if p)
     try:
-        code = subprocess.call([sys.executable, "-m", "deploy.verify", *ctx.args])
+        code = subprocess.call([sys.executable, "-m", "deploy.verify", *ctx.args], env=env)
     except OSError as exc:
         print(f"andre: cannot run deploy.verify: {exc}", file=sys.stderr)
         raise typer.Exit(1) from None

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from services.player.settings import PlayerSettings
 from shared.settings import AndreSettings
@@ -44,6 +44,12 @@ class CliSettings(AndreSettings):
         default=PlayerSettings.model_fields["history_max_len"].default, ge=1
     )
     """Finished plays kept in Redis history (the player's ANDRE_HISTORY_MAX_LEN)."""
+
+    @field_validator("api_ca", "api_token_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # ANDRE_API_CA= in a .env means "not set", not the current directory.
+        return None if isinstance(value, str) and not value.strip() else value
 
     def local_ca(self) -> Path:
         return self.stack_dir / LOCAL_CA
