@@ -146,6 +146,8 @@ def write_archive(dest: Path, snap: Snapshot, log_dir: Path, progress: Progress)
     """Write the archive to ``dest`` (0600, never over an existing file); returns the manifest."""
     if dest.exists():
         raise CliError(f"{dest} exists; choose another name (a backup never overwrites)")
+    if not dest.parent.is_dir():
+        raise CliError(f"{dest.parent} is not a folder")
     members: dict[str, bytes] = {
         REDIS_MEMBER: json.dumps(
             {"taken_at_ms": snap.taken_at_ms, "keys": snap.records}, ensure_ascii=True

@@ -237,3 +237,9 @@ async def test_cli_restore_leaves_out_keys_expired_since_backup(
     assert "restored 1 Redis keys (1 expired since the backup, left out)" in result.stdout
     after = await _everything(own_redis)
     assert set(after) == {keys.QUEUE_SEQ.encode()}
+
+
+def test_cli_backup_into_missing_folder_one_line(admin_env: dict[str, str], tmp_path: Path) -> None:
+    result = invoke(["backup", str(tmp_path / "nope" / "b.tgz")], admin_env)
+    assert result.exit_code == 1
+    assert result.stderr == f"andre: {tmp_path / 'nope'} is not a folder\n"

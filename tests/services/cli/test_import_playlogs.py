@@ -198,3 +198,15 @@ def test_cli_import_playlogs_missing_folder_usage_error(tmp_path: Path) -> None:
     result = invoke(["import-playlogs", str(tmp_path / "nope")])
     assert result.exit_code == 2
     assert "Invalid value" in result.output
+
+
+def test_cli_import_playlogs_shows_progress_on_a_terminal(
+    admin_env: dict[str, str], tmp_path: Path
+) -> None:
+    source = tmp_path / "original"
+    _sample(source)
+    # rich treats the output as a terminal with TTY_COMPATIBLE=1; the bar goes to stderr.
+    result = invoke(["import-playlogs", str(source)], {**admin_env, "TTY_COMPATIBLE": "1"})
+    assert result.exit_code == 0, result.output
+    assert "files" in result.stderr and "2/2" in result.stderr
+    assert "2/2" not in result.stdout
