@@ -23,7 +23,7 @@ import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from redis import Redis
 
@@ -36,6 +36,7 @@ VERSION = 1
 MANIFEST = "manifest.json"
 REDIS_MEMBER = "redis.json"
 LOGS_DIR = "play_logs/"
+_STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 _LOG_NAME = re.compile(r"^play_log_\d{4}_\d{2}_\d{2}\.jsonl$")
 _TYPES = ("string", "list", "set", "hash", "zset", "stream")
 _SCAN_COUNT = 500
@@ -234,6 +235,11 @@ def _check_record(rec: Any) -> str | None:
     }
     if not checks[kind](value):
         return f"{key}: value is not a {kind}"
+    if kind == "stream":
+        entries = cast(list[list[Any]], value)
+        ids = [tuple(map(int, x[0].split("-"))) for x in entries if _STREAM_ID.match(x[0])]
+        if len(ids) != len(entries) or ids != sorted(set(ids)) or (ids and ids[0] == (0, 0)):
+            return f"{key}: stream entry ids are not valid and increasing"
     return None
 
 

@@ -6,6 +6,7 @@ import contextlib
 import sys
 from collections.abc import Iterable, Iterator
 
+import click
 import httpx
 import typer
 from redis.exceptions import AuthenticationError, NoPermissionError, RedisError
@@ -44,6 +45,8 @@ def reported(secrets: Iterable[str] = ()) -> Iterator[None]:
     hidden = tuple(secrets)
     try:
         yield
+    except (typer.Exit, click.exceptions.Exit, click.ClickException, click.Abort):
+        raise  # typer's own exits and usage errors (an inner ``reported`` already spoke)
     except CliError as exc:
         say_error(str(exc), hidden)
         raise typer.Exit(exc.code) from None
@@ -65,4 +68,8 @@ def reported(secrets: Iterable[str] = ()) -> Iterator[None]:
         raise typer.Exit(UNREACHABLE) from None
     except OSError as exc:
         say_error(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), hidden)
+        raise typer.Exit(FAILED) from None
+    except Exception as exc:
+        # A bug still ends in one line (with the secrets blanked), not a traceback on a screen.
+        say_error(f"unexpected error ({type(exc).__name__}): {exc}", hidden)
         raise typer.Exit(FAILED) from None

@@ -243,3 +243,24 @@ def test_cli_backup_into_missing_folder_one_line(admin_env: dict[str, str], tmp_
     result = invoke(["backup", str(tmp_path / "nope" / "b.tgz")], admin_env)
     assert result.exit_code == 1
     assert result.stderr == f"andre: {tmp_path / 'nope'} is not a folder\n"
+
+
+async def test_cli_restore_refuses_bad_stream_ids_before_writing(
+    own_redis: RedisServer, admin_env: dict[str, str], tmp_path: Path
+) -> None:
+    snap = backup.Snapshot(taken_at_ms=1_000)
+    snap.records = [
+        {"key": keys.QUEUE_SEQ, "type": "string", "expires_at_ms": None, "value": "7"},
+        {
+            "key": keys.EVENTS,
+            "type": "stream",
+            "expires_at_ms": None,
+            "value": [["5-0", ["type", "a"]], ["4-0", ["type", "b"]]],
+        },
+    ]
+    archive = tmp_path / "bad.tgz"
+    backup.write_archive(archive, snap, tmp_path / "no-logs", lambda *_: None)
+    result = invoke(["restore", str(archive)], admin_env)
+    assert result.exit_code == 1
+    assert "stream entry ids are not valid and increasing" in result.stderr
+    assert await _everything(own_redis) == {}

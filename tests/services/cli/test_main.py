@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.cli import api
+from services.cli import api, playlogs
 from services.cli.main import CHECKOUT, app
 from tests.services.cli.conftest import invoke
 
@@ -128,3 +128,17 @@ def test_cli_verify_passes_exit_code_through(skip: str, tmp_path: Path) -> None:
     ).returncode
     result = invoke(["verify"], {"ANDRE_VERIFY_SKIP": skip})
     assert result.exit_code == expected
+
+
+def test_cli_unexpected_error_one_line_secret_blanked(
+    admin_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    password = admin_env["ANDRE_REDIS_PASSWORD"]
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError(f"bug near {password}")
+
+    monkeypatch.setattr(playlogs, "import_playlogs", broken)
+    result = invoke(["import-playlogs", str(tmp_path)], admin_env)
+    assert result.exit_code == 1
+    assert result.stderr == "andre: unexpected error (RuntimeError): bug near ***\n"
