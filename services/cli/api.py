@@ -162,7 +162,9 @@ def _minutes(ms: Any) -> str:
 
 def _items_table(title: str, items: list[dict[str, Any]], extra: str | None = None) -> Table:
     table = Table(title=title, title_justify="left")
-    for column in ("#", "id", "title", "artist", "length", "by", "votes"):
+    table.add_column("#")
+    table.add_column("id", overflow="fold")
+    for column in ("title", "artist", "length", "by", "votes"):
         table.add_column(column)
     if extra:
         table.add_column(extra)
@@ -223,7 +225,8 @@ def _show_search(console: Console, data: dict[str, Any]) -> None:
         console.print("No results.")
         return
     table = Table()
-    for column in ("uri", "title", "artist", "album", "length"):
+    table.add_column("uri", overflow="fold", min_width=36)  # to copy whole into `add`
+    for column in ("title", "artist", "album", "length"):
         table.add_column(column)
     for r in results:
         table.add_row(
@@ -242,7 +245,8 @@ def _show_devices(console: Console, data: dict[str, Any]) -> None:
         console.print("No Spotify devices.")
         return
     table = Table()
-    for column in ("id", "name", "type", "active", "volume"):
+    table.add_column("id", overflow="fold")
+    for column in ("name", "type", "active", "volume"):
         table.add_column(column)
     for d in devices:
         table.add_row(
