@@ -39,6 +39,10 @@ def say_error(message: str, secrets: Iterable[str] = ()) -> None:
     print(f"andre: {redact(message, secrets)}", file=sys.stderr)
 
 
+def _is_tls(exc: BaseException) -> bool:
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc)
+
+
 @contextlib.contextmanager
 def reported(secrets: Iterable[str] = ()) -> Iterator[None]:
     """Turn the failures a command expects into one line on stderr and an exit status."""
@@ -64,7 +68,8 @@ def reported(secrets: Iterable[str] = ()) -> Iterator[None]:
         raise typer.Exit(UNREACHABLE) from None
     except httpx.HTTPError as exc:
         # httpx's messages name the URL, never the request headers (where the token is).
-        say_error(f"cannot reach the API: {exc}", hidden)
+        hint = " (is ANDRE_API_CA or --ca the CA that signed it?)" if _is_tls(exc) else ""
+        say_error(f"cannot reach the API: {exc}{hint}", hidden)
         raise typer.Exit(UNREACHABLE) from None
     except OSError as exc:
         say_error(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), hidden)

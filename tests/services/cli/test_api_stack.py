@@ -105,6 +105,7 @@ def test_cli_api_other_ca_refused_tls(stack: LocalStack, cli: Cli) -> None:
     result = cli.run("queue", env={"ANDRE_API_CA": "", "ANDRE_STACK_DIR": "/nonexistent"})
     assert result.exit_code == 3
     assert "CERTIFICATE_VERIFY_FAILED" in result.stderr
+    assert result.stderr.rstrip().endswith("(is ANDRE_API_CA or --ca the CA that signed it?)")
 
 
 @pytest.mark.parametrize(
