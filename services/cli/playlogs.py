@@ -33,6 +33,8 @@ _ORIGINAL_NAME = re.compile(r"^play_log_\d{4}_\d{2}_\d{2}\.json$")
 ORIGINAL_BENDER = "the@echonest.com"
 IMPORT_ID_PREFIX = "orig-"
 _WATCH_RETRIES = 5
+_MAX_DURATION_S = 24 * 3600  # longer than any track or episode
+_MAX_VOTES = 1_000_000
 
 
 class BadLine(ValueError):
@@ -73,14 +75,26 @@ def _text(raw: dict[str, Any], name: str) -> str:
     return value
 
 
-def _number(raw: dict[str, Any], name: str) -> float:
-    value = raw.get(name) or 0
+def _number(value: Any, name: str, low: float, high: float) -> float:
+    value = value or 0
     if isinstance(value, bool):
         raise BadLine(f"{name} is not a number")
     try:
-        return float(value)  # the original's hash fields were strings; its views, numbers
+        number = float(value)  # the original's hash fields were strings; its views, numbers
     except (TypeError, ValueError) as exc:
         raise BadLine(f"{name} is not a number") from exc
+    # Also keeps inf and NaN out: every stored number must be exact in every JSON reader.
+    if not low <= number <= high:
+        raise BadLine(f"{name} is out of range")
+    return number
+
+
+def _list(value: Any, name: str) -> list[Any]:
+    if value is None or value == "":
+        return []
+    if not isinstance(value, list):
+        raise BadLine(f"{name} is not a list")
+    return value
 
 
 def _flag(value: Any) -> bool:
@@ -91,7 +105,7 @@ def _flag(value: Any) -> bool:
 
 def _jams(value: Any) -> list[str]:
     users: list[str] = []
-    for entry in value or []:
+    for entry in _list(value, "jam"):
         user = entry.get("user") if isinstance(entry, dict) else entry
         if isinstance(user, str) and user and user not in users:
             users.append(user)
@@ -100,13 +114,10 @@ def _jams(value: Any) -> list[str]:
 
 def _comments(value: Any) -> list[Comment]:
     out = []
-    for entry in value or []:
+    for entry in _list(value, "comments"):
         if not isinstance(entry, dict):
             raise BadLine("a comment is not an object")
-        try:
-            time_s = float(entry.get("time") or 0)
-        except (TypeError, ValueError) as exc:
-            raise BadLine("a comment's time is not a number") from exc
+        time_s = _number(entry.get("time"), "comment time", 0, 1e11)
         user, text = str(entry.get("user", "")), str(entry.get("body", ""))
         out.append(Comment(user=user, text=text, time=time_s))
     return out
@@ -132,7 +143,7 @@ def convert(raw: Any) -> dict[str, Any]:
     if not user:
         raise BadLine("user missing")
     ended_at = _time_s(raw.get("endtime"), "endtime")
-    duration_ms = int(_number(raw, "duration") * 1000)
+    duration_ms = int(_number(raw.get("duration"), "duration", 0, _MAX_DURATION_S) * 1000)
     started_at = (
         _time_s(raw["starttime"], "starttime")
         if raw.get("starttime")
@@ -147,7 +158,7 @@ def convert(raw: Any) -> dict[str, Any]:
             artist=_text(raw, "artist"),
             duration_ms=duration_ms,
             user=user,
-            votes=int(_number(raw, "vote")),
+            votes=int(_number(raw.get("vote"), "vote", -_MAX_VOTES, _MAX_VOTES)),
             jams=_jams(raw.get("jam")),
             comments=_comments(raw.get("comments")),
             auto=auto,

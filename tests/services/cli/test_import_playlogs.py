@@ -210,3 +210,42 @@ def test_cli_import_playlogs_shows_progress_on_a_terminal(
     assert result.exit_code == 0, result.output
     assert "files" in result.stderr and "2/2" in result.stderr
     assert "2/2" not in result.stdout
+
+
+def test_cli_import_playlogs_garbage_fields_skipped_not_fatal(
+    admin_env: dict[str, str], tmp_path: Path
+) -> None:
+    source = tmp_path / "original"
+    source.mkdir()
+    at = dt.datetime(2024, 3, 4, 10)
+    good = _original("spotify:track:GOOD", "alice@example.com", at)
+    _write(
+        source,
+        MONDAY_1,
+        [
+            {**good, "jam": 5},
+            {**good, "comments": 3},
+            {**good, "comments": [{"time": "soon", "user": "x", "body": "y"}]},
+            {**good, "vote": "inf"},
+            '{"trackid": "spotify:track:X", "user": "a@b.c", "endtime": "2024-03-04", '
+            '"duration": 1e400}',
+            {**good, "duration": -3},
+            {**good, "title": 7},
+            b"\xff\xfe".decode("latin-1"),
+            good,
+        ],
+    )
+    result = invoke(["import-playlogs", str(source)], admin_env)
+    assert result.exit_code == 0, result.output
+    reasons = [line.split(": ", 1)[1] for line in result.stderr.splitlines()]
+    assert reasons == [
+        "jam is not a list",
+        "comments is not a list",
+        "comment time is not a number",
+        "vote is out of range",
+        "duration is out of range",
+        "duration is out of range",
+        "title is not a string",
+        "not JSON",
+    ]
+    assert "1 plays read, 1 new in the play logs, 1 new in the Redis history" in result.stdout
