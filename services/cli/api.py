@@ -11,6 +11,7 @@ import json
 import ssl
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -119,6 +120,49 @@ class ApiClient:
         if data is None:
             raise CliError(f"API answered {response.status_code} without JSON")
         return data
+
+    def events(self, last_id: str | None) -> Iterator[dict[str, Any]]:
+        """Each server-sent event as ``{id, event, data}``; pings are skipped."""
+        headers = {"Accept": "text/event-stream"}
+        if last_id:
+            headers["Last-Event-ID"] = last_id
+        # The server pings at least every 15 s: a longer silence is a dead connection.
+        timeout = httpx.Timeout(self.http.timeout.connect, read=45.0)
+        with self.http.stream("GET", "/api/events", headers=headers, timeout=timeout) as response:
+            if self.verbose:
+                print(f"GET {response.request.url} -> {response.status_code}", file=sys.stderr)
+            if response.status_code >= 400:
+                response.read()
+                try:
+                    message = str(response.json().get("error") or response.reason_phrase)
+                except (ValueError, AttributeError):
+                    message = response.reason_phrase
+                raise CliError(f"API answered {response.status_code}: {message}")
+            frame: dict[str, Any] = {}
+            data: list[str] = []
+            for line in response.iter_lines():
+                if line == "":
+                    if data:
+                        raw = "\n".join(data)
+                        try:
+                            frame["data"] = json.loads(raw)
+                        except ValueError:
+                            frame["data"] = raw
+                        yield {
+                            "id": frame.get("id"),
+                            "event": frame.get("event", "message"),
+                            "data": frame["data"],
+                        }
+                    frame, data = {}, []
+                elif line.startswith(":"):
+                    continue
+                else:
+                    name, _, value = line.partition(":")
+                    value = value.removeprefix(" ")
+                    if name == "data":
+                        data.append(value)
+                    elif name in ("id", "event"):
+                        frame[name] = value
 
 
 def _run(
@@ -444,3 +488,56 @@ def transfer_cmd(
 def status_cmd(json_out: JsonOpt = False, verbose: VerboseOpt = False, ca: CaOpt = None) -> None:
     """Show the house Spotify account's playback state."""
     _run("GET", "/spotify/status", json_out=json_out, verbose=verbose, ca=ca, show=_show_status)
+
+
+def _event_line(event: dict[str, Any]) -> str:
+    data = event["data"]
+    kind = event["event"]
+    what = ""
+    if isinstance(data, dict):
+        if kind == "queue_update":
+            what = f"{len(data.get('queue') or [])} queued"
+        elif kind == "now_playing":
+            what = f"{data.get('title', '')} — {data.get('artist', '')}" if data else "idle"
+        elif kind == "player_position":
+            what = f"{_minutes(data.get('pos_ms'))} into {data.get('trackid', '')}"
+        elif kind == "airhorn":
+            what = f"{data.get('name', '')} by {data.get('user', '')}"
+    return f"{event['id'] or '-'} {kind} {what}".rstrip()
+
+
+@app.command("events")
+def events_cmd(
+    count: Annotated[
+        int | None, typer.Option("--max", help="Stop after this many events.", min=1)
+    ] = None,
+    last_id: Annotated[
+        str | None, typer.Option("--last-id", help="Resume after this event id.")
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="One JSON object {id, event, data} per line.")
+    ] = False,
+    verbose: VerboseOpt = False,
+    ca: CaOpt = None,
+) -> None:
+    """Follow the live event stream (queue, now playing, positions, airhorns) until Ctrl-C."""
+    settings = load_settings(CliSettings)
+    secrets = settings.secret_values()
+    with reported(secrets):
+        token = read_token(settings)
+        with reported([*secrets, token]):
+            client = ApiClient(settings, token, ca, verbose)
+            seen = 0
+            try:
+                for event in client.events(last_id):
+                    if json_out:
+                        print(json.dumps(event, ensure_ascii=False), flush=True)
+                    else:
+                        print(_event_line(event), flush=True)
+                    seen += 1
+                    if count is not None and seen >= count:
+                        break
+            except KeyboardInterrupt:
+                pass
+            finally:
+                client.close()

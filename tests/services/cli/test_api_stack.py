@@ -94,6 +94,17 @@ def test_cli_api_round_trip_add_queue_vote_skip(stack: LocalStack, cli: Cli) -> 
     assert cli.run("history").exit_code == 0
 
 
+def test_cli_api_events_snapshot_then_stops(cli: Cli) -> None:
+    result = cli.run("events", "--max", "2", "--json", "--verbose")
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(events) == 2
+    assert {e["event"] for e in events} <= {"queue_update", "now_playing"}
+    assert all(e["id"] for e in events)
+    readable = cli.run("events", "--max", "1")
+    assert readable.exit_code == 0 and readable.stdout.count("\n") == 1
+
+
 def test_cli_api_finds_local_stack_ca_by_itself(stack: LocalStack, cli: Cli) -> None:
     env = {**cli.env, "ANDRE_API_CA": "", "ANDRE_STACK_DIR": str(stack.state)}
     result = invoke(["api", "playing"], env)
@@ -116,7 +127,7 @@ def test_cli_api_refused_token_never_printed(
     stack: LocalStack, cli: Cli, token: str, status: int
 ) -> None:
     env = {"ANDRE_API_TOKEN": token}
-    for args in (["queue"], ["queue", "--verbose"], ["skip", "--json", "-v"]):
+    for args in (["queue"], ["queue", "--verbose"], ["skip", "--json", "-v"], ["events", "-v"]):
         result = cli.run(*args, env=env)
         assert result.exit_code == 1, result.output
         assert result.stderr.splitlines()[-1].startswith(f"andre: API answered {status}: ")

@@ -50,6 +50,7 @@ def test_cli_every_api_route_has_a_command() -> None:
         "devices",
         "transfer",
         "status",
+        "events",
     } <= names
     assert app.registered_groups[0].name == "api"
 
