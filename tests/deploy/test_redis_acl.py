@@ -131,3 +131,37 @@ async def test_redis_runaway_script_answered_busy_and_killed_by_admin() -> None:
         for client in (api, web, admin):
             await client.aclose()
         server.stop()
+
+
+async def test_redis_admin_writes_only_andre_keys_and_never_restores(
+    redis_clean: RedisServer,
+) -> None:
+    # andre restore / import-playlogs write through the admin user (deploy/redis/users.acl.in).
+    client = redis_clean.client("andre-admin")
+    try:
+        async with client.pipeline(transaction=True) as pipe:
+            pipe.set("andre:acl-admin:s", "1")
+            pipe.rpush("andre:acl-admin:l", "a")
+            pipe.sadd("andre:acl-admin:set", "a")
+            pipe.hset("andre:acl-admin:h", "f", "v")
+            pipe.zadd("andre:acl-admin:z", {"m": 1})
+            pipe.xadd("andre:acl-admin:x", {"f": "v"}, id="1-1")
+            pipe.pexpireat("andre:acl-admin:s", 4_102_444_800_000)
+            await pipe.execute()
+        assert await client.time()
+        for command in [
+            ("SET", "other:key", "1"),
+            ("DEL", "other:key"),
+            ("RESTORE", "andre:acl-admin:r", "0", "payload"),
+            ("DUMP", "andre:acl-admin:s"),
+            ("FLUSHALL",),
+            ("CONFIG", "GET", "*"),
+            ("ACL", "SETUSER", "andre-api", "+@all"),
+            ("KEYS", "*"),
+            ("EVAL", "return 1", "0"),
+        ]:
+            with pytest.raises(NoPermissionError):
+                await client.execute_command(*command)
+        assert await client.get("other:key") is None  # reads stay allowed on every key
+    finally:
+        await client.aclose()
