@@ -20,7 +20,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from shared import keys, playlog
-from shared.queue import records
+from shared.queue import records, scripts
 from shared.queue.models import Item
 from shared.queue.playback import FILTER_TTL_S, publish_event, wall_ms
 from shared.queue.queue import DEFAULT_RULES, QueueRules, add_item
@@ -376,25 +376,11 @@ async def _to_thread(fn: Callable[..., Any], *args: Any) -> Any:
 
 # --- the preview's Queue and Filter actions (called by the web service) ----------------------
 
-# KEYS: preview  ARGV: uri.  Take the preview only if it is still the one the user clicked.
-# A damaged preview is nobody's click: left alone (the player drops it when it next fills).
-_TAKE_PREVIEW = (
-    records.LUA_CHECKS
-    + r"""
-local raw = redis.call('GET', KEYS[1])
-if not raw then return false end
-local p = load_item(raw)
-if not p or p.uri ~= ARGV[1] then return false end
-redis.call('DEL', KEYS[1])
-return raw
-"""
-)
-
 AddFn = Callable[[str, str], Awaitable[Any]]
 
 
 async def take_preview(redis: Redis, uri: str) -> Item | None:
-    raw = await records.execute(redis, "EVAL", _TAKE_PREVIEW, 1, keys.PREVIEW, uri, raw=True)
+    raw = await scripts.TAKE_PREVIEW(redis, [keys.PREVIEW], [uri], raw=True)
     if not raw:
         return None
     try:

@@ -17,7 +17,7 @@ from shared.queue.errors import (
     QueueFull,
     SongPlaying,
 )
-from tests.shared.queue.helpers import event_types, set_playing, track
+from tests.shared.queue.helpers import event_types, queue_view, set_playing, track
 from tests.support.redis_server import RedisServer
 
 A = "a@example.com"
@@ -25,7 +25,7 @@ B = "b@example.com"
 
 
 async def _titles(redis: Redis) -> list[str]:
-    return [item.title for item in (await q.get_queue_view(redis)).queue]
+    return [item.title for item in (await queue_view(redis)).queue]
 
 
 async def test_add_item_fairness_example_orders_rounds(redis_api: Redis) -> None:
@@ -43,7 +43,7 @@ async def test_add_item_fairness_example_orders_rounds(redis_api: Redis) -> None
         await q.vote(redis_api, a3.id, B, False)
     with pytest.raises(OwnSongUpvote):
         await q.vote(redis_api, a1.id, A, True)
-    view = await q.get_queue_view(redis_api)
+    view = await queue_view(redis_api)
     assert [i.votes for i in view.queue] == [0, 0, 1, 0]
 
 
@@ -103,7 +103,7 @@ async def test_clear_queue_removes_everything(redis_api: Redis) -> None:
     for n in range(5):
         await q.add_item(redis_api, track(n), A if n % 2 else B)
     assert await q.clear_queue(redis_api) == 5
-    assert (await q.get_queue_view(redis_api)).queue == []
+    assert (await queue_view(redis_api)).queue == []
     assert not await redis_api.exists(keys.QUEUE, keys.QUEUE_OWNERS, keys.item("1"))
     assert (await event_types(redis_api))[-1] == "queue_update"
 
@@ -186,14 +186,14 @@ async def test_add_comment_now_playing_and_unknown(redis_api: Redis) -> None:
         await q.add_comment(redis_api, "nope", B, "great")
 
 
-async def test_get_queue_view_includes_preview(redis_api: Redis) -> None:
+async def test_get_queue_json_includes_preview(redis_api: Redis) -> None:
     await q.add_item(redis_api, track(1), A)
     preview = (await q.add_item(redis_api, track(2), A)).model_copy(update={"auto": True})
     await redis_api.set(keys.PREVIEW, preview.model_dump_json())
-    view = await q.get_queue_view(redis_api)
+    view = await queue_view(redis_api)
     assert view.preview is not None and view.preview.auto
     await redis_api.set(keys.PREVIEW, "not json")
-    assert (await q.get_queue_view(redis_api)).preview is None
+    assert (await queue_view(redis_api)).preview is None
 
 
 async def test_add_item_previewed_track_drops_stale_preview(redis_api: Redis) -> None:
@@ -204,7 +204,7 @@ async def test_add_item_previewed_track_drops_stale_preview(redis_api: Redis) ->
     assert await redis_api.get(keys.PREVIEW) is not None  # another track: the suggestion stays
     await q.add_item(redis_api, track(7), B)
     assert await redis_api.get(keys.PREVIEW) is None  # B queued the suggested track itself
-    assert (await q.get_queue_view(redis_api)).preview is None
+    assert (await queue_view(redis_api)).preview is None
 
 
 async def test_queue_reader_coalesces_concurrent_reads(
