@@ -20,9 +20,10 @@ from typing import Any
 from redis.asyncio import Redis
 
 from shared import keys, playlog
+from shared.events import publish as publish_event
 from shared.queue import records, scripts
 from shared.queue.models import Item
-from shared.queue.playback import FILTER_TTL_S, publish_event, wall_ms
+from shared.queue.playback import FILTER_TTL_S, wall_ms
 from shared.queue.queue import DEFAULT_RULES, QueueRules, add_item
 from shared.spotify.catalog import Catalog, Track
 from shared.spotify.errors import SpotifyNotFound, SpotifyRateLimited

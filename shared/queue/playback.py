@@ -38,7 +38,6 @@ __all__ = [  # the player's API; the now-playing record itself lives in shared.q
     "get_play_state",
     "parse_now_playing",
     "position_event",
-    "publish_event",
     "release_leader",
     "seed_history",
     "wall_ms",
@@ -220,13 +219,6 @@ async def _read_head(redis: Redis, count: int) -> tuple[list[tuple[str, str]], s
 
 
 # --- events ---------------------------------------------------------------------------------
-
-
-async def publish_event(redis: Redis, etype: str, data: dict[str, Any], max_len: int) -> None:
-    """Append one event to the stream (``shared.events.publish``)."""
-    from shared.events import publish  # late: shared.events imports the queue views
-
-    await publish(redis, etype, data, max_len)
 
 
 def position_event(state: PlayState, now_ms: int) -> dict[str, Any]:
