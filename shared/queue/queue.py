@@ -10,6 +10,7 @@ import asyncio
 import json
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -444,12 +445,20 @@ def _checked_item(raw: bytes | None, item_id: str) -> str | None:
 
 
 async def get_queue_json(redis: Redis) -> str:
-    """The queue view as JSON text, in one round trip, with no re-serialisation of items.
+    """The queue view as JSON text, with no re-serialisation of items (see ``read_queue``)."""
+    text, _ = await read_queue(redis)
+    return text
 
-    Each record is checked before it is spliced in (cached by value, so a read costs little
-    more than the splice): a damaged one is skipped, so the body is always valid JSON.
+
+async def read_queue(redis: Redis, known_ids: Sequence[str] | None = None) -> tuple[str, list[str]]:
+    """The queue view as JSON text and the ids it holds, in order.
+
+    The view script declares each item's key: ``known_ids`` (those of an earlier read) saves
+    reading the ids first, so when nothing was queued since, the read is one round trip. Each
+    record is checked before it is spliced in (cached by value, so a read costs little more
+    than the splice): a damaged one is skipped, so the body is always valid JSON.
     """
-    ids = await get_queue_ids(redis)
+    ids = list(known_ids) if known_ids is not None else await get_queue_ids(redis)
     for _ in range(_ATTEMPTS):
         result = await scripts.VIEW(
             redis, [keys.QUEUE, keys.PREVIEW, *map(keys.item, ids)], ids, raw=True
@@ -460,8 +469,11 @@ async def get_queue_json(redis: Redis) -> str:
     else:
         raise DomainError("The queue is changing too fast; try again")
     parts = []
+    queued = []
     for k in range(2, len(result) - 1, 2):
-        text = _checked_item(result[k + 1], result[k].decode("utf-8", "replace"))
+        item_id = result[k].decode("utf-8", "replace")
+        queued.append(item_id)
+        text = _checked_item(result[k + 1], item_id)
         if text is not None:
             parts.append(text)
     preview = None
@@ -470,7 +482,8 @@ async def get_queue_json(redis: Redis) -> str:
             preview = records.item_text(result[1])
         except records.UnreadableRecord as exc:
             records.report_damaged("preview", records.raw_digest(result[1]), str(exc))
-    return '{"queue":[' + ",".join(parts) + '],"preview":' + (preview or "null") + "}"
+    text = '{"queue":[' + ",".join(parts) + '],"preview":' + (preview or "null") + "}"
+    return text, queued
 
 
 async def get_item(redis: Redis, item_id: str) -> Item:
@@ -495,6 +508,7 @@ class QueueReader:
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+        self._ids: list[str] | None = None  # of the last read: the next one declares these first
         self._next: asyncio.Future[str] | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -513,7 +527,8 @@ class QueueReader:
             while self._next is not None:
                 future, self._next = self._next, None
                 try:
-                    future.set_result(await get_queue_json(self._redis))
+                    text, self._ids = await read_queue(self._redis, self._ids)
+                    future.set_result(text)
                 except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
                     future.set_exception(exc)
         finally:
