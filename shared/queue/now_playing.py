@@ -99,10 +99,10 @@ async def announce(
     """Append the ``now_playing`` event for a record a script just stored (``raw``, at Redis time
     ``now_ms``), unless a later change replaced it (that change announces itself); then a
     ``queue_update`` when asked."""
-    text = raw if isinstance(raw, str) else raw.decode("utf-8", "surrogateescape")
     try:
+        text = raw if isinstance(raw, str) else raw.decode("utf-8")
         view = parse_now_playing(text).view(now_ms).model_dump_json()
-    except ValueError as exc:  # readable to Lua's cjson, not to strict JSON
+    except ValueError as exc:  # readable to Lua's cjson (a bad UTF-8 byte), not to strict JSON
         records.report_damaged("now_playing", records.raw_digest(raw), str(exc).split("\n")[0])
         view = ""
     await scripts.PUBLISH_NOW_PLAYING(

@@ -8,11 +8,11 @@ import pytest
 from redis.asyncio import Redis
 
 from shared import bender, keys, ratelimit
-from shared.queue import airhorns, control, moderation, now_playing, playback, scripts
+from shared.queue import airhorns, control, moderation, playback, scripts
 from shared.queue import queue as q
 from shared.queue.errors import AlreadyQueued, RateLimited, WrongKeyType
 from shared.queue.queue import QueueRules
-from tests.shared.queue.helpers import event_types, queue_view, set_playing, track
+from tests.shared.queue.helpers import queue_view, track
 
 # Every Redis command a script runs goes through this check (the test rewrites `redis.call` and
 # `redis.pcall`): a key the script did not declare in KEYS fails the script.
@@ -165,20 +165,6 @@ async def test_script_key_of_wrong_type_raises_wrong_key_type(redis_api: Redis) 
             [keys.QUEUE, keys.QUEUE_OWNERS, keys.EVENTS, keys.item("7"), keys.item_votes("7")],
             ["7", "ann@example.com", "1", 100],
         )
-
-
-async def test_announce_record_replaced_meanwhile_announces_nothing(redis_api: Redis) -> None:
-    await set_playing(redis_api, item_id="np1")
-    stale = await redis_api.get(keys.NOW_PLAYING)
-    assert stale is not None
-    await set_playing(redis_api, item_id="np2")
-    await now_playing.announce(redis_api, stale, await _now_ms(redis_api), 100)
-    assert await event_types(redis_api) == []
-    current = await redis_api.get(keys.NOW_PLAYING)
-    assert current is not None
-    await now_playing.announce(redis_api, current, await _now_ms(redis_api), 100)
-    ((_, fields),) = await redis_api.xrange(keys.EVENTS)
-    assert fields["type"] == "now_playing" and json.loads(fields["data"])["id"] == "np2"
 
 
 async def test_rate_limit_over_cap_raises_with_retry_after(redis_api: Redis) -> None:
