@@ -149,7 +149,7 @@ MOD_RECORD = Script("mod_record")
 # The player (shared.queue.playback).
 ACQUIRE_LEADER = Script("acquire_leader")
 RELEASE_LEADER = Script("release_leader")
-ADVANCE = Script("advance")
+ADVANCE = Script("advance", guard_keys=14)  # song keys: a wrong type reads as damaged
 SEED_HISTORY = Script("seed_history")
 # The Bender preview's actions (shared.bender).
 TAKE_PREVIEW = Script("take_preview")

@@ -19,9 +19,18 @@
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'not_leader'} end
 local cur = redis.call('GET', KEYS[2]) or ''
 if cur ~= ARGV[2] then return {'stale'} end
+-- The per-song keys are not type-checked up front (only the first 14 keys are): a song key of
+-- the wrong type reads as a damaged record (GET of another type is an error, caught here),
+-- which is dropped like any other, rather than stopping the music.
+local function get_any(key)
+  local value = redis.pcall('GET', key)
+  if type(value) == 'table' then return nil end
+  return value
+end
 -- An item record that is missing or damaged (shared.queue.records) is dropped, named in the
 -- reply so the worker can report it, and the next one tried: a bad record never stops the music.
 local function readable(raw, id)
+  if type(raw) ~= 'string' then return nil end
   local item = load_item(raw, id)
   if item and string.sub(raw, -1) == '}' then return item end
   return nil
@@ -33,7 +42,7 @@ for c = 1, declared do
   local id = ARGV[10 + 2 * c]
   if head[c] ~= id then return {'moved'} end
   if not pick then
-    if readable(redis.call('GET', KEYS[12 + 3 * c]), id) then pick = c end
+    if readable(get_any(KEYS[12 + 3 * c]), id) then pick = c end
   end
 end
 if not pick and head[declared + 1] then return {'more'} end
@@ -62,7 +71,7 @@ for c = 1, (pick or declared) do
   local id = redis.call('LPOP', KEYS[3])
   redis.call('HDEL', KEYS[4], id)
   redis.call('HDEL', KEYS[13], id)
-  local raw = redis.call('GET', KEYS[12 + 3 * c])
+  local raw = get_any(KEYS[12 + 3 * c])
   redis.call('DEL', KEYS[12 + 3 * c], KEYS[13 + 3 * c])
   if c == pick then
     item_json = raw
@@ -102,7 +111,7 @@ local uri = tostring(item.uri or '')
 -- The filter flag was declared for the uri the caller read; ids are never reused, so it differs
 -- only when the caller could not read the record (bad bytes) or the preview changed meanwhile:
 -- then no flag is set rather than an undeclared key touched.
-if uri ~= '' and uri == filter[2] and redis.call('GET', filter[1]) ~= 'user' then
+if uri ~= '' and uri == filter[2] and get_any(filter[1]) ~= 'user' then
   redis.call('SET', filter[1], 'play', 'EX', ARGV[10])
 end
 if item.auto then
