@@ -314,9 +314,10 @@ async def toggle_jam(
     """
     item_id = _check_id(item_id)
     who = _identity(user)
+    # The queuer's credit counter is declared, so the queuer is read first (the owners hash has
+    # the queued songs'); the script checks it and names the right one when it is not.
+    owner = str(await redis.hget(keys.QUEUE_OWNERS, item_id) or "")
     for _ in range(_ATTEMPTS):
-        # The queuer's credit counter is declared: the script checks the queuer is still this one.
-        owner = await _queuer(redis, item_id)
         result = await scripts.JAM(
             redis,
             [
@@ -339,6 +340,7 @@ async def toggle_jam(
         )
         if result[0] != b"retry":
             break
+        owner = result[1].decode("utf-8", "replace")
     else:
         raise DomainError("The song is changing too fast; try again")
     status = result[0].decode()
@@ -347,22 +349,6 @@ async def toggle_jam(
     if len(result) > 2:
         await announce(redis, result[2], int(result[3]), rules.events_max_len)
     return bool(result[1] == b"1")
-
-
-async def _queuer(redis: Redis, item_id: str) -> str:
-    """Who queued a queued or the playing song (lower-cased; '' when neither)."""
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.hget(keys.QUEUE_OWNERS, item_id)
-        pipe.execute_command("GET", keys.NOW_PLAYING, NEVER_DECODE=True)
-        owner, np_raw = await pipe.execute()
-    if owner is None and np_raw:
-        try:
-            item = records.loads(np_raw).get("item")
-        except (ValueError, AttributeError):
-            item = None
-        if isinstance(item, dict) and item.get("id") == item_id:
-            owner = str(item.get("user") or "")
-    return str(owner or "").lower()
 
 
 async def add_comment(

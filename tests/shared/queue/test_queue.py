@@ -282,3 +282,11 @@ async def test_add_or_vote_duplicate_upvotes_then_jams_then_already(redis_api: R
     assert own.outcome == "jammed"
     fresh = await q.add_or_vote(redis_api, track(3), B)
     assert fresh.outcome == "added" and fresh.item_id != x.id
+
+
+async def test_toggle_jam_queuer_missing_from_owners_hash_still_awards(redis_api: Redis) -> None:
+    item = await q.add_item(redis_api, track(1), A)
+    await redis_api.hdel(keys.QUEUE_OWNERS, item.id)  # e.g. written by an older version
+    rules = q.QueueRules(airhorn_free_jams=1)
+    assert await q.toggle_jam(redis_api, item.id, B, rules=rules) is True
+    assert await redis_api.get(keys.free_horns(A)) == "1"
