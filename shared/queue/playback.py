@@ -7,7 +7,6 @@ leader token, so a worker that lost the lock can never pop the queue or start a 
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -196,17 +195,6 @@ def _candidate_keys(item_id: str, uri: str) -> tuple[str, str, str]:
     return keys.item(item_id), keys.item_votes(item_id), keys.filtered(uri)
 
 
-def _uri_of(raw: bytes | None) -> str:
-    # Only names the filter key to declare (the script checks the record itself), so a record
-    # with a bad byte elsewhere still names its track.
-    try:
-        data = json.loads(raw.decode("utf-8", "surrogateescape")) if raw else None
-        uri = data.get("uri") if isinstance(data, dict) else None
-        return uri.encode("utf-8").decode() if isinstance(uri, str) else ""
-    except ValueError:  # UnicodeEncodeError and JSONDecodeError included
-        return ""
-
-
 async def _read_head(redis: Redis, count: int) -> tuple[list[tuple[str, str]], str]:
     """The first ``count`` queued ids with their tracks' uris, and the preview's uri."""
     async with redis.pipeline(transaction=False) as pipe:
@@ -215,7 +203,7 @@ async def _read_head(redis: Redis, count: int) -> tuple[list[tuple[str, str]], s
         ids_raw, preview = await pipe.execute()
     ids = [bytes(i).decode("utf-8", "replace") for i in ids_raw]
     raws = await records.execute(redis, "MGET", *map(keys.item, ids), raw=True) if ids else []
-    return [(i, _uri_of(r)) for i, r in zip(ids, raws, strict=True)], _uri_of(preview)
+    return [(i, records.uri_of(r)) for i, r in zip(ids, raws, strict=True)], records.uri_of(preview)
 
 
 # --- events ---------------------------------------------------------------------------------

@@ -191,31 +191,35 @@ async def add_item(
     set_filter = is_music_track(song.uri) and not auto
     new_id = await _new_id(redis)
     try:
-        result = await scripts.ADD(
-            redis,
-            [
-                keys.QUEUE,
-                keys.QUEUE_OWNERS,
-                keys.QUEUE_URIS,
-                keys.EVENTS,
-                keys.PLAYER_WAKE,
-                keys.PREVIEW,
-                keys.NOW_PLAYING,
-                keys.filtered(song.uri),
-                keys.item(new_id),
-            ],
-            [
-                body,
-                owner,
-                rules.max_len,
-                rules.events_max_len,
-                new_id,
-                "1" if set_filter else "0",
-                rules.bender_filter_s,
-                song.uri,
-                "0" if auto else "1",
-            ],
-        )
+        for _ in range(2):
+            result = await scripts.ADD(
+                redis,
+                [
+                    keys.QUEUE,
+                    keys.QUEUE_OWNERS,
+                    keys.QUEUE_URIS,
+                    keys.EVENTS,
+                    keys.PLAYER_WAKE,
+                    keys.PREVIEW,
+                    keys.NOW_PLAYING,
+                    keys.filtered(song.uri),
+                    keys.item(new_id),
+                ],
+                [
+                    body,
+                    owner,
+                    rules.max_len,
+                    rules.events_max_len,
+                    new_id,
+                    "1" if set_filter else "0",
+                    rules.bender_filter_s,
+                    song.uri,
+                    "0" if auto else "1",
+                ],
+            )
+            if result[0] != "unknown":
+                break
+            await _fill_uris(redis, [str(i) for i in result[1:]])
     except Exception:
         await _release_id(redis, new_id)
         raise
@@ -245,6 +249,15 @@ async def _new_id(redis: Redis) -> str:
         if str(exc).startswith("WRONGTYPE"):
             raise scripts.wrong_type(keys.QUEUE_SEQ, str(exc)) from exc
         raise _refused("seq_damaged", "") from exc
+
+
+async def _fill_uris(redis: Redis, item_ids: list[str]) -> None:
+    """Name the track of items queued before ``andre:queue:uris`` existed (once, after an
+    upgrade); a damaged record names none, which no add matches."""
+    raws = await records.execute(redis, "MGET", *map(keys.item, item_ids), raw=True)
+    await redis.hset(
+        keys.QUEUE_URIS, mapping={i: records.uri_of(r) for i, r in zip(item_ids, raws, strict=True)}
+    )
 
 
 async def _release_id(redis: Redis, item_id: str) -> None:

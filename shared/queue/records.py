@@ -156,6 +156,18 @@ def item_text(raw: bytes, item_id: str | None = None) -> str:
     return result
 
 
+def uri_of(raw: bytes | None) -> str:
+    """The track URI a stored item names ('' when none can be read). It only names keys to
+    declare (the scripts check the record itself), so a record with a bad byte elsewhere still
+    names its track."""
+    try:
+        data = json.loads(raw.decode("utf-8", "surrogateescape")) if raw else None
+        uri = data.get("uri") if isinstance(data, dict) else None
+        return uri.encode("utf-8").decode() if isinstance(uri, str) else ""
+    except ValueError:  # UnicodeEncodeError and JSONDecodeError included
+        return ""
+
+
 def check_now_playing(raw: str | bytes) -> dict[str, Any]:
     """The decoded ``andre:now_playing`` record; UnreadableRecord when it is not a readable one."""
     try:

@@ -6,25 +6,24 @@
 -- Round-robin ("rounds"): n = 1 + the adder's items already queued; the new item goes just before
 -- the first item that is its owner's (n+1)-th, else at the end.
 -- Duplicates (issue 14): a person's add of the playing song is refused ('playing'); of a queued
--- song it names that item ('duplicate', id) so the caller can vote or jam it instead.
+-- song it names that item ('duplicate', id) so the caller can vote or jam it instead. Queued
+-- ids missing from the uris hash are named ('unknown', ids...) before any write.
 --! include prelude
 local ids = redis.call('LRANGE', KEYS[1], 0, -1)
 if ARGV[9] == '1' then
   local np = load_np(KEYS[7])
   if np and np.item.uri == ARGV[8] then return {'playing'} end
-  local holders = {}
-  local found = false
+  local uri_of = {}
   local uris = redis.call('HGETALL', KEYS[3])
-  for k = 1, #uris, 2 do
-    if uris[k + 1] == ARGV[8] then
-      holders[uris[k]] = true
-      found = true
-    end
+  for k = 1, #uris, 2 do uri_of[uris[k]] = uris[k + 1] end
+  -- Items queued before the uris hash existed: the caller fills it in and asks again.
+  local unknown = {'unknown'}
+  for _, id in ipairs(ids) do
+    if not uri_of[id] then unknown[#unknown + 1] = id end
   end
-  if found then
-    for _, id in ipairs(ids) do
-      if holders[id] then return {'duplicate', id} end
-    end
+  if #unknown > 1 then return unknown end
+  for _, id in ipairs(ids) do
+    if uri_of[id] == ARGV[8] then return {'duplicate', id} end
   end
 end
 local len = #ids

@@ -290,3 +290,17 @@ async def test_toggle_jam_queuer_missing_from_owners_hash_still_awards(redis_api
     rules = q.QueueRules(airhorn_free_jams=1)
     assert await q.toggle_jam(redis_api, item.id, B, rules=rules) is True
     assert await redis_api.get(keys.free_horns(A)) == "1"
+
+
+async def test_add_item_duplicate_of_item_queued_before_uris_hash_found(redis_api: Redis) -> None:
+    old = await q.add_item(redis_api, track(1), A)
+    other = await q.add_item(redis_api, track(2), A)
+    await redis_api.delete(keys.QUEUE_URIS)  # as an older version left it
+    with pytest.raises(AlreadyQueued) as info:
+        await q.add_item(redis_api, track(1), B)
+    assert info.value.item_id == old.id
+    assert await redis_api.hgetall(keys.QUEUE_URIS) == {
+        old.id: track(1).uri,
+        other.id: track(2).uri,
+    }
+    assert await q.get_queue_ids(redis_api) == [old.id, other.id]
