@@ -18,21 +18,12 @@ local song = {song_id = id, title = item and tostring(item.title or '') or '',
 local how, extra = decide(owner, actor, ARGV[3] == '1', threshold, KEYS[4], ARGV[5])
 if how == 'forbidden' then return {'forbidden'} end
 if how == 'voted' or how == 'already' then
-  if how == 'voted' then
-    song.kind = 'remove_vote'
-    song.votes = extra
-    song.needed = threshold
-    emit(KEYS[3], ARGV[6], 'room', cjson.encode(song))
-  end
-  return {how, tostring(extra), tostring(threshold)}
+  return vote_reply(how, extra, threshold, song, 'remove_vote', KEYS[3], ARGV[6])
 end
 redis.call('LREM', KEYS[1], 0, id)
 redis.call('DEL', KEYS[6], KEYS[7], KEYS[4])
 redis.call('HDEL', KEYS[2], id)
 redis.call('HDEL', KEYS[8], id)
 emit(KEYS[3], ARGV[6], 'queue_update', '')
-song.kind = 'remove'
-song.how = how
-if extra then song.voters = extra end
-announce(KEYS[3], ARGV[6], KEYS[5], tonumber(ARGV[7]), song)
+record_done(song, 'remove', how, extra, KEYS[3], ARGV[6], KEYS[5], tonumber(ARGV[7]))
 return {'ok', how}

@@ -19,19 +19,10 @@ local song = {song_id = ARGV[1], title = tostring(np.item.title or ''),
   artist = tostring(np.item.artist or ''), owner = owner, by = actor, at = now / 1000}
 if how == 'forbidden' then return {'forbidden'} end
 if how == 'voted' or how == 'already' then
-  if how == 'voted' then
-    song.kind = 'skip_vote'
-    song.votes = extra
-    song.needed = threshold
-    emit(KEYS[4], ARGV[6], 'room', cjson.encode(song))
-  end
-  return {how, tostring(extra), tostring(threshold)}
+  return vote_reply(how, extra, threshold, song, 'skip_vote', KEYS[4], ARGV[6])
 end
 redis.call('SET', KEYS[2], '1', 'EX', ARGV[8])
 redis.call('DEL', KEYS[5])
 wake(KEYS[3], 'skip')
-song.kind = 'skip'
-song.how = how
-if extra then song.voters = extra end
-announce(KEYS[4], ARGV[6], KEYS[6], tonumber(ARGV[7]), song)
+record_done(song, 'skip', how, extra, KEYS[4], ARGV[6], KEYS[6], tonumber(ARGV[7]))
 return {'ok', how, redis.call('GET', KEYS[1]), tostring(now)}

@@ -20,3 +20,20 @@ local function announce(stream, maxlen, log_key, log_kept, record)
   redis.call('LTRIM', log_key, 0, log_kept - 1)
   emit(stream, maxlen, 'room', data)
 end
+-- A vote that does not act yet: a new one is announced; the reply says how many of how many.
+local function vote_reply(how, votes, threshold, song, kind, stream, maxlen)
+  if how == 'voted' then
+    song.kind = kind
+    song.votes = votes
+    song.needed = threshold
+    emit(stream, maxlen, 'room', cjson.encode(song))
+  end
+  return {how, tostring(votes), tostring(threshold)}
+end
+-- The change was made (`how`: admin, own or vote, with the voters): recorded and announced.
+local function record_done(song, kind, how, voters, stream, maxlen, log_key, log_kept)
+  song.kind = kind
+  song.how = how
+  if voters then song.voters = voters end
+  announce(stream, maxlen, log_key, log_kept, song)
+end
