@@ -15,18 +15,13 @@ local function append(item)
   item.comments = comments
   return true
 end
-if redis.call('LPOS', KEYS[1], id) then
-  local raw = redis.call('GET', KEYS[4])
-  if not raw then return {'not_found'} end
-  local item = load_item(raw, id)
-  if not item then return {'damaged'} end
-  if not append(item) then return {'too_many'} end
-  redis.call('SET', KEYS[4], fix(cjson.encode(item)))
+local refused, _, stored = change_song(KEYS[1], KEYS[2], KEYS[4], id, function(song)
+  if not append(song) then return {'too_many'} end
+  return nil
+end)
+if refused then return refused end
+if not stored then
   emit(KEYS[3], ARGV[4], 'queue_update', '')
   return {'ok'}
 end
-local np = load_np(KEYS[2])
-if not np or np.item.id ~= id then return np_missing(KEYS[2], id) end
-if not append(np.item) then return {'too_many'} end
-local stored = store_np(KEYS[2], np)
 return {'ok', stored, tostring(now_ms())}

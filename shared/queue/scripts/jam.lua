@@ -11,22 +11,16 @@ local user = ARGV[2]
 local threshold = tonumber(ARGV[4])
 local max_credits = tonumber(ARGV[5])
 local function owner_of(item) return string.lower(tostring(item.user or '')) end
-if redis.call('LPOS', KEYS[1], id) then
-  local raw = redis.call('GET', KEYS[4])
-  if not raw then return {'not_found'} end
-  local item = load_item(raw, id)
-  if not item then return {'damaged'} end
-  if owner_of(item) ~= ARGV[6] then return {'retry', owner_of(item)} end
-  local on = toggle_jam(item, user)
-  redis.call('SET', KEYS[4], fix(cjson.encode(item)))
-  if on then award(item, KEYS[5], threshold, KEYS[6], max_credits, KEYS[3], ARGV[3]) end
+local on = false
+local refused, item, stored = change_song(KEYS[1], KEYS[2], KEYS[4], id, function(song)
+  if owner_of(song) ~= ARGV[6] then return {'retry', owner_of(song)} end
+  on = toggle_jam(song, user)
+  return nil
+end)
+if refused then return refused end
+if on then award(item, KEYS[5], threshold, KEYS[6], max_credits, KEYS[3], ARGV[3]) end
+if not stored then
   emit(KEYS[3], ARGV[3], 'queue_update', '')
   return {'ok', on and '1' or '0'}
 end
-local np = load_np(KEYS[2])
-if not np or np.item.id ~= id then return np_missing(KEYS[2], id) end
-if owner_of(np.item) ~= ARGV[6] then return {'retry', owner_of(np.item)} end
-local on = toggle_jam(np.item, user)
-local stored = store_np(KEYS[2], np)
-if on then award(np.item, KEYS[5], threshold, KEYS[6], max_credits, KEYS[3], ARGV[3]) end
 return {'ok', on and '1' or '0', stored, tostring(now_ms())}

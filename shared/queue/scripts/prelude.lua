@@ -44,6 +44,26 @@ local function store_np(key, np)
   redis.call('SET', key, raw, 'KEEPTTL')
   return raw
 end
+-- Apply `change(item)` to song `id`, queued (`item_key`) or playing (`np_key`), and store it.
+-- Returns a refusal (a status table: not found, damaged, or what `change` returned before
+-- changing anything), else nil, the changed item and, for the playing song, the record as stored.
+local function change_song(queue_key, np_key, item_key, id, change)
+  if redis.call('LPOS', queue_key, id) then
+    local raw = redis.call('GET', item_key)
+    if not raw then return {'not_found'} end
+    local item = load_item(raw, id)
+    if not item then return {'damaged'} end
+    local refused = change(item)
+    if refused then return refused end
+    redis.call('SET', item_key, fix(cjson.encode(item)))
+    return nil, item, nil
+  end
+  local np = load_np(np_key)
+  if not np or np.item.id ~= id then return np_missing(np_key, id) end
+  local refused = change(np.item)
+  if refused then return refused end
+  return nil, np.item, store_np(np_key, np)
+end
 local function toggle_jam(item, user)
   local jams = item.jams
   if type(jams) ~= 'table' then jams = {} end
