@@ -7,6 +7,7 @@ PREFIX = "andre:"
 # --- queue (shared/queue) -------------------------------------------------------------------
 QUEUE = PREFIX + "queue"  # LIST of item ids in play order (exact order; votes swap neighbours)
 QUEUE_OWNERS = PREFIX + "queue:owners"  # HASH item id -> lower-cased queuer (round-robin rule)
+QUEUE_URIS = PREFIX + "queue:uris"  # HASH item id -> track URI (duplicate adds, issue 14)
 QUEUE_SEQ = PREFIX + "queue:seq"  # STRING counter for new item ids
 NOW_PLAYING = PREFIX + "now_playing"  # STRING JSON: item + clock fields (see shared.queue.models)
 PAUSED = PREFIX + "paused"  # STRING flag, present while paused
@@ -36,8 +37,6 @@ SPOTIFY_RATE_LIMITED = PREFIX + "spotify:rate_limited"  # STRING flag, TTL = Ret
 GUESTS = PREFIX + "guests"  # HASH lower-cased e-mail -> JSON {hash (argon2), expires_at, by}
 
 
-ITEM_PREFIX = PREFIX + "item:"  # + id: the item; + id + ":votes" / ":horn" (see below)
-FREE_HORNS_PREFIX = PREFIX + "airhorn:free:"  # + lower-cased e-mail (see free_horns)
 # Moderation (issue 14): skips, removals, clears and pauses, newest first, bounded.
 ROOM_LOG = PREFIX + "room:log"  # LIST of JSON records {kind, by, how, title, ...}
 
@@ -114,6 +113,7 @@ def rate(bucket: str, subject: str) -> str:
 KEY_TYPES: tuple[tuple[str, str], ...] = (
     ("^andre:queue$", "list"),
     ("^andre:queue:owners$", "hash"),
+    ("^andre:queue:uris$", "hash"),
     ("^andre:player:wake$", "list"),
     ("^andre:airhorns$", "list"),
     ("^andre:events$", "stream"),

@@ -7,32 +7,10 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from shared import keys
-from shared.queue import records
-from shared.queue.errors import RateLimited
+from shared.errors import RateLimited
+from shared.queue import records, scripts
 
-# INCR and set the window's expiry in one round trip; returns (count, ttl_ms, reset).
-# A counter that is not an integer (damaged) starts a new window instead of failing every
-# request of its subject; reset = 1 tells the caller to report it.
-_HIT = """
-local reset = 0
-local n = redis.pcall('INCR', KEYS[1])
-if type(n) ~= 'number' then
-  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
-  n = 1
-  reset = 1
-end
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
-return {n, ttl, reset}
-"""
-
-# Undo one count, only while the window's key still exists (a DECR after it expired would
-# create a key without a TTL).
-_GIVE_BACK = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end
-return 0
-"""
+__all__ = ["Limit", "RateLimited", "check", "give_back", "hit"]
 
 
 @dataclass(frozen=True)
@@ -47,17 +25,20 @@ class Limit:
 
 async def hit(redis: Redis, limit: Limit, subject: str) -> None:
     """Count one action; raise RateLimited (with Retry-After seconds) past the limit."""
-    count, ttl_ms, reset = await redis.eval(_HIT, 1, limit.key(subject), limit.window_s * 1000)
+    # scripts/window.lua: the same fixed window as the airhorn cap. A damaged counter starts a
+    # new window instead of failing every request of its subject; reset says it did.
+    count, ttl_ms, reset = await scripts.RATE_HIT(
+        redis, [limit.key(subject)], [limit.window_s * 1000]
+    )
     if reset:
         records.report_damaged("rate counter", limit.key(subject), "not an integer; reset")
     if int(count) > limit.max_hits:
-        retry = max(1, -(-int(ttl_ms) // 1000))
-        raise RateLimited(f"Too many requests; try again in {retry} s", retry)
+        raise RateLimited.after_ms("requests", ttl_ms)
 
 
 async def give_back(redis: Redis, limit: Limit, subject: str) -> None:
     """Return one counted hit (e.g. a sign-in attempt that turned out to be good)."""
-    await redis.eval(_GIVE_BACK, 1, limit.key(subject))
+    await scripts.RATE_GIVE_BACK(redis, [limit.key(subject)], [])
 
 
 def _count(key: str, value: str | bytes | None) -> int:

@@ -28,6 +28,7 @@ from services.player.settings import PlayerSettings
 from services.player.speaker import HouseSpeaker
 from shared import keys, playlog
 from shared.backoff import Backoff
+from shared.events import publish as publish_event
 from shared.queue.errors import DamagedRecord
 from shared.queue.playback import (
     AdvanceMode,
@@ -38,7 +39,6 @@ from shared.queue.playback import (
     advance,
     decode_now_playing,
     position_event,
-    publish_event,
     release_leader,
     seed_history,
 )

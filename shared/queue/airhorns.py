@@ -13,7 +13,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from shared import keys
-from shared.queue import lua, records
+from shared.queue import records, scripts
 from shared.queue.errors import (
     DomainError,
     InvalidInput,
@@ -38,7 +38,7 @@ async def _blast(redis: Redis, user: str, name: str, free: bool, rules: QueueRul
     who = user.strip()
     if not who:
         raise InvalidInput("No identity")
-    result = await lua.AIRHORN_SCRIPT(
+    result = await scripts.AIRHORN(
         redis,
         [
             keys.AIRHORNS,
@@ -65,8 +65,7 @@ async def _blast(redis: Redis, user: str, name: str, free: bool, rules: QueueRul
     if status == "no_credit":
         raise NoFreeAirhorns("No free airhorns left")
     if status == "rate":
-        retry = max(1, -(-int(result[1]) // 1000))
-        raise RateLimited(f"Too many airhorns; try again in {retry} s", retry)
+        raise RateLimited.after_ms("airhorns", int(result[1]))
     raise DomainError(f"Unexpected airhorn state: {status}")
 
 

@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+from shared.errors import DomainError, RateLimited
 
-class DomainError(Exception):
-    """Base of every queue-domain error; ``str(exc)`` is safe to show to the user."""
+__all__ = [
+    "AlreadyQueued",
+    "AlreadyVoted",
+    "DamagedRecord",
+    "DomainError",
+    "InvalidInput",
+    "ItemNotFound",
+    "NoFreeAirhorns",
+    "NotAllowed",
+    "NothingPlaying",
+    "OwnSongUpvote",
+    "QueueFull",
+    "RateLimited",
+    "SongPlaying",
+    "WrongKeyType",
+]
 
 
 class ItemNotFound(DomainError):
@@ -21,14 +36,6 @@ class OwnSongUpvote(DomainError):
 
 class InvalidInput(DomainError):
     """A value the domain refuses: bad URI, empty or oversized comment, unknown airhorn (400)."""
-
-
-class RateLimited(DomainError):
-    """Too many actions; ``retry_after_s`` goes into the Retry-After header (429)."""
-
-    def __init__(self, message: str, retry_after_s: int) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
 
 
 class NothingPlaying(DomainError):

@@ -2,7 +2,43 @@
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 from pydantic import BaseModel, Field
+
+
+class Song(Protocol):
+    """What the queue needs of a playable thing; the catalog's ``Track`` (and ``Item``) are one."""
+
+    @property
+    def uri(self) -> str: ...  # spotify:track:... or spotify:episode:...
+    @property
+    def title(self) -> str: ...
+    @property
+    def artist(self) -> str: ...
+    @property
+    def duration_ms(self) -> int: ...
+    @property
+    def img(self) -> str: ...
+    @property
+    def big_img(self) -> str: ...
+
+
+def song_fields(song: Song) -> dict[str, Any]:
+    """The song's part of an item record: the one song-to-record mapping."""
+    return {
+        "uri": song.uri,
+        "title": song.title,
+        "artist": song.artist,
+        "duration_ms": int(song.duration_ms),
+        "img": song.img,
+        "big_img": song.big_img,
+    }
+
+
+def is_music_track(uri: str) -> bool:
+    """A track, not a podcast episode: only tracks feed Bender's filter."""
+    return not uri.startswith("spotify:episode:")
 
 
 class Comment(BaseModel):

@@ -23,9 +23,10 @@ from typing import Any, Literal
 from redis.asyncio import Redis
 
 from shared import keys
-from shared.queue import control, lua, records
+from shared.queue import control, records, scripts
 from shared.queue import queue as q
 from shared.queue.errors import DomainError, ItemNotFound, NotAllowed, NothingPlaying
+from shared.queue.now_playing import announce
 from shared.queue.queue import DEFAULT_RULES, QueueRules
 
 # A concurrent song change between reading the playing song and voting on it: look again.
@@ -96,7 +97,7 @@ async def skip(redis: Redis, actor: Actor, *, rules: QueueRules = DEFAULT_RULES)
         playing = await control.get_now_playing(redis)
         if playing is None:
             raise NothingPlaying("Nothing is playing")
-        result = await lua.MOD_SKIP_SCRIPT(
+        reply = await scripts.MOD_SKIP(
             redis,
             [
                 keys.NOW_PLAYING,
@@ -116,7 +117,12 @@ async def skip(redis: Redis, actor: Actor, *, rules: QueueRules = DEFAULT_RULES)
                 rules.room_log_kept,
                 rules.skip_ttl_s,
             ],
+            raw=True,
         )
+        result = [bytes(part).decode("utf-8", "replace") for part in reply]
+        if result[0] == "ok" and len(result) > 2:
+            # Skipped: the playing song's view says so (the record as stored, raw bytes).
+            await announce(redis, reply[2], int(result[3]), rules.events_max_len)
         if result[0] != "changed":
             return _outcome(result)
     raise NothingPlaying("The song changed; look again")
@@ -127,7 +133,7 @@ async def remove(
 ) -> Outcome:
     """Remove a queued song, or count the actor's vote to remove it."""
     item_id = q.check_id(item_id)
-    result = await lua.MOD_REMOVE_SCRIPT(
+    result = await scripts.MOD_REMOVE(
         redis,
         [
             keys.QUEUE,
@@ -135,6 +141,9 @@ async def remove(
             keys.EVENTS,
             keys.item_remove_votes(item_id),
             keys.ROOM_LOG,
+            keys.item(item_id),
+            keys.item_votes(item_id),
+            keys.QUEUE_URIS,
         ],
         [
             item_id,
@@ -144,14 +153,13 @@ async def remove(
             rules.vote_ttl_s,
             rules.events_max_len,
             rules.room_log_kept,
-            keys.ITEM_PREFIX,
         ],
     )
     return _outcome(result)
 
 
 async def _record(redis: Redis, record: dict[str, Any], rules: QueueRules) -> None:
-    await lua.MOD_RECORD_SCRIPT(
+    await scripts.MOD_RECORD(
         redis,
         [keys.EVENTS, keys.ROOM_LOG],
         [json.dumps(record, separators=(",", ":")), rules.events_max_len, rules.room_log_kept],

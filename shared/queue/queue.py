@@ -10,12 +10,15 @@ import asyncio
 import json
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from shared import keys
-from shared.queue import lua, records
+from shared.queue import records, scripts
 from shared.queue.errors import (
     AlreadyQueued,
     AlreadyVoted,
@@ -27,9 +30,9 @@ from shared.queue.errors import (
     QueueFull,
     SongPlaying,
 )
-from shared.queue.models import Item, QueueView
+from shared.queue.models import Item, Song, is_music_track, song_fields
+from shared.queue.now_playing import announce
 from shared.settings import AndreSettings, default
-from shared.spotify.catalog import Track
 
 DAMAGED_MESSAGE = "This song's record is damaged; it was skipped"
 _ID_RE = re.compile(r"[A-Za-z0-9:_.-]{1,64}")
@@ -169,20 +172,34 @@ def clean_comment(text: str, max_chars: int) -> str:
     return cleaned
 
 
-def add_call(
-    track: Track, user: str, *, auto: bool, rules: QueueRules
-) -> tuple[list[str], list[str | int]]:
-    """KEYS and ARGV of the add script (``lua.ADD``) for ``user`` queuing ``track``; the preview's
-    promote (shared.queue.preview) runs the same add inside its own step."""
+async def add_item(
+    redis: Redis,
+    song: Song,
+    user: str,
+    *,
+    auto: bool = False,
+    rules: QueueRules = DEFAULT_RULES,
+) -> Item:
+    """Queue a song for ``user`` at the end of their round (see module docstring)."""
+    return added_item(await run_add(redis, scripts.ADD, song, user, auto=auto, rules=rules))
+
+
+async def run_add(
+    redis: Redis,
+    script: scripts.Script,
+    song: Song,
+    user: str,
+    *,
+    auto: bool,
+    rules: QueueRules,
+) -> list[Any]:
+    """Run ``script``, the add script or one that runs it inside its own step (the preview's
+    promote), with the add's KEYS and ARGV; returns its reply. The new item's id is taken first
+    (the script declares the item's key) and given back unless the reply is ``ok``."""
     owner = _identity(user)
     body = json.dumps(
         {
-            "uri": track.uri,
-            "title": track.title,
-            "artist": track.artist,
-            "duration_ms": int(track.duration_ms),
-            "img": track.img,
-            "big_img": track.big_img,
+            **song_fields(song),
             "user": user.strip(),
             "votes": 0,
             "jams": [],
@@ -193,32 +210,48 @@ def add_call(
         separators=(",", ":"),
     )
     # A track a person chose is one Bender should not suggest again for a while ("scrobble").
-    bender_filter = keys.filtered(track.uri) if track.kind == "track" and not auto else ""
-    keys_ = [
-        keys.QUEUE,
-        keys.QUEUE_OWNERS,
-        keys.QUEUE_SEQ,
-        keys.EVENTS,
-        keys.PLAYER_WAKE,
-        keys.PREVIEW,
-        keys.NOW_PLAYING,
-    ]
-    args: list[str | int] = [
-        body,
-        owner,
-        rules.max_len,
-        rules.events_max_len,
-        keys.ITEM_PREFIX,
-        bender_filter,
-        rules.bender_filter_s,
-        track.uri,
-        "0" if auto else "1",
-    ]
-    return keys_, args
+    set_filter = is_music_track(song.uri) and not auto
+    new_id = await _new_id(redis)
+    try:
+        for _ in range(2):
+            result: list[Any] = await script(
+                redis,
+                [
+                    keys.QUEUE,
+                    keys.QUEUE_OWNERS,
+                    keys.QUEUE_URIS,
+                    keys.EVENTS,
+                    keys.PLAYER_WAKE,
+                    keys.PREVIEW,
+                    keys.NOW_PLAYING,
+                    keys.filtered(song.uri),
+                    keys.item(new_id),
+                ],
+                [
+                    body,
+                    owner,
+                    rules.max_len,
+                    rules.events_max_len,
+                    new_id,
+                    "1" if set_filter else "0",
+                    rules.bender_filter_s,
+                    song.uri,
+                    "0" if auto else "1",
+                ],
+            )
+            if result[0] != "unknown":
+                break
+            await _fill_uris(redis, [str(i) for i in result[1:]])
+    except Exception:
+        await _release_id(redis, new_id)
+        raise
+    if result[0] != "ok":
+        await _release_id(redis, new_id)
+    return result
 
 
-def added_item(result: list[str]) -> Item:
-    """The item the add script queued, or its refusal as a domain error."""
+def added_item(result: list[Any]) -> Item:
+    """The item an add queued, or its refusal as a domain error."""
     if result[0] == "duplicate":
         raise AlreadyQueued("That song is already in the queue", str(result[1]))
     if result[0] == "playing":
@@ -228,17 +261,34 @@ def added_item(result: list[str]) -> Item:
     return Item.model_validate_json(result[1])
 
 
-async def add_item(
-    redis: Redis,
-    track: Track,
-    user: str,
-    *,
-    auto: bool = False,
-    rules: QueueRules = DEFAULT_RULES,
-) -> Item:
-    """Queue a track for ``user`` at the end of their round (see module docstring)."""
-    keys_, args = add_call(track, user, auto=auto, rules=rules)
-    return added_item(await lua.ADD_SCRIPT(redis, keys_, args))
+# Scripts over the ids read just before retry when an id was queued meanwhile; a few tries
+# suffice, as each lost race means another change went through.
+_ATTEMPTS = 8
+
+
+async def _new_id(redis: Redis) -> str:
+    """The next item id, taken before the add so that its script can declare the item's key. A
+    damaged counter refuses the add with nothing changed: restarting it would hand out ids that
+    may still be in use."""
+    try:
+        return str(await redis.incr(keys.QUEUE_SEQ))
+    except ResponseError as exc:
+        if str(exc).startswith("WRONGTYPE"):
+            raise scripts.wrong_type(keys.QUEUE_SEQ, str(exc)) from exc
+        raise _refused("seq_damaged", "") from exc
+
+
+async def _fill_uris(redis: Redis, item_ids: list[str]) -> None:
+    """Name the track of items queued before ``andre:queue:uris`` existed (once, after an
+    upgrade); a damaged record names none, which no add matches."""
+    raws = await records.execute(redis, "MGET", *map(keys.item, item_ids), raw=True)
+    await redis.hset(
+        keys.QUEUE_URIS, mapping={i: records.uri_of(r) for i, r in zip(item_ids, raws, strict=True)}
+    )
+
+
+async def _release_id(redis: Redis, item_id: str) -> None:
+    await scripts.RELEASE_ID(redis, [keys.QUEUE_SEQ], [item_id])
 
 
 @dataclass(frozen=True)
@@ -252,18 +302,18 @@ class Added:
 
 
 async def add_or_vote(
-    redis: Redis, track: Track, user: str, *, rules: QueueRules = DEFAULT_RULES
+    redis: Redis, song: Song, user: str, *, rules: QueueRules = DEFAULT_RULES
 ) -> Added:
     """Queue a track for a person; adding a song already queued upvotes it instead, or jams it
     when an upvote is not theirs to give (their own song, or voted already). Adding the playing
     song raises ``SongPlaying``."""
     try:
-        item = await add_item(redis, track, user, rules=rules)
+        item = await add_item(redis, song, user, rules=rules)
     except AlreadyQueued as dup:
         existing = dup.item_id
     else:
         return Added(item.id, "added", f'Added "{item.title}"')
-    title = track.title
+    title = song.title
     try:
         await vote(redis, existing, user, True, rules=rules)
         return Added(
@@ -283,16 +333,11 @@ async def vote(
     redis: Redis, item_id: str, user: str, up: bool, *, rules: QueueRules = DEFAULT_RULES
 ) -> int:
     """Count one vote of ``user``; the song moves one slot. Returns its new index."""
-    result = await lua.VOTE_SCRIPT(
+    item_id = _check_id(item_id)
+    result = await scripts.VOTE(
         redis,
-        [keys.QUEUE, keys.QUEUE_OWNERS, keys.EVENTS],
-        [
-            _check_id(item_id),
-            _identity(user),
-            "1" if up else "0",
-            rules.events_max_len,
-            keys.ITEM_PREFIX,
-        ],
+        [keys.QUEUE, keys.QUEUE_OWNERS, keys.EVENTS, keys.item(item_id), keys.item_votes(item_id)],
+        [item_id, _identity(user), "1" if up else "0", rules.events_max_len],
     )
     if result[0] != "ok":
         raise _refused(result[0], item_id)
@@ -307,22 +352,43 @@ async def toggle_jam(
     The queuer earns one free airhorn credit (capped) the first time a song of theirs is jammed
     by ``airhorn_free_jams`` other people; un-jamming and re-jamming cannot earn it twice.
     """
-    result = await lua.JAM_SCRIPT(
-        redis,
-        [keys.QUEUE, keys.NOW_PLAYING, keys.EVENTS],
-        [
-            _check_id(item_id),
-            _identity(user),
-            rules.events_max_len,
-            keys.ITEM_PREFIX,
-            rules.airhorn_free_jams,
-            keys.FREE_HORNS_PREFIX,
-            rules.airhorn_free_max,
-        ],
-    )
-    if result[0] != "ok":
-        raise _refused(result[0], item_id)
-    return bool(result[1] == "1")
+    item_id = _check_id(item_id)
+    who = _identity(user)
+    # The queuer's credit counter is declared, so the queuer is read first (the owners hash has
+    # the queued songs'); the script checks it and names the right one when it is not.
+    owner = str(await redis.hget(keys.QUEUE_OWNERS, item_id) or "")
+    for _ in range(_ATTEMPTS):
+        result = await scripts.JAM(
+            redis,
+            [
+                keys.QUEUE,
+                keys.NOW_PLAYING,
+                keys.EVENTS,
+                keys.item(item_id),
+                keys.item_horn_awarded(item_id),
+                keys.free_horns(owner),
+            ],
+            [
+                item_id,
+                who,
+                rules.events_max_len,
+                rules.airhorn_free_jams,
+                rules.airhorn_free_max,
+                owner,
+            ],
+            raw=True,
+        )
+        if result[0] != b"retry":
+            break
+        owner = result[1].decode("utf-8", "replace")
+    else:
+        raise DomainError("The song is changing too fast; try again")
+    status = result[0].decode()
+    if status != "ok":
+        raise _refused(status, item_id)
+    if len(result) > 2:
+        await announce(redis, result[2], int(result[3]), rules.events_max_len)
+    return bool(result[1] == b"1")
 
 
 async def add_comment(
@@ -332,29 +398,35 @@ async def add_comment(
     cleaned = clean_comment(text, rules.comment_max_chars)
     author = user.strip()
     _identity(author)
-    result = await lua.COMMENT_SCRIPT(
+    item_id = _check_id(item_id)
+    result = await scripts.COMMENT(
         redis,
-        [keys.QUEUE, keys.NOW_PLAYING, keys.EVENTS],
-        [
-            _check_id(item_id),
-            author,
-            cleaned,
-            rules.events_max_len,
-            keys.ITEM_PREFIX,
-            rules.comments_per_item,
-        ],
+        [keys.QUEUE, keys.NOW_PLAYING, keys.EVENTS, keys.item(item_id)],
+        [item_id, author, cleaned, rules.events_max_len, rules.comments_per_item],
+        raw=True,
     )
-    if result[0] != "ok":
-        raise _refused(result[0], item_id)
+    status = result[0].decode()
+    if status != "ok":
+        raise _refused(status, item_id)
+    if len(result) > 1:
+        await announce(redis, result[1], int(result[2]), rules.events_max_len)
     return cleaned
 
 
 async def remove_item(redis: Redis, item_id: str, *, rules: QueueRules = DEFAULT_RULES) -> None:
     """Take a song out of the queue (anyone may; the UI asks first for others' songs)."""
-    result = await lua.REMOVE_SCRIPT(
+    item_id = _check_id(item_id)
+    result = await scripts.REMOVE(
         redis,
-        [keys.QUEUE, keys.QUEUE_OWNERS, keys.EVENTS],
-        [_check_id(item_id), rules.events_max_len, keys.ITEM_PREFIX],
+        [
+            keys.QUEUE,
+            keys.QUEUE_OWNERS,
+            keys.EVENTS,
+            keys.item(item_id),
+            keys.item_votes(item_id),
+            keys.QUEUE_URIS,
+        ],
+        [item_id, rules.events_max_len],
     )
     if result[0] != "ok":
         raise _fail(result[0])
@@ -362,16 +434,28 @@ async def remove_item(redis: Redis, item_id: str, *, rules: QueueRules = DEFAULT
 
 async def clear_queue(redis: Redis, *, rules: QueueRules = DEFAULT_RULES) -> int:
     """Empty the queue (the playing song plays on); returns how many songs were removed."""
-    result = await lua.CLEAR_SCRIPT(
-        redis,
-        [keys.QUEUE, keys.QUEUE_OWNERS, keys.EVENTS],
-        [rules.events_max_len, keys.ITEM_PREFIX],
-    )
-    return int(result[1])
+    ids = await get_queue_ids(redis)
+    for _ in range(_ATTEMPTS):
+        result = await scripts.CLEAR(
+            redis,
+            [
+                keys.QUEUE,
+                keys.QUEUE_OWNERS,
+                keys.QUEUE_URIS,
+                keys.EVENTS,
+                *(k for i in ids for k in (keys.item(i), keys.item_votes(i))),
+            ],
+            [rules.events_max_len, *ids],
+        )
+        if result[0] != "retry":
+            return int(result[1])
+        ids = [str(i) for i in result[1:]]
+    raise DomainError("The queue is changing too fast; try again")
 
 
 async def get_queue_ids(redis: Redis) -> list[str]:
-    return [str(i) for i in await redis.lrange(keys.QUEUE, 0, -1)]
+    rows = await records.execute(redis, "LRANGE", keys.QUEUE, 0, -1, raw=True)
+    return [bytes(i).decode("utf-8", "replace") for i in rows]
 
 
 def _checked_item(raw: bytes | None, item_id: str) -> str | None:
@@ -387,28 +471,45 @@ def _checked_item(raw: bytes | None, item_id: str) -> str | None:
 
 
 async def get_queue_json(redis: Redis) -> str:
-    """The queue view as JSON text, in one round trip, with no re-serialisation of items.
+    """The queue view as JSON text, with no re-serialisation of items (see ``read_queue``)."""
+    text, _ = await read_queue(redis)
+    return text
 
-    Each record is checked before it is spliced in (cached by value, so a read costs little
-    more than the splice): a damaged one is skipped, so the body is always valid JSON.
+
+async def read_queue(redis: Redis, known_ids: Sequence[str] | None = None) -> tuple[str, list[str]]:
+    """The queue view as JSON text and the ids it holds, in order.
+
+    The view script declares each item's key: ``known_ids`` (those of an earlier read) saves
+    reading the ids first, so when nothing was queued since, the read is one round trip. Each
+    record is checked before it is spliced in (cached by value, so a read costs little more
+    than the splice): a damaged one is skipped, so the body is always valid JSON.
     """
-    result = await lua.VIEW_SCRIPT(redis, [keys.QUEUE, keys.PREVIEW], [keys.ITEM_PREFIX], raw=True)
+    ids = list(known_ids) if known_ids is not None else await get_queue_ids(redis)
+    for _ in range(_ATTEMPTS):
+        result = await scripts.VIEW(
+            redis, [keys.QUEUE, keys.PREVIEW, *map(keys.item, ids)], ids, raw=True
+        )
+        if result[0] == b"ok":
+            break
+        ids = [bytes(i).decode("utf-8", "replace") for i in result[1:]]
+    else:
+        raise DomainError("The queue is changing too fast; try again")
     parts = []
-    for k in range(1, len(result) - 1, 2):
-        text = _checked_item(result[k + 1], result[k].decode("utf-8", "replace"))
+    queued = []
+    for k in range(2, len(result) - 1, 2):
+        item_id = result[k].decode("utf-8", "replace")
+        queued.append(item_id)
+        text = _checked_item(result[k + 1], item_id)
         if text is not None:
             parts.append(text)
     preview = None
-    if result[0]:
+    if result[1]:
         try:
-            preview = records.item_text(result[0])
+            preview = records.item_text(result[1])
         except records.UnreadableRecord as exc:
-            records.report_damaged("preview", records.raw_digest(result[0]), str(exc))
-    return '{"queue":[' + ",".join(parts) + '],"preview":' + (preview or "null") + "}"
-
-
-async def get_queue_view(redis: Redis) -> QueueView:
-    return QueueView.model_validate_json(await get_queue_json(redis))
+            records.report_damaged("preview", records.raw_digest(result[1]), str(exc))
+    text = '{"queue":[' + ",".join(parts) + '],"preview":' + (preview or "null") + "}"
+    return text, queued
 
 
 async def get_item(redis: Redis, item_id: str) -> Item:
@@ -433,6 +534,7 @@ class QueueReader:
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+        self._ids: list[str] | None = None  # of the last read: the next one declares these first
         self._next: asyncio.Future[str] | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -451,7 +553,8 @@ class QueueReader:
             while self._next is not None:
                 future, self._next = self._next, None
                 try:
-                    future.set_result(await get_queue_json(self._redis))
+                    text, self._ids = await read_queue(self._redis, self._ids)
+                    future.set_result(text)
                 except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
                     future.set_exception(exc)
         finally:

@@ -2,8 +2,8 @@
 
 A value in Redis may be damaged (a bad restore, a hand edit, a bug in an old version). Readers
 skip what they cannot decode instead of failing every view; writers refuse before changing
-anything. The item shape (DESIGN §4.3) comes from ``shared.queue.models``; the Lua checker that
-the scripts share is rendered from the same field table, so both sides agree on one rule.
+anything. The item shape (DESIGN §4.3) comes from ``shared.queue.models``; the field tables of
+the scripts' checker (``scripts/checks.lua``) are rendered from it, so both sides agree.
 """
 
 from __future__ import annotations
@@ -18,10 +18,7 @@ from typing import Any, cast
 
 from pydantic import BaseModel
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, ResponseError
 
-from shared import keys
-from shared.queue.errors import WrongKeyType
 from shared.queue.models import Comment, Item, Play
 
 log = logging.getLogger(__name__)
@@ -159,6 +156,18 @@ def item_text(raw: bytes, item_id: str | None = None) -> str:
     return result
 
 
+def uri_of(raw: bytes | None) -> str:
+    """The track URI a stored item names ('' when none can be read). It only names keys to
+    declare (the scripts check the record itself), so a record with a bad byte elsewhere still
+    names its track."""
+    try:
+        data = json.loads(raw.decode("utf-8", "surrogateescape")) if raw else None
+        uri = data.get("uri") if isinstance(data, dict) else None
+        return uri.encode("utf-8").decode() if isinstance(uri, str) else ""
+    except ValueError:  # UnicodeEncodeError and JSONDecodeError included
+        return ""
+
+
 def check_now_playing(raw: str | bytes) -> dict[str, Any]:
     """The decoded ``andre:now_playing`` record; UnreadableRecord when it is not a readable one."""
     try:
@@ -184,66 +193,6 @@ async def execute(redis: Redis, *command: str | bytes | int | float, raw: bool =
     record (the client's UTF-8 decoding would fail the whole reply on one bad byte)."""
     options = {"NEVER_DECODE": True} if raw else {}
     return await redis.execute_command(*command, **options)  # type: ignore[no-untyped-call]
-
-
-# --- scripts: one runner, every key's type checked before the first write -----------------
-
-GUARD_ERROR = "ANDRE_WRONGTYPE"
-
-
-def _lua_type_guard() -> str:
-    rules = ", ".join(f"{{{json.dumps(p)}, {json.dumps(t)}}}" for p, t in keys.KEY_TYPES)
-    return (
-        "do\n"
-        f"  local rules = {{{rules}}}\n"
-        "  for _, key in ipairs(KEYS) do\n"
-        "    for _, rule in ipairs(rules) do\n"
-        "      if string.find(key, rule[1]) then\n"
-        "        local held = redis.call('TYPE', key)['ok']\n"
-        "        if held ~= 'none' and held ~= rule[2] then\n"
-        f"          return redis.error_reply('{GUARD_ERROR} ' .. key .. ' holds a ' .. held\n"
-        "            .. ', not a ' .. rule[2])\n"
-        "        end\n"
-        "        break\n"
-        "      end\n"
-        "    end\n"
-        "  end\n"
-        "end\n"
-    )
-
-
-LUA_TYPE_GUARD = _lua_type_guard()
-
-
-async def run_script(
-    redis: Redis,
-    sha: str,
-    source: str,
-    keys_: typing.Sequence[str],
-    args: typing.Sequence[str | bytes | int | float],
-    *,
-    raw: bool = False,
-) -> Any:
-    """EVALSHA a script whose ``source`` starts with ``LUA_TYPE_GUARD`` (loaded on first use or
-    after a Redis restart). A key of the wrong type raises ``WrongKeyType``: nothing was written."""
-    command = ("EVALSHA", sha, len(keys_), *keys_, *args)
-    try:
-        try:
-            return await execute(redis, *command, raw=raw)
-        except NoScriptError:
-            await redis.script_load(source)
-            return await execute(redis, *command, raw=raw)
-    except ResponseError as exc:
-        message = str(exc)
-        if GUARD_ERROR not in message:
-            raise
-        detail = message.split(GUARD_ERROR, 1)[1].strip()
-        key = detail.split(" ", 1)[0]
-        report_damaged("key", key, detail)
-        raise WrongKeyType(
-            f"A stored record ({key}) is damaged, so nothing was changed; "
-            "an operator must repair or delete it"
-        ) from exc
 
 
 # --- reported once --------------------------------------------------------------------------
@@ -304,77 +253,11 @@ def _lua_table(fields: tuple[Field, ...]) -> str:
     return "{" + rows + "}"
 
 
-# Prepended to every script that reads an item: the same rule as ``check_item`` above.
-# ``load_item`` decodes inside pcall, so a damaged record is a return value, never a script
-# error (Redis does not roll a script back: an error after a write leaves half the change).
-LUA_CHECKS = (
-    r"""
-local ITEM_FIELDS = """
-    + _lua_table(ITEM_FIELDS)
-    + r"""
-local COMMENT_FIELDS = """
-    + _lua_table(COMMENT_FIELDS)
-    + r"""
-local NP_FIELDS = """
-    + _lua_table(NOW_PLAYING_FIELDS)
-    + r"""
-local function finite(v)
-  return type(v) == 'number' and v > -9007199254740992 and v < 9007199254740992
-end
-local function is_list(t)
-  if type(t) ~= 'table' then return false end
-  local n = 0
-  for _ in pairs(t) do n = n + 1 end
-  return n == #t
-end
-local check_fields
-local function value_ok(kind, v)
-  if kind == 'string' then return type(v) == 'string' end
-  if kind == 'boolean' then return type(v) == 'boolean' end
-  if kind == 'number' then return finite(v) end
-  if kind == 'int' then return finite(v) and math.floor(v) == v end
-  if kind == 'strings' or kind == 'comments' then
-    if not is_list(v) then return false end
-    for _, e in ipairs(v) do
-      if kind == 'strings' and type(e) ~= 'string' then return false end
-      if kind == 'comments' and not check_fields(e, COMMENT_FIELDS) then return false end
-    end
-    return true
-  end
-  return false
-end
-check_fields = function(t, fields)
-  if type(t) ~= 'table' then return false end
-  for _, f in ipairs(fields) do
-    local v = t[f[1]]
-    if v == nil then
-      if f[3] then return false end
-    elseif not value_ok(f[2], v) then
-      return false
-    end
-  end
-  return true
-end
-local function item_ok(item, id)
-  if not check_fields(item, ITEM_FIELDS) then return false end
-  return id == nil or item.id == id
-end
--- The decoded item, or nil when the record is absent or damaged.
-local function load_item(raw, id)
-  if not raw then return nil end
-  local ok, item = pcall(cjson.decode, raw)
-  if ok and item_ok(item, id) then return item end
-  return nil
-end
--- 'absent', 'damaged' or 'ok' and the decoded andre:now_playing record.
-local function read_np(key)
-  local raw = redis.call('GET', key)
-  if not raw then return 'absent', nil end
-  local ok, np = pcall(cjson.decode, raw)
-  if not ok or not check_fields(np, NP_FIELDS) or not item_ok(np.item) then
-    return 'damaged', (ok and type(np) == 'table') and np or nil
-  end
-  return 'ok', np
-end
-"""
-)
+def lua_field_tables() -> str:
+    """The item, comment and now-playing field tables of ``scripts/checks.lua``: the same rule
+    as ``check_item`` above, rendered from the models so both sides agree."""
+    return (
+        f"local ITEM_FIELDS = {_lua_table(ITEM_FIELDS)}\n"
+        f"local COMMENT_FIELDS = {_lua_table(COMMENT_FIELDS)}\n"
+        f"local NP_FIELDS = {_lua_table(NOW_PLAYING_FIELDS)}\n"
+    )

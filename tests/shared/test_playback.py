@@ -176,3 +176,36 @@ async def test_advance_skips_unreadable_queue_item_without_half_writes(
     state = await get_play_state(redis_player)
     assert state is not None and state.item.id == good.id
     assert await redis_player.llen(keys.QUEUE) == 0
+
+
+async def test_advance_queue_item_key_of_wrong_type_dropped_next_song_starts(
+    redis_player: Redis,
+) -> None:
+    bad = await add_item(redis_player, track(1), "ann@example.com")
+    good = await add_item(redis_player, track(2), "ann@example.com")
+    await redis_player.delete(keys.item(bad.id))
+    await redis_player.hset(keys.item(bad.id), "id", bad.id)
+    await acquire_leader(redis_player, "me", 5_000)
+
+    assert await step(redis_player) == "started"
+
+    state = await get_play_state(redis_player)
+    assert state is not None and state.item.id == good.id
+    assert not await redis_player.exists(keys.item(bad.id))
+
+
+async def test_advance_every_declared_candidate_damaged_reads_further(
+    redis_player: Redis,
+) -> None:
+    bad = [await add_item(redis_player, track(n), f"u{n}@example.com") for n in range(6)]
+    good = await add_item(redis_player, track(9), "ann@example.com")
+    for item in bad:
+        await redis_player.set(keys.item(item.id), "damaged")
+    await acquire_leader(redis_player, "me", 5_000)
+
+    assert await step(redis_player) == "started"
+
+    state = await get_play_state(redis_player)
+    assert state is not None and state.item.id == good.id
+    assert await redis_player.llen(keys.QUEUE) == 0
+    assert await redis_player.hlen(keys.QUEUE_URIS) == 0

@@ -16,9 +16,10 @@ from redis.asyncio import Redis
 from services.player.bender import Bender
 from shared import keys, playlog
 from shared.queue.preview import FILTER_USER, filter_preview, promote_preview
-from shared.queue.queue import DEFAULT_RULES, get_queue_view
+from shared.queue.queue import DEFAULT_RULES
 from shared.spotify.client import SpotifyCatalog
 from shared.spotify.demo import DemoCatalog
+from tests.shared.queue.helpers import queue_view
 from tests.shared.spotify import fakes
 from tests.shared.spotify.fakes import API, TOKEN_URL
 from tests.support.redis_server import RedisServer
@@ -93,7 +94,7 @@ async def test_bender_ensure_preview_writes_auto_item_and_wakes_player(
     assert preview["auto"] is True and preview["user"] == BENDER
     assert await redis_player.exists(keys.filtered(preview["uri"])) == 0
     assert await redis_player.lrange(keys.PLAYER_WAKE, 0, -1) == ["preview"]
-    assert (await get_queue_view(redis_player)).preview is not None
+    assert (await queue_view(redis_player)).preview is not None
     assert await bender.step() == 30.0  # already filled: nothing to do
 
 
@@ -179,7 +180,7 @@ async def test_promote_preview_adds_it_as_the_clicking_user(
     item = await promote_preview(redis_player, uri, "dan@example.com")
 
     assert item is not None and item.user == "dan@example.com" and item.auto is False
-    view = await get_queue_view(redis_player)
+    view = await queue_view(redis_player)
     assert [i.uri for i in view.queue] == [uri] and view.preview is None
 
 

@@ -5,6 +5,8 @@ import json
 from redis.asyncio import Redis
 
 from shared import keys
+from shared.queue import queue as q
+from shared.queue.models import QueueView
 from shared.spotify.catalog import Track
 
 
@@ -53,3 +55,8 @@ async def set_playing(
 
 async def event_types(redis: Redis) -> list[str]:
     return [fields["type"] for _, fields in await redis.xrange(keys.EVENTS)]
+
+
+async def queue_view(redis: Redis) -> QueueView:
+    """The queue as the services serve it (``get_queue_json``, the one read path), parsed."""
+    return QueueView.model_validate_json(await q.get_queue_json(redis))

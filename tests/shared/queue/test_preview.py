@@ -13,7 +13,7 @@ from shared.queue import queue as q
 from shared.queue.errors import AlreadyQueued, DamagedRecord, QueueFull, SongPlaying
 from shared.queue.models import Item
 from shared.queue.preview import FILTER_USER, filter_preview, offer_preview, promote_preview
-from tests.shared.queue.helpers import event_types, set_playing, track
+from tests.shared.queue.helpers import event_types, queue_view, set_playing, track
 from tests.support.redis_server import RedisServer
 
 BENDER = "bender@andre"
@@ -87,7 +87,7 @@ async def test_promote_preview_adds_it_as_the_clicking_user_in_one_step(
     item = await promote_preview(redis_web, offered.uri, "dan@example.com")
 
     assert item is not None and item.user == "dan@example.com" and item.auto is False
-    view = await q.get_queue_view(redis_web)
+    view = await queue_view(redis_web)
     assert [i.id for i in view.queue] == [item.id] and view.preview is None
     assert await event_types(redis_web) == [*before, "queue_update"]  # one event, not two
     assert await redis_web.get(keys.filtered(offered.uri)) is not None  # a person chose it
@@ -101,7 +101,7 @@ async def test_promote_preview_follows_the_round_robin_of_adds(redis_web: Redis)
     item = await promote_preview(redis_web, offered.uri, "eve@example.com")
 
     assert item is not None
-    uris = [i.uri for i in (await q.get_queue_view(redis_web)).queue]
+    uris = [i.uri for i in (await queue_view(redis_web)).queue]
     assert uris == [track(10).uri, offered.uri, track(11).uri]
 
 

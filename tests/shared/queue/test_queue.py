@@ -17,7 +17,7 @@ from shared.queue.errors import (
     QueueFull,
     SongPlaying,
 )
-from tests.shared.queue.helpers import event_types, set_playing, track
+from tests.shared.queue.helpers import event_types, queue_view, set_playing, track
 from tests.support.redis_server import RedisServer
 
 A = "a@example.com"
@@ -25,7 +25,7 @@ B = "b@example.com"
 
 
 async def _titles(redis: Redis) -> list[str]:
-    return [item.title for item in (await q.get_queue_view(redis)).queue]
+    return [item.title for item in (await queue_view(redis)).queue]
 
 
 async def test_add_item_fairness_example_orders_rounds(redis_api: Redis) -> None:
@@ -43,7 +43,7 @@ async def test_add_item_fairness_example_orders_rounds(redis_api: Redis) -> None
         await q.vote(redis_api, a3.id, B, False)
     with pytest.raises(OwnSongUpvote):
         await q.vote(redis_api, a1.id, A, True)
-    view = await q.get_queue_view(redis_api)
+    view = await queue_view(redis_api)
     assert [i.votes for i in view.queue] == [0, 0, 1, 0]
 
 
@@ -103,7 +103,7 @@ async def test_clear_queue_removes_everything(redis_api: Redis) -> None:
     for n in range(5):
         await q.add_item(redis_api, track(n), A if n % 2 else B)
     assert await q.clear_queue(redis_api) == 5
-    assert (await q.get_queue_view(redis_api)).queue == []
+    assert (await queue_view(redis_api)).queue == []
     assert not await redis_api.exists(keys.QUEUE, keys.QUEUE_OWNERS, keys.item("1"))
     assert (await event_types(redis_api))[-1] == "queue_update"
 
@@ -186,14 +186,14 @@ async def test_add_comment_now_playing_and_unknown(redis_api: Redis) -> None:
         await q.add_comment(redis_api, "nope", B, "great")
 
 
-async def test_get_queue_view_includes_preview(redis_api: Redis) -> None:
+async def test_get_queue_json_includes_preview(redis_api: Redis) -> None:
     await q.add_item(redis_api, track(1), A)
     preview = (await q.add_item(redis_api, track(2), A)).model_copy(update={"auto": True})
     await redis_api.set(keys.PREVIEW, preview.model_dump_json())
-    view = await q.get_queue_view(redis_api)
+    view = await queue_view(redis_api)
     assert view.preview is not None and view.preview.auto
     await redis_api.set(keys.PREVIEW, "not json")
-    assert (await q.get_queue_view(redis_api)).preview is None
+    assert (await queue_view(redis_api)).preview is None
 
 
 async def test_add_item_previewed_track_drops_stale_preview(redis_api: Redis) -> None:
@@ -204,7 +204,7 @@ async def test_add_item_previewed_track_drops_stale_preview(redis_api: Redis) ->
     assert await redis_api.get(keys.PREVIEW) is not None  # another track: the suggestion stays
     await q.add_item(redis_api, track(7), B)
     assert await redis_api.get(keys.PREVIEW) is None  # B queued the suggested track itself
-    assert (await q.get_queue_view(redis_api)).preview is None
+    assert (await queue_view(redis_api)).preview is None
 
 
 async def test_queue_reader_coalesces_concurrent_reads(
@@ -232,6 +232,16 @@ async def test_queue_reader_never_older_than_the_request(redis_api: Redis) -> No
     fresh = json.loads(await reader.get_json())
     assert [i["id"] for i in fresh["queue"]] == [item.id]
     await in_flight
+
+
+async def test_read_queue_known_ids_out_of_date_reads_the_current_queue(redis_api: Redis) -> None:
+    a = await q.add_item(redis_api, track(1), A)
+    b = await q.add_item(redis_api, track(2), B)
+    _, ids = await q.read_queue(redis_api, [])  # ids queued since: declared and read again
+    assert ids == [a.id, b.id]
+    await q.remove_item(redis_api, a.id)
+    text, ids = await q.read_queue(redis_api, ids)  # an id removed since: simply not there
+    assert ids == [b.id] and [i["id"] for i in json.loads(text)["queue"]] == [b.id]
 
 
 async def test_add_item_of_queued_song_raises_already_queued(redis_api: Redis) -> None:
@@ -272,3 +282,25 @@ async def test_add_or_vote_duplicate_upvotes_then_jams_then_already(redis_api: R
     assert own.outcome == "jammed"
     fresh = await q.add_or_vote(redis_api, track(3), B)
     assert fresh.outcome == "added" and fresh.item_id != x.id
+
+
+async def test_toggle_jam_queuer_missing_from_owners_hash_still_awards(redis_api: Redis) -> None:
+    item = await q.add_item(redis_api, track(1), A)
+    await redis_api.hdel(keys.QUEUE_OWNERS, item.id)  # e.g. written by an older version
+    rules = q.QueueRules(airhorn_free_jams=1)
+    assert await q.toggle_jam(redis_api, item.id, B, rules=rules) is True
+    assert await redis_api.get(keys.free_horns(A)) == "1"
+
+
+async def test_add_item_duplicate_of_item_queued_before_uris_hash_found(redis_api: Redis) -> None:
+    old = await q.add_item(redis_api, track(1), A)
+    other = await q.add_item(redis_api, track(2), A)
+    await redis_api.delete(keys.QUEUE_URIS)  # as an older version left it
+    with pytest.raises(AlreadyQueued) as info:
+        await q.add_item(redis_api, track(1), B)
+    assert info.value.item_id == old.id
+    assert await redis_api.hgetall(keys.QUEUE_URIS) == {
+        old.id: track(1).uri,
+        other.id: track(2).uri,
+    }
+    assert await q.get_queue_ids(redis_api) == [old.id, other.id]

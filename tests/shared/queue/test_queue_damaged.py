@@ -15,7 +15,7 @@ from shared.queue import queue as q
 from shared.queue import records
 from shared.queue.errors import DamagedRecord
 from shared.queue.models import QueueView
-from tests.shared.queue.helpers import event_types, set_playing, track
+from tests.shared.queue.helpers import event_types, queue_view, set_playing, track
 from tests.support.redis_server import RedisServer
 
 A = "a@example.com"
@@ -88,13 +88,13 @@ async def test_get_queue_json_damaged_item_reported_once_until_removed(
     a, b, c = await _three(redis_api)
     await redis_api.set(keys.item(b), b"{not json")
     for _ in range(3):
-        assert [i.id for i in (await q.get_queue_view(redis_api)).queue] == [a, c]
+        assert [i.id for i in (await queue_view(redis_api)).queue] == [a, c]
     assert _reports(caplog) == [
         f"damaged queue item record {b} skipped: not JSON (JSONDecodeError)"
     ]
     # Removing is how a person clears it: it needs no readable record.
     await q.remove_item(redis_api, b)
-    assert [i.id for i in (await q.get_queue_view(redis_api)).queue] == [a, c]
+    assert [i.id for i in (await queue_view(redis_api)).queue] == [a, c]
     assert len(_reports(caplog)) == 1
 
 

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from shared import keys
 from shared.queue import queue as q
 from shared.queue.errors import AlreadyVoted, ItemNotFound, OwnSongUpvote
-from tests.shared.queue.helpers import track
+from tests.shared.queue.helpers import queue_view, track
 from tests.support.redis_server import RedisServer
 
 USERS = [f"user{n}@example.com" for n in range(4)]
@@ -76,7 +76,7 @@ async def _check(redis: Redis, model: Model) -> None:
     assert ids == [i for i, _ in model.order]
     owners = await redis.hgetall(keys.QUEUE_OWNERS)
     assert owners == dict(model.order)
-    view = await q.get_queue_view(redis)
+    view = await queue_view(redis)
     assert [(i.id, i.user) for i in view.queue] == model.order
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.queue import records
+from shared.queue import records, scripts
 from shared.queue.models import Item
 from tests.support.redis_server import RedisServer
 
@@ -122,7 +122,7 @@ def test_check_item_number_not_exact_in_json_readers_refused(number: float) -> N
 
 
 _LUA_CHECK = (
-    records.LUA_CHECKS
+    scripts.source("checks")
     + r"""
 local ok, item = pcall(cjson.decode, ARGV[1])
 if not ok then return -1 end
@@ -174,6 +174,6 @@ def test_lua_checks_same_rule_as_check_item(
     redis_server: RedisServer, changes: dict[str, Any], removed: set[str], key_id: str
 ) -> None:
     # An empty list cannot be told from an empty object once Lua decodes it: the one known gap,
-    # and the writers never store {} (lua.py's fix()).
+    # and the writers never store {} (scripts/prelude.lua's fix()).
     data = {k: v for k, v in _item(**changes).items() if k not in removed}
     asyncio.run(_lua_agrees(redis_server, [(data, key_id)]))
