@@ -5,10 +5,15 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
+# jscpd, the JavaScript copy/paste check of `make lint`: pinned by tools/jscpd/package-lock.json,
+# installed under tools/jscpd/node_modules (never globally).
+JSCPD_DIR := tools/jscpd
+JSCPD := $(JSCPD_DIR)/node_modules/.bin/jscpd
+JSCPD_STAMP := $(JSCPD_DIR)/node_modules/.installed-$(shell cat $(JSCPD_DIR)/package-lock.json | sha256sum | cut -c1-16)
 
 # command:debian-package pairs
 RUN_DEPS := redis-server:redis-server caddy:caddy
-TEST_DEPS := $(RUN_DEPS) chromium:chromium /usr/share/fonts/truetype/liberation:fonts-liberation sshd:openssh-server fail2ban-client:fail2ban ufw:ufw cloud-init:cloud-init
+TEST_DEPS := $(RUN_DEPS) npm:npm chromium:chromium /usr/share/fonts/truetype/liberation:fonts-liberation sshd:openssh-server fail2ban-client:fail2ban ufw:ufw cloud-init:cloud-init
 
 BENCH_DEPS := wrk:wrk
 # make deploy-test: an engine of its own (Debian's docker.io; its service is never started), the
@@ -27,8 +32,14 @@ $(STAMP): requirements.lock pyproject.toml
 install: $(STAMP) ## create the venv from the lock file and install system packages for running
 	@bash scripts/system-deps.sh $(RUN_DEPS)
 
-install-test: $(STAMP) ## everything `install` does plus what the tests need (Chromium, ...)
+install-test: $(STAMP) ## everything `install` does plus what the tests and lint need (Chromium, ...)
 	@bash scripts/system-deps.sh $(TEST_DEPS)
+	@$(MAKE) --no-print-directory $(JSCPD_STAMP)
+
+$(JSCPD_STAMP): $(JSCPD_DIR)/package.json $(JSCPD_DIR)/package-lock.json
+	@bash scripts/system-deps.sh npm:npm
+	npm ci --prefix $(JSCPD_DIR) --ignore-scripts --no-audit --no-fund --loglevel=error
+	@rm -f $(JSCPD_DIR)/node_modules/.installed-*; touch $@
 
 up: install ## run the whole stack on https://localhost:8443 (Ctrl-C stops it)
 	exec $(PY) scripts/stack.py
@@ -36,10 +47,22 @@ up: install ## run the whole stack on https://localhost:8443 (Ctrl-C stops it)
 test: install-test ## install what is missing and run the test suite
 	$(PY) -m pytest
 
-lint: $(STAMP) ## ruff and mypy
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy
+# Copy/paste check: Python and JavaScript (and the templates), tests excluded; see
+# docs/decisions.md "Lint" for the tools and thresholds.
+DUP_PY := shared services deploy scripts bench
+DUP_JS := services/web/static/js services/web/templates
+
+# Every check runs, so one run lists every finding; the target fails if any check failed.
+LINTERS := "$(VENV)/bin/ruff check ." \
+	"$(VENV)/bin/ruff format --check ." \
+	"$(VENV)/bin/mypy" \
+	"$(VENV)/bin/lint-imports --no-logo --no-cache" \
+	"$(VENV)/bin/pylint --rcfile=pyproject.toml $(DUP_PY)" \
+	"$(JSCPD) --no-colors --no-tips --exit-code 1 --format javascript,markup --min-lines 5 --min-tokens 50 $(DUP_JS)"
+
+lint: $(STAMP) $(JSCPD_STAMP) ## ruff, mypy, import contracts (lint-imports), copy/paste check
+	@failed=(); for c in $(LINTERS); do echo "== $$c"; $$c || failed+=("$$c"); done; \
+	if [ $${#failed[@]} -gt 0 ]; then printf 'lint: failed: %s\n' "$${failed[@]}" >&2; exit 1; fi
 
 check: lint test ## lint and test
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 import psutil
+from _procs import stop, wait_ready
 from redis.asyncio import Redis
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,17 +143,8 @@ def start_web(redis: RedisServer, port: int) -> subprocess.Popen[bytes]:
 
 def sign_in(base: str, email: str) -> tuple[str, str, str]:
     """A real session through /login/dev: (cookie header, CSRF token, cookie name)."""
-    deadline = time.monotonic() + 30
+    wait_ready(base + "/health", timeout_s=30)
     with httpx.Client(base_url=base, timeout=10) as client:
-        while True:
-            try:
-                if client.get("/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("web did not start")
-            time.sleep(0.2)
         form = client.get("/login/dev").text
         match = _FORM_TOKEN.search(form)
         assert match, "no dev login form (is ANDRE_ENV=dev?)"
@@ -275,11 +267,7 @@ def main() -> int:
             p.join(timeout=10)
             if p.is_alive():
                 p.kill()
-        web.terminate()
-        try:
-            web.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            web.kill()
+        stop(web)
         redis_server.stop()
 
     if not latencies_ms:

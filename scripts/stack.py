@@ -365,13 +365,18 @@ class StopRequested(Exception):
     pass
 
 
+def still_starting(child: Child, signals: Signals) -> None:
+    """Raise if waiting for ``child`` is pointless: a stop was asked for, or it exited."""
+    if signals.stopping:
+        raise StopRequested
+    if not child.alive():
+        raise RuntimeError(f"{child.name} exited during start-up")
+
+
 def wait_for_port(port: int, timeout_s: float, child: Child, signals: Signals) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if signals.stopping:
-            raise StopRequested
-        if not child.alive():
-            raise RuntimeError(f"{child.name} exited during start-up")
+        still_starting(child, signals)
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
@@ -386,10 +391,7 @@ def wait_for_health(
     """Wait for a 200 from ``url``; over HTTPS only once ``ca_file`` exists and verifies it."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if signals.stopping:
-            raise StopRequested
-        if not child.alive():
-            raise RuntimeError(f"{child.name} exited during start-up")
+        still_starting(child, signals)
         try:
             context = None
             if ca_file is not None:

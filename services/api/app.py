@@ -24,8 +24,8 @@ from shared.events import EventHub
 from shared.queue.queue import QueueReader, QueueRules
 from shared.ratelimit import Limit
 from shared.redis_client import redis_ok
-from shared.spotify.catalog import create_catalog
 from shared.spotify.connect import SpotifyConnect
+from shared.spotify.factory import create_catalog
 from shared.spotify.tokens import UserTokenStore
 
 

@@ -21,8 +21,8 @@ from services.player.speaker import HouseSpeaker
 from services.player.worker import Worker
 from shared import keys
 from shared.redis_client import create_redis
-from shared.spotify.catalog import create_catalog
 from shared.spotify.connect import SpotifyConnect
+from shared.spotify.factory import create_catalog
 from shared.spotify.tokens import UserTokenStore
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,8 @@ from services.web.settings import WebSettings
 from shared.events import EventHub
 from shared.queue.queue import QueueRules
 from shared.redis_client import create_redis
-from shared.spotify.catalog import Catalog, create_catalog
+from shared.spotify.catalog import Catalog
+from shared.spotify.factory import create_catalog
 from shared.spotify.tokens import UserTokenStore
 
 

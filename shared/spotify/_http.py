@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 
 from shared.backoff import Backoff
-from shared.spotify.errors import SpotifyUpstreamError
+from shared.settings import AndreSettings
+from shared.spotify.errors import SpotifyNotConfigured, SpotifyUpstreamError
 
 API_BASE = "https://api.spotify.com/v1"
 ACCOUNTS_BASE = "https://accounts.spotify.com"
@@ -108,6 +109,30 @@ async def send(
             )
         await asyncio.sleep(backoff.delay(attempt))
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def post_token(
+    http: httpx.AsyncClient,
+    settings: AndreSettings,
+    data: dict[str, str],
+    *,
+    attempts: int,
+    backoff_s: float,
+) -> httpx.Response:
+    """POST ``data`` to the accounts service's token endpoint as the app (code or refresh grant)."""
+    secret = settings.spotify_client_secret.get_secret_value()
+    if not (settings.spotify_client_id and secret):
+        raise SpotifyNotConfigured("Spotify app credentials are not configured")
+    # The server is a confidential client: it authenticates with its secret (as well as PKCE).
+    return await send(
+        http,
+        "POST",
+        TOKEN_URL,
+        data=data,
+        auth=(settings.spotify_client_id, secret),
+        attempts=attempts,
+        backoff_s=backoff_s,
+    )
 
 
 def _path(url: str) -> str:

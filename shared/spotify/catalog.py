@@ -1,16 +1,10 @@
-"""The catalog interface (tracks, search, auto-fill sources) and the choice of implementation."""
+"""The catalog interface: tracks, search and auto-fill sources (`factory` picks one)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
-
-if TYPE_CHECKING:
-    import httpx
-    from redis.asyncio import Redis
-
-    from shared.settings import AndreSettings
 
 TrackKind = Literal["track", "episode"]
 
@@ -78,14 +72,3 @@ class Catalog(Protocol):
 
 def clamp_limit(limit: int) -> int:
     return max(1, min(int(limit), MAX_SEARCH_LIMIT))
-
-
-def create_catalog(settings: AndreSettings, redis: Redis, http: httpx.AsyncClient) -> Catalog:
-    """The real Spotify catalog, or the built-in demo catalog when no credentials are set."""
-    if not settings.spotify_configured:
-        from shared.spotify.demo import DemoCatalog
-
-        return DemoCatalog()
-    from shared.spotify.client import SpotifyCatalog
-
-    return SpotifyCatalog(http=http, redis=redis, settings=settings)

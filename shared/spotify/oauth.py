@@ -68,21 +68,15 @@ async def exchange_code(
     backoff_s: float = _http.DEFAULT_BACKOFF_S,
 ) -> TokenSet:
     """Trade the callback's ``code`` for tokens; raises ``SpotifyNotConnected`` if refused."""
-    secret = settings.spotify_client_secret.get_secret_value()
-    if not (settings.spotify_client_id and secret):
-        raise SpotifyNotConfigured("Spotify app credentials are not configured")
-    response = await _http.send(
+    response = await _http.post_token(
         http,
-        "POST",
-        _http.TOKEN_URL,
-        data={
+        settings,
+        {
             "grant_type": "authorization_code",
             "code": code,
             "redirect_uri": redirect_uri(settings),
             "code_verifier": code_verifier,
         },
-        # The server is a confidential client: it authenticates with its secret as well as PKCE.
-        auth=(settings.spotify_client_id, secret),
         attempts=attempts,
         backoff_s=backoff_s,
     )

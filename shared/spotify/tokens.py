@@ -199,15 +199,10 @@ class UserTokenStore:
     async def _refresh_with(
         self, email: str, tokens: TokenSet, http: httpx.AsyncClient, settings: AndreSettings
     ) -> TokenSet:
-        secret = settings.spotify_client_secret.get_secret_value()
-        if not (settings.spotify_client_id and secret):
-            raise SpotifyNotConfigured("Spotify app credentials are not configured")
-        response = await _http.send(
+        response = await _http.post_token(
             http,
-            "POST",
-            _http.TOKEN_URL,
-            data={"grant_type": "refresh_token", "refresh_token": tokens.refresh_token},
-            auth=(settings.spotify_client_id, secret),
+            settings,
+            {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token},
             attempts=self._attempts,
             backoff_s=self._backoff_s,
         )

@@ -9,7 +9,6 @@ import respx
 from redis.asyncio import Redis
 
 from shared import keys
-from shared.spotify.catalog import create_catalog
 from shared.spotify.client import SpotifyCatalog
 from shared.spotify.errors import (
     SpotifyNotConfigured,
@@ -17,6 +16,7 @@ from shared.spotify.errors import (
     SpotifyRateLimited,
     SpotifyUpstreamError,
 )
+from shared.spotify.factory import create_catalog
 from tests.shared.spotify import fakes
 from tests.shared.spotify.fakes import API, TOKEN_URL
 

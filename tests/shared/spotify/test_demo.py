@@ -7,9 +7,9 @@ from collections import Counter
 import pytest
 
 from shared.settings import AndreSettings
-from shared.spotify.catalog import create_catalog
 from shared.spotify.demo import DemoCatalog
 from shared.spotify.errors import SpotifyNotFound
+from shared.spotify.factory import create_catalog
 
 URI_RE = re.compile(r"spotify:(track|episode):[0-9A-Za-z]{22}")
 

@@ -2,8 +2,8 @@
 // listen-along, all kept current by Server-Sent Events (never a reload).
 
 import { getJson, postJson, ApiError } from "./api.js";
-import { $, el, fmtClock, fmtDuration, safeImg, shortName, toast } from "./dom.js";
-import { noteServerTime, positionAt, serverNowMs } from "./clock.js";
+import { $, el, fmtClock, fmtDuration, safeImg, shortName, showProgress, toast } from "./dom.js";
+import { anchorAt, isPositionOf, positionAt, serverNowMs } from "./clock.js";
 import { connectLive } from "./live.js";
 import { ListenAlong } from "./listen.js";
 import { playHorn, unlockAudio } from "./horns.js";
@@ -75,31 +75,15 @@ function currentPos() {
 function setNowPlaying(now) {
   const playing = now && now.id ? now : null;
   state.now = playing;
-  if (playing) {
-    noteServerTime(playing.server_time);
-    state.anchor = {
-      posMs: playing.pos_ms,
-      serverTimeMs: playing.server_time * 1000,
-      paused: Boolean(playing.paused),
-      durationMs: playing.duration_ms,
-    };
-  } else {
-    state.anchor = null;
-  }
+  state.anchor = playing ? anchorAt(playing.server_time, playing.pos_ms, playing) : null;
   renderNow();
   renderQueue();
   listen.follow(state.now, currentPos);
 }
 
 function onPosition(data) {
-  if (!state.now || !data || data.trackid !== state.now.uri) return;
-  noteServerTime(data.server_time);
-  state.anchor = {
-    posMs: data.pos_ms,
-    serverTimeMs: data.server_time * 1000,
-    paused: state.now.paused,
-    durationMs: state.now.duration_ms,
-  };
+  if (!isPositionOf(data, state.now)) return;
+  state.anchor = anchorAt(data.server_time, data.pos_ms, state.now);
   tick();
 }
 
@@ -143,15 +127,13 @@ function renderNow() {
   tick();
 }
 
+const PROGRESS = { bar: "progress", fill: "progress-fill", pos: "pos-time", dur: "dur-time" };
+
 function tick() {
   const now = state.now;
   const pos = now ? currentPos() : 0;
   const dur = now ? now.duration_ms : 0;
-  const pct = dur > 0 ? Math.min(100, (pos / dur) * 100) : 0;
-  $("progress-fill").style.width = `${pct.toFixed(2)}%`;
-  $("progress").setAttribute("aria-valuenow", String(Math.round(pct)));
-  $("pos-time").textContent = fmtDuration(pos);
-  $("dur-time").textContent = fmtDuration(dur);
+  showProgress(PROGRESS, pos, dur);
 }
 
 // ---- queue ---------------------------------------------------------------------------------

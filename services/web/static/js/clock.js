@@ -19,7 +19,18 @@ export function serverNowMs() {
   return Date.now() + Math.max(...samples);
 }
 
-// anchor: {posMs, serverTimeMs, paused, durationMs}
+// anchor: {posMs, serverTimeMs, paused, durationMs}: where `song` (a now-playing view) stood at
+// serverTimeS, from its now-playing message or a position message about it. Notes the server time.
+export function anchorAt(serverTimeS, posMs, song) {
+  noteServerTime(serverTimeS);
+  return { posMs, serverTimeMs: serverTimeS * 1000, paused: Boolean(song.paused), durationMs: song.duration_ms };
+}
+
+// Whether a position message is about the song now playing (else it is stale and ignored).
+export function isPositionOf(data, now) {
+  return Boolean(now && data && data.trackid === now.uri);
+}
+
 export function positionAt(anchor, nowServerMs = serverNowMs()) {
   if (!anchor) return 0;
   const elapsed = anchor.paused ? 0 : Math.max(0, nowServerMs - anchor.serverTimeMs);

@@ -29,6 +29,15 @@ export function fmtDuration(ms) {
   return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
 }
 
+// A song's progress bar and times; ids: {bar, fill, pos, dur} of the page's elements.
+export function showProgress(ids, posMs, durMs) {
+  const pct = durMs > 0 ? Math.min(100, (posMs / durMs) * 100) : 0;
+  $(ids.fill).style.width = `${pct.toFixed(2)}%`;
+  $(ids.bar).setAttribute("aria-valuenow", String(Math.round(pct)));
+  $(ids.pos).textContent = fmtDuration(posMs);
+  $(ids.dur).textContent = fmtDuration(durMs);
+}
+
 export function fmtClock(date) {
   return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }

@@ -3,8 +3,8 @@
 // keeps the session from idling out and resynchronises the clock.
 
 import { getJson } from "./api.js";
-import { $, el, fmtDuration, safeImg, shortName } from "./dom.js";
-import { noteServerTime, positionAt, serverNowMs } from "./clock.js";
+import { $, el, safeImg, shortName, showProgress } from "./dom.js";
+import { anchorAt, isPositionOf, positionAt, serverNowMs } from "./clock.js";
 import { connectLive } from "./live.js";
 
 const root = $("tv");
@@ -53,12 +53,7 @@ function setNowPlaying(now) {
   }
   state.jams = jams;
   state.now = playing;
-  if (playing) {
-    noteServerTime(playing.server_time);
-    state.anchor = { posMs: playing.pos_ms, serverTimeMs: playing.server_time * 1000, paused: Boolean(playing.paused), durationMs: playing.duration_ms };
-  } else {
-    state.anchor = null;
-  }
+  state.anchor = playing ? anchorAt(playing.server_time, playing.pos_ms, playing) : null;
   render();
 }
 
@@ -79,15 +74,13 @@ function render() {
   tick();
 }
 
+const PROGRESS = { bar: "tv-progress", fill: "tv-progress-fill", pos: "tv-pos", dur: "tv-dur" };
+
 function tick() {
   const now = state.now;
   const pos = now ? positionAt(state.anchor, serverNowMs()) : 0;
   const dur = now ? now.duration_ms : 0;
-  const pct = dur > 0 ? Math.min(100, (pos / dur) * 100) : 0;
-  $("tv-progress-fill").style.width = `${pct.toFixed(2)}%`;
-  $("tv-progress").setAttribute("aria-valuenow", String(Math.round(pct)));
-  $("tv-pos").textContent = fmtDuration(pos);
-  $("tv-dur").textContent = fmtDuration(dur);
+  showProgress(PROGRESS, pos, dur);
 }
 
 function setQueue(view) {
@@ -114,9 +107,8 @@ function onAirhorn(data, event) {
 }
 
 function onPosition(data) {
-  if (!state.now || !data || data.trackid !== state.now.uri) return;
-  noteServerTime(data.server_time);
-  state.anchor = { posMs: data.pos_ms, serverTimeMs: data.server_time * 1000, paused: state.now.paused, durationMs: state.now.duration_ms };
+  if (!isPositionOf(data, state.now)) return;
+  state.anchor = anchorAt(data.server_time, data.pos_ms, state.now);
 }
 
 let offlineTimer = null;
