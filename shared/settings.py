@@ -123,6 +123,8 @@ class AndreSettings(BaseSettings):
     """Identity credited with auto-filled songs."""
     play_log_dir: Path = Path("var/play_logs")
     """Folder of the daily JSON-lines play logs."""
+    history_max_len: int = Field(default=500, ge=1)
+    """Finished plays kept in Redis history (the player trims to it; an import merges within it)."""
     trusted_proxies: CommaList = Field(default_factory=list)
     """Comma list of proxy IPs/CIDRs whose X-Forwarded-For is believed over TCP (compose: Caddy's
     fixed address). Empty: no TCP peer is believed (the local stack's Caddy uses the socket)."""

@@ -7,7 +7,6 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
-from services.player.settings import PlayerSettings
 from shared.settings import AndreSettings
 
 LOCAL_CA = Path("caddy/data/pki/authorities/local/root.crt")
@@ -39,11 +38,6 @@ class CliSettings(AndreSettings):
     """Longest wait for one API answer."""
     stack_dir: Path = Path("var")
     """Folder of the local stack's state (`make up`), where its Caddy CA lives."""
-    # One owner: the player's bound on Redis history, read from the same variable.
-    history_max_len: int = Field(
-        default=PlayerSettings.model_fields["history_max_len"].default, ge=1
-    )
-    """Finished plays kept in Redis history (the player's ANDRE_HISTORY_MAX_LEN)."""
 
     @field_validator("api_ca", "api_token_file", mode="before")
     @classmethod

@@ -20,7 +20,7 @@ from services.player.settings import PlayerSettings
 from services.player.speaker import HouseSpeaker
 from services.player.worker import Worker
 from shared import keys
-from shared.redis_client import create_redis
+from shared.clients import open_clients
 from shared.spotify.connect import SpotifyConnect
 from shared.spotify.factory import create_catalog
 from shared.spotify.tokens import UserTokenStore
@@ -76,9 +76,7 @@ def create_speaker(
 @asynccontextmanager
 async def open_state(settings: PlayerSettings) -> AsyncIterator[PlayerState]:
     """Open Redis and the httpx client, run the worker; at exit stop it before they close."""
-    redis = create_redis(settings)
-    http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
-    try:
+    async with open_clients(settings) as (redis, http):
         worker = create_worker(settings, redis, http)
         task = asyncio.create_task(worker.run(), name="player-worker")
         try:
@@ -87,11 +85,6 @@ async def open_state(settings: PlayerSettings) -> AsyncIterator[PlayerState]:
             worker.stop()
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(task, timeout=4)
-    finally:
-        try:
-            await http.aclose()
-        finally:
-            await redis.aclose()
 
 
 def player_state(request: Request) -> PlayerState:

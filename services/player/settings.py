@@ -28,8 +28,6 @@ class PlayerSettings(AndreSettings):
     """How often a standby tries to become leader."""
     position_event_interval_s: float = Field(default=2.0, gt=0, le=5.0)
     """Interval of `player_position` events while playing (at most 5 s)."""
-    history_max_len: int = Field(default=500, ge=1)
-    """Finished plays kept in Redis history."""
 
     bender_max_minutes: int = Field(default=120, ge=0)
     """Auto-fill stops after this many minutes of continuous auto-fill, until a human adds a

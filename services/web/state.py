@@ -18,13 +18,13 @@ from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 
-from services.web.auth.oidc import OIDCClient
-from services.web.auth.sessions import SessionStore
+from services.web.identity.oidc import OIDCClient
+from services.web.identity.sessions import SessionStore
 from services.web.limits import WebLimits
 from services.web.settings import WebSettings
+from shared.clients import open_clients
 from shared.events import EventHub
 from shared.queue.queue import QueueRules
-from shared.redis_client import create_redis
 from shared.spotify.catalog import Catalog
 from shared.spotify.factory import create_catalog
 from shared.spotify.tokens import UserTokenStore
@@ -51,10 +51,8 @@ class WebState:
 async def open_state(settings: WebSettings) -> AsyncIterator[WebState]:
     """Build the state, and at exit stop the hub before Redis closes (it tails Redis)."""
     limits = WebLimits.from_settings(settings)
-    redis = create_redis(settings)
-    http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
-    hub = EventHub(redis)
-    try:
+    async with open_clients(settings) as (redis, http):
+        hub = EventHub(redis)
         state = WebState(
             settings=settings,
             redis=redis,
@@ -67,16 +65,11 @@ async def open_state(settings: WebSettings) -> AsyncIterator[WebState]:
             oidc=OIDCClient(settings, http),
             hub=hub,
         )
-        await hub.start()
-        yield state
-    finally:
         try:
-            await hub.stop()
+            await hub.start()
+            yield state
         finally:
-            try:
-                await http.aclose()
-            finally:
-                await redis.aclose()
+            await hub.stop()
 
 
 def lifespan(settings: WebSettings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:

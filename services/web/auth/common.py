@@ -4,42 +4,26 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import unicodedata
 from typing import Any
 
 from fastapi import Request
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from services.web.auth.csrf import (
+from services.web.errors import BadRequest, Forbidden
+from services.web.identity.csrf import (
     check_form_token,
     ensure_presession,
     form_token,
     same_origin,
     set_presession_cookie,
 )
-from services.web.errors import BadRequest, Forbidden
 from services.web.settings import WebSettings
 from services.web.templating import templates
 from shared.clientip import client_ip
 
-# Deliberately plain: lower-cased ASCII domains, no quotes or markup in the local part.
-_LOCAL = r"[^@\s<>\"'(),;:\\]{1,64}"
-_DOMAIN = r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}|localhost"
-EMAIL_RE = re.compile(rf"^{_LOCAL}@(?:{_DOMAIN})$")
 MAX_FORM_BYTES = 16 * 1024
 DIGITS = re.compile(r"[0-9]+")  # str.isdigit() also passes "²" and "①", which int() refuses
-
-
-def normalise_email(value: str) -> str | None:
-    email = value.strip().lower()
-    if len(email) > 254 or not EMAIL_RE.fullmatch(email):
-        return None
-    # No control, format (bidi overrides such as U+202E, zero-width), private-use or separator
-    # characters: an identity shown to everyone must read as what it is.
-    if any(unicodedata.category(ch)[0] in "CZ" for ch in email):
-        return None
-    return email
 
 
 async def read_form(request: Request) -> FormData:

@@ -10,17 +10,19 @@ from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.datastructures import FormData
 
-from services.web.auth.csrf import same_origin, tokens_equal
-from services.web.auth.oidc import OIDCClient
-from services.web.auth.sessions import (
+from services.web.auth.common import form_str, read_form
+from services.web.errors import Forbidden, LoginRequired, NotSignedIn, WebError
+from services.web.identity.csrf import same_origin, tokens_equal
+from services.web.identity.oidc import OIDCClient
+from services.web.identity.sessions import (
     GUEST_ENDED_URL,
     SessionStore,
     SessionUser,
     ended_as_guest,
     session_id_from,
 )
-from services.web.errors import Forbidden, LoginRequired, NotSignedIn
 from services.web.settings import WebSettings
 from services.web.state import web_state
 from shared.clientip import client_ip
@@ -138,6 +140,17 @@ def check_csrf(request: Request, user: SessionUser, supplied: str) -> None:
         raise Forbidden("Cross-origin request refused")
     if not tokens_equal(supplied, user.csrf_token):
         raise Forbidden("Missing or invalid CSRF token")
+
+
+async def read_admin_form(request: Request, user: SessionUser) -> FormData:
+    """An admin page's form post, refused with a 403 page unless it is same-origin and carries
+    the session's CSRF token."""
+    form = await read_form(request)
+    try:
+        check_csrf(request, user, form_str(form, "csrf_token"))
+    except WebError as exc:
+        raise Forbidden(exc.message, html=True) from exc
+    return form
 
 
 async def get_action_user(request: Request) -> SessionUser:

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from services.web.auth.common import (
     form_str,
     is_loopback_client,
-    normalise_email,
     read_signed_form,
     render_presession_form,
 )
 from services.web.auth.deps import SessionStoreDep, WebSettingsDep, request_ip
-from services.web.auth.sessions import start_session
 from services.web.errors import NotFound
+from services.web.identity.emails import normalise_email
+from services.web.identity.sessions import sign_in
 from services.web.settings import WebSettings
-from shared.logs import audit
 
 router = APIRouter()
 PURPOSE = "dev-login"
@@ -52,23 +51,14 @@ async def dev_login(request: Request, settings: WebSettingsDep, store: SessionSt
             {"error": "Enter a valid e-mail address.", "admins": settings.admin_emails},
             status_code=400,
         )
-    response = RedirectResponse("/", status_code=303)
-    await start_session(
+    return await sign_in(
         request,
-        response,
         store,
         email=email,
         name=email.split("@", 1)[0],
         is_admin=settings.is_admin(email),
-        is_guest=False,
         counted=False,  # dev and loopback only: tests and benchmarks sign in freely
-    )
-    audit(
-        "login",
-        identity=email,
         client_ip=request_ip(request),
         path="/login/dev",
-        outcome="ok",
         method="dev",
     )
-    return response

@@ -8,7 +8,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from services.web.auth.sessions import digest
+from services.web.identity.sessions import digest
 from services.web.settings import WebSettings
 from shared import keys
 from shared.queue import records

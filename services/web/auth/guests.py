@@ -15,12 +15,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from fastapi import APIRouter, Request
 from redis.asyncio import Redis
+from starlette.requests import HTTPConnection
 from starlette.responses import RedirectResponse, Response
 
 from services.web.auth.common import (
     DIGITS,
     form_str,
-    normalise_email,
     read_form,
     read_signed_form,
     render_presession_form,
@@ -34,8 +34,9 @@ from services.web.auth.deps import (
     get_optional_user,
     request_ip,
 )
-from services.web.auth.sessions import GUEST_ENDED_MESSAGE, SessionUser, start_session
 from services.web.errors import Forbidden, TooManyRequests, WebError
+from services.web.identity.emails import normalise_email
+from services.web.identity.sessions import GUEST_ENDED_MESSAGE, SessionStore, SessionUser, sign_in
 from services.web.settings import WebSettings
 from services.web.state import LimitsDep, RedisDep, web_state
 from services.web.templating import templates
@@ -108,6 +109,29 @@ class Guest:
     @property
     def expires_iso(self) -> str:
         return datetime.fromtimestamp(self.expires_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+async def sign_in_guest(
+    conn: HTTPConnection,
+    store: SessionStore,
+    guest: Guest,
+    *,
+    client_ip: str,
+    path: str,
+    method: str,
+) -> RedirectResponse:
+    """Sign a guest in until their invite ends (the guest page and a join link both do)."""
+    return await sign_in(
+        conn,
+        store,
+        email=guest.email,
+        name="Guest",
+        is_guest=True,
+        expires_at=guest.expires_at,
+        client_ip=client_ip,
+        path=path,
+        method=method,
+    )
 
 
 def _parse_guest(email: str, raw: str | bytes | None) -> Guest | None:
@@ -233,19 +257,7 @@ async def guest_sign_in(
         await give_back(redis, limit, subject)  # a sign-in that worked is not a failed one
     if _hasher.check_needs_rehash(guest.hash):
         await issue_rehash(redis, guest, password)
-    response = RedirectResponse("/", status_code=303)
-    await start_session(
-        request,
-        response,
-        store,
-        email=guest.email,
-        name="Guest",
-        is_admin=False,
-        is_guest=True,
-        expires_at=guest.expires_at,
-    )
-    audit("login", identity=guest.email, client_ip=ip, path="/guest/", outcome="ok", method="guest")
-    return response
+    return await sign_in_guest(request, store, guest, client_ip=ip, path="/guest/", method="guest")
 
 
 async def issue_rehash(redis: Redis, guest: Guest, password: str) -> None:

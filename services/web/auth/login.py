@@ -9,13 +9,6 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from services.web.auth.common import is_loopback_client
-from services.web.auth.csrf import (
-    binding_digest,
-    ensure_presession,
-    presession_value,
-    set_presession_cookie,
-    tokens_equal,
-)
 from services.web.auth.deps import (
     OIDCDep,
     SessionStoreDep,
@@ -24,9 +17,16 @@ from services.web.auth.deps import (
     request_ip,
 )
 from services.web.auth.flows import new_state, save_flow, take_flow
-from services.web.auth.oidc import OIDCError, new_code_verifier
-from services.web.auth.sessions import start_session
 from services.web.errors import TooManyRequests, error_response
+from services.web.identity.csrf import (
+    binding_digest,
+    ensure_presession,
+    presession_value,
+    set_presession_cookie,
+    tokens_equal,
+)
+from services.web.identity.oidc import OIDCError, new_code_verifier
+from services.web.identity.sessions import sign_in
 from services.web.state import LimitsDep, RedisDep
 from services.web.templating import templates
 from shared.clientip import rate_subject
@@ -145,22 +145,13 @@ async def finish_login(
             OIDCError("This e-mail domain is not allowed to sign in", "domain"),
             identity=identity.email,
         )
-    response = RedirectResponse("/", status_code=303)
-    await start_session(
+    return await sign_in(
         request,
-        response,
         store,
         email=identity.email,
         name=identity.name,
         is_admin=settings.is_admin(identity.email),
-        is_guest=False,
-    )
-    audit(
-        "login",
-        identity=identity.email,
         client_ip=request_ip(request),
         path="/auth/callback",
-        outcome="ok",
         method="oidc",
     )
-    return response

@@ -14,8 +14,8 @@ from services.web.auth.deps import (
     get_optional_user,
     request_ip,
 )
-from services.web.auth.sessions import clear_session_cookie, session_id_from
 from services.web.errors import NotSignedIn
+from services.web.identity.sessions import clear_session_cookie, session_id_from
 from services.web.templating import templates
 from shared.logs import audit
 

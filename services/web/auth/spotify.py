@@ -8,7 +8,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import RedirectResponse, Response
 
-from services.web.auth.csrf import tokens_equal
 from services.web.auth.deps import (
     ActionUserDep,
     PageUserDep,
@@ -19,6 +18,7 @@ from services.web.auth.deps import (
 )
 from services.web.auth.flows import new_state, save_flow, take_flow
 from services.web.errors import TooManyRequests, error_response
+from services.web.identity.csrf import tokens_equal
 from services.web.state import HttpDep, LimitsDep, RedisDep
 from shared.http_errors import domain_status
 from shared.logs import audit

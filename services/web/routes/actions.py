@@ -22,8 +22,8 @@ from services.web.auth.deps import (
     SessionUser,
     request_ip,
 )
-from services.web.auth.sessions import session_id_from
 from services.web.errors import BadRequest, TooManyRequests, WebError
+from services.web.identity.sessions import session_id_from
 from services.web.routes.deps import CatalogDep, HubDep, RulesDep
 from services.web.state import LimitsDep, RedisDep
 from shared import ratelimit as rl

@@ -13,12 +13,10 @@ import secrets
 import time
 
 from fastapi import APIRouter, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from services.web.auth.common import (
     form_str,
-    normalise_email,
-    read_form,
     read_signed_form,
     render_presession_form,
 )
@@ -26,16 +24,18 @@ from services.web.auth.deps import (
     AdminPageUserDep,
     SessionStoreDep,
     WebSettingsDep,
-    check_csrf,
+    read_admin_form,
     request_ip,
 )
 from services.web.auth.guests import (
     _not_guest_address,
     _parse_guest,
     issue_guest,
+    sign_in_guest,
 )
-from services.web.auth.sessions import SessionUser, start_session
-from services.web.errors import Forbidden, TooManyRequests, WebError
+from services.web.errors import TooManyRequests
+from services.web.identity.emails import normalise_email
+from services.web.identity.sessions import SessionUser
 from services.web.qr import qr_svg
 from services.web.state import LimitsDep, RedisDep, web_state
 from services.web.templating import templates
@@ -84,11 +84,7 @@ async def issue_join_link(
     request: Request, user: AdminPageUserDep, redis: RedisDep, settings: WebSettingsDep
 ) -> Response:
     """Admins: issue the invite (email, days) and its single-use join link."""
-    form = await read_form(request)
-    try:
-        check_csrf(request, user, form_str(form, "csrf_token"))
-    except WebError as exc:
-        raise Forbidden(exc.message, html=True) from exc
+    form = await read_admin_form(request, user)
     email = normalise_email(form_str(form, "email", 254))
     try:
         days = int(form_str(form, "days", 4) or "1")
@@ -176,18 +172,6 @@ async def join_sign_in(
             status_code=400,
         )
     await give_back(redis, limit, subject)
-    response = RedirectResponse("/", status_code=303)
-    await start_session(
-        request,
-        response,
-        store,
-        email=guest.email,
-        name="Guest",
-        is_admin=False,
-        is_guest=True,
-        expires_at=guest.expires_at,
+    return await sign_in_guest(
+        request, store, guest, client_ip=ip, path="/join", method="join_link"
     )
-    audit(
-        "login", identity=guest.email, client_ip=ip, path="/join", outcome="ok", method="join_link"
-    )
-    return response

@@ -10,23 +10,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
-from services.web.auth.common import form_str, read_form
 from services.web.auth.deps import (
     SCREEN_EMAIL,
     AdminPageUserDep,
     PageUserDep,
     SessionStoreDep,
-    check_csrf,
+    read_admin_form,
     request_ip,
 )
-from services.web.auth.sessions import start_session
-from services.web.errors import Forbidden, WebError
+from services.web.identity.sessions import sign_in
 from services.web.qr import qr_svg
 from services.web.state import web_state
 from services.web.templating import templates
-from shared.logs import audit
 
 router = APIRouter()
 
@@ -56,28 +53,15 @@ async def tv_page(request: Request, user: PageUserDep) -> HTMLResponse:
 @router.post("/admin/tv")
 async def make_screen(request: Request, user: AdminPageUserDep, store: SessionStoreDep) -> Response:
     """Admins: sign this browser in as the read-only screen and open ``/tv``."""
-    form = await read_form(request)
-    try:
-        check_csrf(request, user, form_str(form, "csrf_token"))
-    except WebError as exc:
-        raise Forbidden(exc.message, html=True) from exc
-    response = RedirectResponse("/tv", status_code=303)
-    await start_session(
+    await read_admin_form(request, user)  # the post is checked; it carries no fields
+    return await sign_in(
         request,
-        response,
         store,
         email=SCREEN_EMAIL,
         name="Screen",
-        is_admin=False,
-        is_guest=False,
-    )
-    audit(
-        "login",
-        identity=SCREEN_EMAIL,
         client_ip=request_ip(request),
         path="/admin/tv",
-        outcome="ok",
         method="screen",
         by=user.email,
+        to="/tv",
     )
-    return response

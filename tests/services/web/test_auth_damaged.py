@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from services.web.app import create_app
 from services.web.auth.flows import take_flow
-from services.web.auth.sessions import digest
+from services.web.identity.sessions import digest
 from shared import keys
 from tests.services.web.conftest import SignedIn, build_settings, dev_sign_in, make_client, running
 from tests.services.web.test_auth_guests import ADMIN, guest_post, issue

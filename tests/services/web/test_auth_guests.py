@@ -173,7 +173,7 @@ async def test_guest_sign_in_with_passphrase_starts_guest_session(
         session_id = resp.cookies["andre_session"]
     redis = redis_clean.client("andre-web")
     try:
-        from services.web.auth.sessions import digest
+        from services.web.identity.sessions import digest
 
         record = json.loads(await redis.get(keys.session(digest(session_id))) or "{}")
     finally:

@@ -18,7 +18,7 @@ from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
 
 from services.web.app import create_app
-from services.web.auth.sessions import digest
+from services.web.identity.sessions import digest
 from services.web.settings import WebSettings
 from services.web.state import web_state
 from shared import keys

@@ -11,7 +11,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from services.web.app import create_app
-from services.web.auth.sessions import digest
+from services.web.identity.sessions import digest
 from services.web.routes import actions
 from services.web.settings import WebSettings
 from services.web.state import web_state

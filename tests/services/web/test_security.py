@@ -9,9 +9,9 @@ import pytest
 from fastapi import FastAPI
 
 from services.web.app import create_app
-from services.web.auth.csrf import form_token as derive
 from services.web.auth.guests import issue_guest
-from services.web.auth.sessions import digest
+from services.web.identity.csrf import form_token as derive
+from services.web.identity.sessions import digest
 from services.web.settings import WebSettings
 from services.web.state import web_state
 from shared import keys

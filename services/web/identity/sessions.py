@@ -10,12 +10,13 @@ from dataclasses import asdict, dataclass
 
 from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
-from services.web.auth.csrf import new_presession, set_presession_cookie
 from services.web.errors import TooManyRequests
+from services.web.identity.csrf import new_presession, set_presession_cookie
 from services.web.settings import WebSettings
 from shared import keys
+from shared.logs import audit
 from shared.queue import records
 from shared.queue.errors import RateLimited
 from shared.ratelimit import Limit, hit
@@ -245,3 +246,46 @@ async def start_session(
     # A new pre-session value too: whatever bound the sign-in forms and OAuth flow before is spent.
     set_presession_cookie(response, store.settings, new_presession(store.settings))
     return record
+
+
+async def sign_in(
+    conn: HTTPConnection,
+    store: SessionStore,
+    *,
+    email: str,
+    name: str,
+    is_admin: bool = False,
+    is_guest: bool = False,
+    expires_at: float | None = None,
+    counted: bool = True,
+    client_ip: str,
+    path: str,
+    method: str,
+    to: str = "/",
+    **details: str,
+) -> RedirectResponse:
+    """Sign the browser in (``start_session``) and send it on (303 to ``to``), with the one
+    ``login`` audit line (``path`` as logged: never a secret-bearing URL; ``details`` such as who
+    made a screen session)."""
+    response = RedirectResponse(to, status_code=303)
+    await start_session(
+        conn,
+        response,
+        store,
+        email=email,
+        name=name,
+        is_admin=is_admin,
+        is_guest=is_guest,
+        expires_at=expires_at,
+        counted=counted,
+    )
+    audit(
+        "login",
+        identity=email,
+        client_ip=client_ip,
+        path=path,
+        outcome="ok",
+        method=method,
+        **details,
+    )
+    return response

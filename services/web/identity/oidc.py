@@ -25,7 +25,7 @@ from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
-from services.web.auth.common import normalise_email
+from services.web.identity.emails import normalise_email
 from services.web.settings import WebSettings
 
 CALLBACK_PATH = "/auth/callback"
