@@ -1,8 +1,8 @@
 """Browser JSON actions: session + CSRF + same origin; identity from the session only.
 
-Bodies are validated strictly (a ``"true"`` string is not a boolean) and unknown fields, such as
-an ``email`` or ``user`` someone adds to impersonate another person, are ignored. Domain and
-Spotify errors propagate to ``services.web.errors``, which maps them to JSON statuses.
+Bodies are the strict models of ``shared.bodies`` (a ``"true"`` string is not a boolean); unknown
+fields, such as an ``email`` or ``user`` someone adds to impersonate another person, are ignored.
+Domain and Spotify errors propagate to ``services.web.errors``, which maps them to JSON statuses.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
+from pydantic import BaseModel
 
 from services.web.auth.deps import (
     ActionUserDep,
@@ -29,6 +29,7 @@ from shared import bender
 from shared import ratelimit as rl
 from shared.asgi import RedisDep
 from shared.audit import audited
+from shared.bodies import AirhornBody, CommentBody, IdBody, UriBody, VoteBody
 from shared.events import count_open, sse_response
 from shared.queue import airhorns, control, history, moderation
 from shared.queue import queue as q
@@ -52,33 +53,6 @@ SSE_SESSION_RECHECK_S = 15.0
 ACTION_LIMIT = rl.Limit("web_action", 60, 60)
 # Each Filter writes a 7-day key (Redis is noeviction) and may make the player pick again.
 FILTER_LIMIT = rl.Limit("web_filter", 60, 3600)
-
-
-class _Body(BaseModel):
-    # extra="ignore": a spoofed "email"/"user" field is dropped, never read.
-    model_config = ConfigDict(extra="ignore")
-
-
-class UriBody(_Body):
-    uri: StrictStr
-
-
-class IdBody(_Body):
-    id: StrictStr
-
-
-class VoteBody(_Body):
-    id: StrictStr
-    up: StrictBool = True
-
-
-class CommentBody(_Body):
-    id: StrictStr
-    text: StrictStr
-
-
-class AirhornBody(_Body):
-    name: StrictStr
 
 
 class Ok(BaseModel):

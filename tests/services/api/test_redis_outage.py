@@ -111,7 +111,7 @@ async def test_api_unexpected_error_keeps_keepalive_connection(own_redis: RedisS
                 break
             await asyncio.sleep(0.02)
         assert server.started
-        app.state.queue_reader = _Exploding()
+        app.state.api.reader = _Exploding()
         reader, writer = await asyncio.open_connection("127.0.0.1", settings.port)
         auth = f"Authorization: Bearer {TOKEN}\r\nHost: api\r\n"
         status, body = await _http(reader, writer, f"GET /api/queue HTTP/1.1\r\n{auth}\r\n")
