@@ -43,6 +43,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         redoc_url=None,
         # No redirects under /api/ (DESIGN §4): "/api/queue/" is a 404 {"error"}, not a 307.
         redirect_slashes=False,
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     install_error_handlers(app)
 

@@ -4,13 +4,16 @@
 route runs, and stores the caller's ``ApiIdentity`` in the request scope, where routes read it
 through ``services.api.deps.IdentityDep`` without checking again.
 
-Tokens are compared as SHA-256 digests with ``hmac.compare_digest`` against every configured
-token, without an early exit, so neither the length nor a matching prefix of a token leaks
-through timing. A successful request costs no Redis round trip; wrong tokens are counted per
-client IP in Redis (shared by replicas) and a client over the limit is also remembered in-process,
-so its further wrong or missing tokens get 429 without a Redis round trip. A valid token is never
-refused by that failure counter: everyone behind one office NAT would otherwise be locked out by
-one bad script, and the count throttles nothing a 256-bit token needs (docs/security.md).
+Tokens are looked up by their SHA-256 digest, and the entry found is confirmed with
+``hmac.compare_digest``: what the lookup's timing depends on is the digest of the guess, which
+nobody can steer towards a stored one, so neither the length nor a matching prefix of a token
+leaks, and the cost does not grow with the number of tokens (rotation keeps several).
+
+A successful request costs no Redis round trip; wrong tokens are counted per client IP in Redis
+(shared by replicas) and a client over the limit is also remembered in-process, so its further
+wrong or missing tokens get 429 without a Redis round trip. A valid token is never refused by
+that failure counter: everyone behind one office NAT would otherwise be locked out by one bad
+script, and the count throttles nothing a 256-bit token needs (docs/security.md).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from shared.settings import is_placeholder
 log = logging.getLogger(__name__)
 
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,31}")
+_BLANK = re.compile(r"\s")  # what str.isspace() calls blank
 _BLOCK_CACHE_MAX = 10_000
 
 # Shown in the OpenAPI schema on every guarded route (services.api.app adds it there).
@@ -68,10 +72,12 @@ class TokenTable:
     """Configured tokens as (identity, digest); the tokens themselves are not kept."""
 
     def __init__(self, entries: list[tuple[ApiIdentity, bytes]]) -> None:
-        self._entries = entries
+        self._by_digest: dict[bytes, tuple[ApiIdentity, bytes]] = {}
+        for identity, digest in entries:
+            self._by_digest.setdefault(digest, (identity, digest))  # the first of duplicates
 
     def __bool__(self) -> bool:
-        return bool(self._entries)
+        return bool(self._by_digest)
 
     @classmethod
     def from_settings(cls, settings: ApiSettings) -> TokenTable:
@@ -97,12 +103,10 @@ class TokenTable:
 
     def match(self, token: str) -> ApiIdentity | None:
         digest = _digest(token)
-        found: ApiIdentity | None = None
-        for identity, expected in self._entries:
-            equal = hmac.compare_digest(digest, expected)  # every entry, no early exit
-            if equal and found is None:
-                found = identity
-        return found
+        identity, expected = self._by_digest.get(digest, (None, b""))
+        if identity is None or not hmac.compare_digest(digest, expected):
+            return None
+        return identity
 
 
 def parse_bearer(header: str | None) -> str | None:
@@ -110,7 +114,7 @@ def parse_bearer(header: str | None) -> str | None:
     if not header:
         return None
     scheme, sep, token = header.partition(" ")
-    if not sep or scheme.lower() != "bearer" or not token or any(c.isspace() for c in token):
+    if not sep or scheme.lower() != "bearer" or not token or _BLANK.search(token):
         return None
     return token
 

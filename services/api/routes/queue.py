@@ -12,15 +12,16 @@ from services.api.auth import ApiIdentity
 from services.api.body import documented, json_body
 from services.api.deps import (
     IdentityDep,
-    QueueReaderDep,
     RedisDep,
     RulesDep,
     SettingsDep,
     StateDep,
+    api_state,
     caller_ip,
 )
 from services.api.errors import ApiError, error_docs
 from services.api.moderation import api_actor
+from services.api.routing import RequestOnlyRoute
 from services.api.settings import ApiSettings
 from shared import ratelimit
 from shared.audit import audited
@@ -82,10 +83,19 @@ def ok() -> Response:
     return Response(_OK, media_type=_JSON)
 
 
-@router.get("/queue", response_model=QueueView)
-async def list_queue(reader: QueueReaderDep) -> Response:
+async def list_queue(request: Request) -> Response:
     """The queue in play order and the Bender preview."""
-    return Response(await reader.get_json(), media_type=_JSON)
+    return Response(await api_state(request).reader.get_json(), media_type=_JSON)
+
+
+# The route every client polls: see services.api.routing for why it takes the request only.
+router.add_api_route(
+    "/queue",
+    list_queue,
+    methods=["GET"],
+    response_model=QueueView,
+    route_class_override=RequestOnlyRoute,
+)
 
 
 @router.get("/playing", response_model=NowPlaying | dict[str, Any])
