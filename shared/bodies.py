@@ -36,7 +36,11 @@ def _text(max_len: int, **schema: Any) -> Any:
 
 
 Present = BeforeValidator(_present_text)
-ItemId = Annotated[StrictStr, Present, _text(MAX_ID_LEN)]
+# What an id looks like is the domain's rule (shared.queue.queue: anything else is simply not in
+# the queue, 404); the length here only documents the ids it issues.
+ItemId = Annotated[
+    StrictStr, Present, Field(json_schema_extra={"minLength": 1, "maxLength": MAX_ID_LEN})
+]
 # The pattern documents what parse_ref accepts; each service checks the reference itself, with
 # its own message.
 TrackRef = Annotated[

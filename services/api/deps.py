@@ -14,8 +14,7 @@ from redis.asyncio import Redis
 from services.api.auth import ApiIdentity, identity_of, request_ip
 from services.api.settings import ApiSettings
 from services.api.state import ApiState
-from shared.events import EventHub
-from shared.queue.queue import QueueReader, QueueRules
+from shared.queue.queue import QueueRules
 from shared.spotify.catalog import Catalog
 from shared.spotify.connect import SpotifyConnect
 
@@ -59,14 +58,6 @@ async def get_connect(request: Request) -> SpotifyConnect:
     return api_state(request).connect
 
 
-async def get_queue_reader(request: Request) -> QueueReader:
-    return api_state(request).reader
-
-
-async def get_hub(request: Request) -> EventHub:
-    return api_state(request).hub
-
-
 StateDep = Annotated[ApiState, Depends(get_state)]
 IdentityDep = Annotated[ApiIdentity, Depends(get_identity)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
@@ -74,5 +65,3 @@ RedisDep = Annotated[Redis, Depends(get_redis)]
 RulesDep = Annotated[QueueRules, Depends(get_rules)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 ConnectDep = Annotated[SpotifyConnect, Depends(get_connect)]
-HubDep = Annotated[EventHub, Depends(get_hub)]
-QueueReaderDep = Annotated[QueueReader, Depends(get_queue_reader)]
