@@ -43,18 +43,14 @@ def create_app(settings: ApiSettings) -> FastAPI:
         redoc_url=None,
         # No redirects under /api/ (DESIGN §4): "/api/queue/" is a 404 {"error"}, not a 307.
         redirect_slashes=False,
+        # FastAPI's native OpenTelemetry hooks: nothing here exports traces or metrics (the
+        # logs are the record), and each hook costs on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     install_error_handlers(app)
 
-    @app.get(HEALTH, tags=["health"])
-    async def health(redis: RedisDep) -> JSONResponse:
-        """Liveness and Redis reachability; public."""
-        if not await redis_ok(redis):
-            return JSONResponse({"status": "error", "error": "redis unavailable"}, status_code=503)
-        return JSONResponse({"status": "ok"})
-
-    # Included one level deep under the prefix: each nesting level is matched on every request.
+    # Every /api route is declared on one of these routers (BearerAuth guards their paths), each
+    # included one level deep under the prefix: each nesting level is matched on every request.
     routers = [module.router for module in (queue, catalog, spotify, events)]
     schema_router = APIRouter()
 
@@ -66,6 +62,15 @@ def create_app(settings: ApiSettings) -> FastAPI:
     routers.append(schema_router)
     for router in routers:
         app.include_router(router, prefix=PREFIX)
+
+    # After the routers: the polled routes are matched first.
+    @app.get(HEALTH, tags=["health"])
+    async def health(redis: RedisDep) -> JSONResponse:
+        """Liveness and Redis reachability; public."""
+        if not await redis_ok(redis):
+            return JSONResponse({"status": "error", "error": "redis unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
     paths = [
         PREFIX + r.path for router in routers for r in router.routes if isinstance(r, APIRoute)
     ]
