@@ -10,7 +10,7 @@ exception handlers like every other route.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
@@ -27,9 +27,4 @@ class RequestOnlyRoute(APIRoute):
             raise TypeError(f"{path}: a RequestOnlyRoute endpoint takes the request only")
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        endpoint: Callable[[Request], Awaitable[Response]] = self.endpoint
-
-        async def handle(request: Request) -> Response:
-            return await endpoint(request)
-
-        return handle
+        return self.endpoint  # called as endpoint(request); checked in __init__
