@@ -22,9 +22,10 @@ class RequestOnlyRoute(APIRoute):
         super().__init__(path, endpoint, **kwargs)
         d = self.dependant
         params = (d.path_params, d.query_params, d.header_params, d.cookie_params, d.body_params)
-        if any(params) or d.dependencies or self.body_field is not None:
+        extra = any(params) or d.dependencies or self.body_field is not None
+        if extra or d.request_param_name is None:
             # A parameter or dependency here would be silently ignored: refuse at import.
             raise TypeError(f"{path}: a RequestOnlyRoute endpoint takes the request only")
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        return self.endpoint  # called as endpoint(request); checked in __init__
+        return self.endpoint  # called as endpoint(request): __init__ checked it takes just that
