@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.api.errors import error_response
 from services.api.settings import ApiSettings
+from services.api.state import api_state
 from shared import ratelimit
 from shared.clientip import client_ip, rate_subject
 from shared.logs import audit
@@ -262,7 +263,7 @@ class BearerAuth:
         self._blocked_until[ip] = self.clock() + seconds
 
     async def _count_failure(self, request: Request, ip: str) -> None:
-        redis = request.app.state.api.redis
+        redis = api_state(request).redis
         try:
             await ratelimit.hit(redis, self.limit, rate_subject(ip))
         except RateLimited as exc:

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.api.errors import ApiError
+from services.api.state import api_state
 from shared.http_errors import describe_validation
 
 M = TypeVar("M", bound=BaseModel)
@@ -52,7 +53,7 @@ def too_large() -> ApiError:
 
 async def read_object(request: Request) -> dict[str, Any]:
     """The JSON object in the body ({} when empty); 413 past the cap, 400 when not an object."""
-    limit: int = request.app.state.api.settings.api_max_body_bytes
+    limit = api_state(request).settings.api_max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None:
         try:

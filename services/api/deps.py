@@ -13,15 +13,10 @@ from redis.asyncio import Redis
 
 from services.api.auth import ApiIdentity, identity_of, request_ip
 from services.api.settings import ApiSettings
-from services.api.state import ApiState
+from services.api.state import ApiState, api_state
 from shared.queue.queue import QueueRules
 from shared.spotify.catalog import Catalog
 from shared.spotify.connect import SpotifyConnect
-
-
-def api_state(request: Request) -> ApiState:
-    """The lifespan's state, for code that is not a dependency."""
-    return request.app.state.api  # type: ignore[no-any-return]
 
 
 def caller_ip(request: Request) -> str:

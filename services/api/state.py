@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import httpx
 from redis.asyncio import Redis
+from starlette.requests import HTTPConnection
 
 from services.api.settings import ApiSettings
 from shared.events import EventHub
@@ -38,6 +39,11 @@ class ApiState:
     add_limit: Limit  # songs one token identity may add per window
     # Open /api/events streams per token identity in this process (api_sse_streams_per_token).
     open_streams: dict[str, int] = field(default_factory=dict)
+
+
+def api_state(conn: HTTPConnection) -> ApiState:
+    """The lifespan's state, for code that is not a dependency."""
+    return conn.app.state.api  # type: ignore[no-any-return]
 
 
 @asynccontextmanager

@@ -16,13 +16,13 @@ from services.api.deps import (
     RulesDep,
     SettingsDep,
     StateDep,
-    api_state,
     caller_ip,
 )
 from services.api.errors import ApiError, error_docs
 from services.api.moderation import api_actor
 from services.api.routing import RequestOnlyRoute
 from services.api.settings import ApiSettings
+from services.api.state import api_state
 from shared import ratelimit
 from shared.audit import audited
 from shared.bodies import IdBody, UriBody, VoteBody
