@@ -1,4 +1,4 @@
-"""Bearer-token auth for every /api route but health: one ASGI layer, constant-time, rate-limited.
+"""Bearer-token auth for every /api route but health: one ASGI layer, timing-safe, rate-limited.
 
 ``BearerAuth`` is the only token check: it answers 401/403/429/503 (and audits them) before any
 route runs, and stores the caller's ``ApiIdentity`` in the request scope, where routes read it
@@ -176,12 +176,7 @@ def _authorization(scope: Scope) -> str | None:
 
 
 class BearerAuth:
-    """The token check in front of every guarded path (pure ASGI, one per app).
-
-    A valid token costs a hash and the comparisons, no Redis round trip. Wrong tokens are
-    counted per client address in Redis (shared by replicas); an address over the limit is also
-    remembered in-process, so its further wrong or missing tokens get 429 without a round trip.
-    """
+    """The token check in front of every guarded path (pure ASGI, one per app; see above)."""
 
     def __init__(
         self,
