@@ -89,9 +89,6 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     """Whatever no handler took: 503 while Redis cannot serve, else a logged 500."""
-    if isinstance(exc, DomainError | SpotifyError):
-        # Raised outside the routes' handlers (the GET /api/queue fast path): the same answer.
-        return await _known_error(request, exc)
     if isinstance(exc, REDIS_UNAVAILABLE):
         log_unavailable(log, exc, request.url.path)
         return error_response(

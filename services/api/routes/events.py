@@ -5,10 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from services.api.auth import IdentityDep
-from services.api.deps import HubDep
+from services.api.deps import IdentityDep, StateDep
 from services.api.errors import error_docs
-from services.api.settings import ApiSettings
 from shared.events import count_open, sse_response
 from shared.queue.errors import RateLimited
 
@@ -23,17 +21,14 @@ router = APIRouter(tags=["events"])
         **error_docs({429: "Too many open streams for this token"}),
     },
 )
-async def stream_events(request: Request, hub: HubDep, identity: IdentityDep) -> StreamingResponse:
+async def stream_events(
+    request: Request, state: StateDep, identity: IdentityDep
+) -> StreamingResponse:
     """The event stream (text/event-stream); send Last-Event-ID to resume."""
     # Each open stream holds a socket and a frame queue: one token opening hundreds must not
     # exhaust the process (the web caps its users the same way, ANDRE_SSE_STREAMS_PER_USER).
-    settings: ApiSettings = request.app.state.settings
-    state = request.app.state
-    if not hasattr(state, "open_streams"):
-        state.open_streams = {}
-    open_streams: dict[str, int] = state.open_streams
-    if open_streams.get(identity.email, 0) >= settings.api_sse_streams_per_token:
+    if state.open_streams.get(identity.email, 0) >= state.settings.api_sse_streams_per_token:
         raise RateLimited("Too many open event streams for this token; close some", 5)
-    response = await sse_response(hub, request)
-    response.body_iterator = count_open(response.body_iterator, open_streams, identity.email)
+    response = await sse_response(state.hub, request)
+    response.body_iterator = count_open(response.body_iterator, state.open_streams, identity.email)
     return response

@@ -8,24 +8,24 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from services.api.auth import ApiIdentity, IdentityDep
-from services.api.body import (
-    MAX_URI_LEN,
-    AddBody,
-    IdBody,
-    VoteBody,
-    documented,
-    optional_bool,
-    read_object,
-    required_str,
+from services.api.auth import ApiIdentity
+from services.api.body import documented, json_body
+from services.api.deps import (
+    IdentityDep,
+    RedisDep,
+    RulesDep,
+    SettingsDep,
+    StateDep,
+    caller_ip,
 )
-from services.api.deps import CatalogDep, QueueReaderDep, RulesDep, SettingsDep
 from services.api.errors import ApiError, error_docs
 from services.api.moderation import api_actor
+from services.api.routing import RequestOnlyRoute
 from services.api.settings import ApiSettings
+from services.api.state import api_state
 from shared import ratelimit
-from shared.asgi import RedisDep
 from shared.audit import audited
+from shared.bodies import IdBody, Moderated, UriBody, VoteBody
 from shared.queue import control, moderation
 from shared.queue import queue as domain
 from shared.queue.errors import NothingPlaying
@@ -60,20 +60,6 @@ class History(BaseModel):
     plays: list[Play]
 
 
-class Moderated(BaseModel):
-    """``done``: skipped / removed; else this token's vote counted (``votes`` of ``needed``)."""
-
-    ok: bool = True
-    done: bool
-    how: str
-    votes: int
-    needed: int
-
-    @classmethod
-    def of(cls, outcome: moderation.Outcome) -> Moderated:
-        return cls(done=outcome.done, how=outcome.how, votes=outcome.votes, needed=outcome.needed)
-
-
 _ADMIN_ONLY = {403: "Only tokens listed in ANDRE_API_ADMIN_TOKENS can clear the queue"}
 _VOTES_OFF = {403: "Votes are off (ANDRE_MODERATION_SKIP_VOTES=0) and it is not this token's song"}
 _PAUSE_POLICY = {403: "ANDRE_MODERATION_PAUSE=admins and the token is not an admin"}
@@ -83,10 +69,19 @@ def ok() -> Response:
     return Response(_OK, media_type=_JSON)
 
 
-@router.get("/queue", response_model=QueueView)
-async def list_queue(reader: QueueReaderDep) -> Response:
+async def list_queue(request: Request) -> Response:
     """The queue in play order and the Bender preview."""
-    return Response(await reader.get_json(), media_type=_JSON)
+    return Response(await api_state(request).reader.get_json(), media_type=_JSON)
+
+
+# The route every client polls: see services.api.routing for why it takes the request only.
+router.add_api_route(
+    "/queue",
+    list_queue,
+    methods=["GET"],
+    response_model=QueueView,
+    route_class_override=RequestOnlyRoute,
+)
 
 
 @router.get("/playing", response_model=NowPlaying | dict[str, Any])
@@ -100,7 +95,7 @@ async def show_playing(redis: RedisDep) -> Response:
     "/queue/add",
     status_code=201,
     response_model=Added,
-    openapi_extra=documented(AddBody),
+    openapi_extra=documented(UriBody),
     responses=error_docs(
         {
             404: "Unknown Spotify track or episode",
@@ -111,26 +106,29 @@ async def show_playing(redis: RedisDep) -> Response:
     ),
 )
 async def add_track(
-    request: Request, redis: RedisDep, identity: IdentityDep, catalog: CatalogDep, rules: RulesDep
+    body: Annotated[UriBody, json_body(UriBody)],
+    request: Request,
+    identity: IdentityDep,
+    state: StateDep,
 ) -> JSONResponse:
     """Queue a Spotify track or episode (URI or open.spotify.com link) as the token's identity."""
-    data = await read_object(request)
-    ref = parse_ref(required_str(data, "uri", max_len=MAX_URI_LEN))
+    redis = state.redis
+    ref = parse_ref(body.uri)
     if ref is None:
         raise ApiError(400, "Invalid field: uri")
     with audited(
-        request, identity.email, "queue.add", client_ip=request.state.client_ip, uri=ref.uri
+        request, identity.email, "queue.add", client_ip=caller_ip(request), uri=ref.uri
     ) as details:
-        await ratelimit.hit(redis, request.app.state.add_limit, identity.email)
-        track = await catalog.lookup(ref.uri)
-        added = await domain.add_or_vote(redis, track, identity.email, rules=rules)
+        await ratelimit.hit(redis, state.add_limit, identity.email)
+        track = await state.catalog.lookup(ref.uri)
+        added = await domain.add_or_vote(redis, track, identity.email, rules=state.rules)
         details["item_id"] = added.item_id
         details["add_result"] = added.outcome
     if added.outcome == "added":
         return JSONResponse({"ok": True, "id": added.item_id}, status_code=201)
     # Already queued: this add counted as an upvote or a jam (issue 14).
-    body = {"ok": True, "id": added.item_id, "outcome": added.outcome, "message": added.message}
-    return JSONResponse(body, status_code=200)
+    answer = {"ok": True, "id": added.item_id, "outcome": added.outcome, "message": added.message}
+    return JSONResponse(answer, status_code=200)
 
 
 @router.post(
@@ -142,17 +140,19 @@ async def add_track(
     ),
 )
 async def vote_track(
-    request: Request, redis: RedisDep, identity: IdentityDep, rules: RulesDep
+    body: Annotated[VoteBody, json_body(VoteBody)],
+    request: Request,
+    redis: RedisDep,
+    identity: IdentityDep,
+    rules: RulesDep,
 ) -> Response:
     """Vote a song up (default) or down by one slot; one vote per identity per song."""
-    data = await read_object(request)
-    item_id = required_str(data, "id")
-    up = optional_bool(data, "up", True)
+    item_id, up = body.id, body.up
     with audited(
         request,
         identity.email,
         "queue.vote",
-        client_ip=request.state.client_ip,
+        client_ip=caller_ip(request),
         item_id=item_id,
         up=up,
     ):
@@ -167,13 +167,16 @@ async def vote_track(
     responses=error_docs({**_NO_ITEM, 409: _DAMAGED.capitalize()}),
 )
 async def jam_track(
-    request: Request, redis: RedisDep, identity: IdentityDep, rules: RulesDep
+    body: Annotated[IdBody, json_body(IdBody)],
+    request: Request,
+    redis: RedisDep,
+    identity: IdentityDep,
+    rules: RulesDep,
 ) -> JSONResponse:
     """Toggle the identity's jam on a queued or the playing song."""
-    data = await read_object(request)
-    item_id = required_str(data, "id")
+    item_id = body.id
     with audited(
-        request, identity.email, "queue.jam", client_ip=request.state.client_ip, item_id=item_id
+        request, identity.email, "queue.jam", client_ip=caller_ip(request), item_id=item_id
     ) as details:
         jammed = await domain.toggle_jam(redis, item_id, identity.email, rules=rules)
         details["jammed"] = jammed
@@ -187,6 +190,7 @@ async def jam_track(
     responses=error_docs(_NO_ITEM),
 )
 async def remove_track(
+    body: Annotated[IdBody, json_body(IdBody)],
     request: Request,
     redis: RedisDep,
     identity: IdentityDep,
@@ -195,10 +199,9 @@ async def remove_track(
 ) -> Moderated:
     """Remove the token's own song at once; anyone else's takes enough votes (this one counts)
     unless the token is listed in ANDRE_API_ADMIN_TOKENS. ``done`` says whether it went."""
-    data = await read_object(request)
-    item_id = required_str(data, "id")
+    item_id = body.id
     with audited(
-        request, identity.email, "queue.remove", client_ip=request.state.client_ip, item_id=item_id
+        request, identity.email, "queue.remove", client_ip=caller_ip(request), item_id=item_id
     ) as details:
         outcome = await moderation.remove(
             redis, api_actor(identity, settings), item_id, rules=rules
@@ -216,9 +219,7 @@ async def clear_queue(
     settings: SettingsDep,
 ) -> Response:
     """Remove every queued song (the playing song plays on); tokens in ANDRE_API_ADMIN_TOKENS."""
-    with audited(
-        request, identity.email, "queue.clear", client_ip=request.state.client_ip
-    ) as details:
+    with audited(request, identity.email, "queue.clear", client_ip=caller_ip(request)) as details:
         details["removed"] = await moderation.clear(
             redis, api_actor(identity, settings), rules=rules
         )
@@ -235,9 +236,7 @@ async def skip_track(
 ) -> Moderated:
     """End the token's own playing song; anyone else's takes enough votes (this one counts)
     unless the token is listed in ANDRE_API_ADMIN_TOKENS. No-op when idle (``done`` false)."""
-    with audited(
-        request, identity.email, "queue.skip", client_ip=request.state.client_ip
-    ) as details:
+    with audited(request, identity.email, "queue.skip", client_ip=caller_ip(request)) as details:
         try:
             outcome = await moderation.skip(redis, api_actor(identity, settings), rules=rules)
         except NothingPlaying:
@@ -258,7 +257,7 @@ async def _set_paused(
         request,
         identity.email,
         "queue.pause" if paused else "queue.resume",
-        client_ip=request.state.client_ip,
+        client_ip=caller_ip(request),
     ) as details:
         details["changed"] = await moderation.set_paused(
             redis, api_actor(identity, settings), paused, rules=rules

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from services.api.auth import IdentityDep
-from services.api.body import (
-    MAX_DEVICE_ID_LEN,
-    TransferBody,
-    documented,
-    optional_bool,
-    read_object,
-    required_str,
-)
-from services.api.deps import ConnectDep, SettingsDep
+from services.api.body import documented, json_body
+from services.api.deps import ConnectDep, IdentityDep, SettingsDep, caller_ip
 from services.api.errors import ApiError, error_docs
 from services.api.routes.queue import Ok, ok
 from shared.audit import audited
+from shared.bodies import TransferBody
 
 router = APIRouter(
     prefix="/spotify",
@@ -44,18 +37,20 @@ async def list_devices(settings: SettingsDep, connect: ConnectDep) -> JSONRespon
 
 @router.post("/transfer", response_model=Ok, openapi_extra=documented(TransferBody))
 async def transfer_playback(
-    request: Request, identity: IdentityDep, settings: SettingsDep, connect: ConnectDep
+    request: Request,
+    identity: IdentityDep,
+    settings: SettingsDep,
+    connect: ConnectDep,
+    body: Annotated[TransferBody, json_body(TransferBody)],
 ) -> Response:
     """Move the house account's playback to ``device_id`` (and start it unless play=false)."""
     email = _house_account(settings.spotify_email)
-    data = await read_object(request)
-    device_id = required_str(data, "device_id", max_len=MAX_DEVICE_ID_LEN)
-    play = optional_bool(data, "play", True)
+    device_id, play = body.device_id, body.play
     with audited(
         request,
         identity.email,
         "spotify.transfer",
-        client_ip=request.state.client_ip,
+        client_ip=caller_ip(request),
         device_id=device_id,
         play=play,
     ):

@@ -1,8 +1,8 @@
 """Browser JSON actions: session + CSRF + same origin; identity from the session only.
 
-Bodies are validated strictly (a ``"true"`` string is not a boolean) and unknown fields, such as
-an ``email`` or ``user`` someone adds to impersonate another person, are ignored. Domain and
-Spotify errors propagate to ``services.web.errors``, which maps them to JSON statuses.
+Bodies are the strict models of ``shared.bodies`` (a ``"true"`` string is not a boolean); unknown
+fields, such as an ``email`` or ``user`` someone adds to impersonate another person, are ignored.
+Domain and Spotify errors propagate to ``services.web.errors``, which maps them to JSON statuses.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
+from pydantic import BaseModel
 
 from services.web.auth.deps import (
     ActionUserDep,
@@ -28,6 +28,7 @@ from services.web.routes.deps import CatalogDep, HubDep, RulesDep
 from services.web.state import LimitsDep, RedisDep
 from shared import ratelimit as rl
 from shared.audit import audited
+from shared.bodies import AirhornBody, CommentBody, IdBody, Moderated, UriBody, VoteBody
 from shared.events import count_open, sse_response
 from shared.queue import airhorns, control, history, moderation, preview
 from shared.queue import queue as q
@@ -41,33 +42,6 @@ SEARCH_RESULTS = 20
 # An open /events stream re-checks its session this often (logout must end it, not only refuse
 # the next request).
 SSE_SESSION_RECHECK_S = 15.0
-
-
-class _Body(BaseModel):
-    # extra="ignore": a spoofed "email"/"user" field is dropped, never read.
-    model_config = ConfigDict(extra="ignore")
-
-
-class UriBody(_Body):
-    uri: StrictStr
-
-
-class IdBody(_Body):
-    id: StrictStr
-
-
-class VoteBody(_Body):
-    id: StrictStr
-    up: StrictBool = True
-
-
-class CommentBody(_Body):
-    id: StrictStr
-    text: StrictStr
-
-
-class AirhornBody(_Body):
-    name: StrictStr
 
 
 class Ok(BaseModel):
@@ -84,19 +58,6 @@ class Jammed(Ok):
 
 class FreeHorns(Ok):
     free_left: int
-
-
-class Moderated(Ok):
-    """``done``: skipped / removed; else your vote counted (``votes`` of ``needed``)."""
-
-    done: bool
-    how: str
-    votes: int
-    needed: int
-
-    @classmethod
-    def of(cls, outcome: moderation.Outcome) -> Moderated:
-        return cls(done=outcome.done, how=outcome.how, votes=outcome.votes, needed=outcome.needed)
 
 
 def web_actor(user: SessionUser) -> moderation.Actor:

@@ -1,15 +1,27 @@
 from __future__ import annotations
 
 import logging
+import signal
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from redis.asyncio import Redis
+from starlette.requests import Request
 
 from services.api.app import create_app
-from services.api.auth import TokenTable, parse_bearer
+from services.api.auth import (
+    ApiIdentity,
+    BearerAuth,
+    GuardedPaths,
+    TokenTable,
+    identity_of,
+    parse_bearer,
+)
 from shared.logs import AUDIT_LOGGER
+from shared.queue import queue as domain
 from tests.services.api.conftest import AUTH, BOT_TOKEN, TOKEN, build_settings, running
+from tests.shared.queue.helpers import track
 from tests.support.redis_server import RedisServer
 
 
@@ -115,7 +127,7 @@ async def test_auth_valid_token_after_bad_tokens_from_same_ip_accepted(
             await client.post("/api/queue/skip", headers={**office, "Authorization": "Bearer x"})
         r = await client.post("/api/queue/skip", headers={**office, "Authorization": "Bearer y"})
         assert r.status_code == 429
-        # The right token from the same address: the route and the GET /api/queue fast path.
+        # The right token from the same address is served, on any route.
         assert (await client.post("/api/queue/skip", headers={**office, **AUTH})).status_code == 200
         assert (await client.get("/api/queue", headers={**office, **AUTH})).status_code == 200
         r = await client.get("/api/queue", headers={**office, "Authorization": "Bearer z"})
@@ -189,3 +201,106 @@ async def test_auth_bad_tokens_from_one_ipv6_64_share_a_limit(redis_clean: Redis
         assert (await client.post("/api/queue/skip", headers=headers)).status_code == 429
         other = {"X-Forwarded-For": "2001:db8:7:2::1", "Authorization": "Bearer guess"}
         assert (await client.post("/api/queue/skip", headers=other)).status_code == 403
+
+
+async def test_auth_every_schema_route_401_without_token_and_not_401_with_one(
+    api_app: FastAPI,
+) -> None:
+    async with running(api_app) as client:
+        routes = await _guarded_routes(client)
+        for method, path in routes:
+            if path == "/api/events":
+                continue  # a stream: the live-server matrix above covers it
+            r = await client.request(method, path)
+            assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", path
+            r = await client.request(method, path, headers=AUTH)
+            assert r.status_code not in (401, 403), (method, path, r.text)
+
+
+async def test_auth_unknown_api_paths_404_with_or_without_token(api_app: FastAPI) -> None:
+    async with running(api_app) as client:
+        for headers in ({}, AUTH, {"Authorization": "Bearer wrong"}):
+            for path in ("/api/nope", "/api/queue/", "/api/health/", "/api"):
+                r = await client.get(path, headers=headers)
+                assert r.status_code == 404 and set(r.json()) == {"error"}, (path, headers)
+
+
+async def test_auth_get_queue_with_and_without_query_same_answer(
+    api_client: httpx.AsyncClient, redis_api: Redis
+) -> None:
+    await domain.add_item(redis_api, track(1), "a@example.com")
+    plain = await api_client.get("/api/queue")
+    queried = await api_client.get("/api/queue?via=anything")
+    assert plain.status_code == queried.status_code == 200
+    assert plain.json() == queried.json() and len(plain.json()["queue"]) == 1
+    assert plain.headers["content-type"] == "application/json"
+
+
+async def test_auth_get_queue_bad_tokens_answered_and_audited_once(
+    api_app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=AUDIT_LOGGER)
+    async with running(api_app) as client:
+        r = await client.get("/api/queue")
+        assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+        r = await client.get("/api/queue", headers={"Authorization": "Bearer wrong"})
+        assert r.status_code == 403 and r.json() == {"error": "Invalid API token"}
+        assert (await client.get("/api/queue", headers=AUTH)).status_code == 200
+    outcomes = [r.outcome for r in caplog.records if r.name == AUDIT_LOGGER]  # type: ignore[attr-defined]
+    assert outcomes == ["missing_token", "invalid_token"]
+
+
+async def test_auth_wrong_token_while_redis_down_still_403(
+    own_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(build_settings(own_redis))
+    async with running(app) as client:
+        own_redis.halt(signal.SIGKILL)
+        try:
+            r = await client.post("/api/queue/skip", headers={"Authorization": "Bearer wrong"})
+            assert r.status_code == 403 and r.json() == {"error": "Invalid API token"}
+            assert "could not count an invalid API token" in caplog.text
+            r = await client.post("/api/queue/skip", headers=AUTH)
+            assert r.status_code == 503 and set(r.json()) == {"error"}
+        finally:
+            own_redis.launch()
+
+
+async def test_auth_block_ends_when_the_clock_passes_it(redis_clean: RedisServer) -> None:
+    settings = build_settings(redis_clean)
+    now = [1000.0]
+    guard = BearerAuth(
+        create_app(settings),
+        tokens=TokenTable.from_settings(settings),
+        settings=settings,
+        guarded=GuardedPaths(["/api/queue"]),
+        clock=lambda: now[0],
+    )
+    guard._block("203.0.113.9", 30)
+    assert guard._blocked_for("203.0.113.9") == 30
+    now[0] += 29.5
+    assert guard._blocked_for("203.0.113.9") == 1
+    now[0] += 1
+    assert guard._blocked_for("203.0.113.9") == 0
+
+
+def test_guarded_paths_exact_patterns_and_public() -> None:
+    paths = GuardedPaths(["/api/health", "/api/queue", "/api/queue/{item_id}/votes", "/other"])
+    assert "/api/queue" in paths and "/api/queue/12/votes" in paths
+    assert "/api/health" not in paths and "/other" not in paths
+    assert "/api/queue/" not in paths and "/api/queue/1/2/votes" not in paths
+
+
+def test_identity_of_outside_the_guard_is_an_error() -> None:
+    scope = {"type": "http", "path": "/api/x", "headers": []}
+    with pytest.raises(RuntimeError):
+        identity_of(scope)
+    request = Request({**scope, "state": {"identity": ApiIdentity("a@api", "a")}})
+    assert identity_of(request.scope) == ApiIdentity("a@api", "a")
+
+
+def test_token_table_duplicate_token_keeps_the_first_name(redis_server: RedisServer) -> None:
+    table = TokenTable.from_settings(
+        build_settings(redis_server, api_tokens=f"bot={BOT_TOKEN},twin={BOT_TOKEN}")
+    )
+    assert table.match(BOT_TOKEN) == ApiIdentity("bot@api", "bot")

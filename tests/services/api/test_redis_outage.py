@@ -40,8 +40,8 @@ async def test_api_redis_hung_every_route_503_within_2s_then_recovers(
     vote, bot = {"id": item_id, "up": True}, {"Authorization": f"Bearer {BOT_TOKEN}"}
     calls = {
         "health": lambda: client.get("/api/health"),
-        "queue (fast path)": lambda: client.get("/api/queue"),
-        "queue (route)": lambda: client.get("/api/queue?x=1"),
+        "queue": lambda: client.get("/api/queue"),
+        "queue (query string)": lambda: client.get("/api/queue?x=1"),
         "playing": lambda: client.get("/api/playing"),
         "history": lambda: client.get("/api/history"),
         "vote": lambda: client.post("/api/queue/vote", json=vote, headers=bot),
@@ -111,7 +111,7 @@ async def test_api_unexpected_error_keeps_keepalive_connection(own_redis: RedisS
                 break
             await asyncio.sleep(0.02)
         assert server.started
-        app.state.queue_reader = _Exploding()
+        app.state.api.reader = _Exploding()
         reader, writer = await asyncio.open_connection("127.0.0.1", settings.port)
         auth = f"Authorization: Bearer {TOKEN}\r\nHost: api\r\n"
         status, body = await _http(reader, writer, f"GET /api/queue HTTP/1.1\r\n{auth}\r\n")

@@ -46,7 +46,7 @@ async def spotify_client(
     app = create_app(build_settings(redis_clean, spotify_email=HOUSE))
     fake = FakeConnect()
     async with running(app, AUTH) as client:
-        app.state.connect = fake
+        app.state.api.connect = fake
         yield client, fake
 
 
