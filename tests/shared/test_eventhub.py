@@ -12,7 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from shared import keys
-from shared.eventhub import EventHub
+from shared.eventhub import EventHub, follow
 from shared.queue import queue as domain
 from shared.queue.events import publish
 from shared.queue.queue import QueueRules
@@ -215,3 +215,33 @@ async def test_event_stream_resume_past_byte_cap_sends_snapshot_then_live(
         assert live[0]["event"] == "airhorn" and "new@example.com" in live[0]["data"]
     finally:
         await stream.aclose()
+
+
+async def test_follow_uses_the_services_encoding_and_reports_idle(redis_api: Redis) -> None:
+    # The hub knows no wire format: it sends what its service's encode made, once per event.
+    calls: list[str] = []
+
+    def encode(event_id: str | None, event_type: str, data: str) -> bytes:
+        calls.append(event_type)
+        return f"{event_type}|{data}".encode()
+
+    hub = EventHub(redis_api, encode=encode, block_ms=200)
+    await hub.start()
+    frames = follow(hub, None, newest=await hub.newest_id(), idle_s=0.05)
+    others = [hub.subscribe() for _ in range(3)]
+    try:
+        assert await anext(frames) == b'queue_update|{"queue":[],"preview":null}now_playing|{}'
+        async with asyncio.timeout(2):
+            assert await anext(frames) is None  # idle: the caller sends its keep-alive
+        calls.clear()
+        await publish(redis_api, "airhorn", {"name": "siren", "user": "u@example.com"})
+        async with asyncio.timeout(5):
+            got = await anext(frames)
+            while got is None:
+                got = await anext(frames)
+        assert got == b'airhorn|{"name":"siren","user":"u@example.com"}'
+        assert calls == ["airhorn"]  # one encoding shared by all four subscribers
+        assert all(sub.queue.qsize() == 1 for sub in others)
+    finally:
+        await frames.aclose()
+        await hub.stop()
