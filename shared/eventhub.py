@@ -193,6 +193,13 @@ class EventHub:
                 async with asyncio.timeout(5):
                     await self._started.wait()
 
+    async def __aenter__(self) -> EventHub:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
     async def stop(self) -> None:
         task, self._task = self._task, None
         self._stopping = True

@@ -62,8 +62,5 @@ async def create_api_state(settings: ApiSettings) -> AsyncIterator[ApiState]:
             rules=QueueRules.from_settings(settings),
             add_limit=Limit("api_add", settings.api_add_max, settings.api_add_window_s),
         )
-        try:
-            await hub.start()
+        async with hub:  # started for the app's lifetime, stopped before Redis closes
             yield state
-        finally:
-            await hub.stop()

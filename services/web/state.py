@@ -68,11 +68,8 @@ async def open_state(settings: WebSettings) -> AsyncIterator[WebState]:
             oidc=OIDCClient(settings, http),
             hub=hub,
         )
-        try:
-            await hub.start()
+        async with hub:  # started for the app's lifetime, stopped before Redis closes
             yield state
-        finally:
-            await hub.stop()
 
 
 def lifespan(settings: WebSettings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:

@@ -245,3 +245,13 @@ async def test_follow_uses_the_services_encoding_and_reports_idle(redis_api: Red
     finally:
         await frames.aclose()
         await hub.stop()
+
+
+async def test_hub_as_context_starts_and_stops_ending_its_streams(redis_api: Redis) -> None:
+    async with new_hub(redis_api) as hub:
+        sub = hub.subscribe()
+        await publish(redis_api, "airhorn", {"name": "siren", "user": "u@example.com"})
+        async with asyncio.timeout(5):
+            await sub.wakeup.wait()
+        assert not sub.dropped
+    assert sub.dropped and hub.subscriber_count == 0
