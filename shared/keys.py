@@ -15,7 +15,7 @@ SKIP = PREFIX + "skip"  # STRING flag: the player advances and deletes it
 PLAYER_WAKE = PREFIX + "player:wake"  # LIST: any push wakes the player at once (BLPOP)
 AIRHORNS = PREFIX + "airhorns"  # LIST of recent airhorn JSON records, bounded
 
-# --- events (shared/events) -----------------------------------------------------------------
+# --- events (shared/queue/events) -----------------------------------------------------------
 EVENTS = PREFIX + "events"  # STREAM, MAXLEN-bounded; fields: type, data (JSON)
 
 # --- history and Bender (player) ------------------------------------------------------------

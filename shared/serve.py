@@ -11,7 +11,7 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
-from shared.events import end_all_streams
+from shared.eventhub import end_all_streams
 from shared.logs import configure_logging
 from shared.settings import AndreSettings
 

@@ -15,8 +15,9 @@ from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
 
 from services.api.settings import ApiSettings
+from shared import sse
 from shared.clients import open_clients
-from shared.events import EventHub
+from shared.eventhub import EventHub
 from shared.queue.queue import QueueReader, QueueRules
 from shared.ratelimit import Limit
 from shared.spotify.catalog import Catalog
@@ -49,7 +50,7 @@ def api_state(conn: HTTPConnection) -> ApiState:
 async def create_api_state(settings: ApiSettings) -> AsyncIterator[ApiState]:
     """Open Redis, the httpx client and the event hub; close them when the block ends."""
     async with open_clients(settings) as (redis, http):  # Redis connects lazily
-        hub = EventHub(redis)
+        hub = EventHub(redis, encode=sse.frame)
         state = ApiState(
             settings=settings,
             redis=redis,
@@ -61,8 +62,5 @@ async def create_api_state(settings: ApiSettings) -> AsyncIterator[ApiState]:
             rules=QueueRules.from_settings(settings),
             add_limit=Limit("api_add", settings.api_add_max, settings.api_add_window_s),
         )
-        try:
-            await hub.start()
+        async with hub:  # started for the app's lifetime, stopped before Redis closes
             yield state
-        finally:
-            await hub.stop()

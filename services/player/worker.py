@@ -28,8 +28,8 @@ from services.player.settings import PlayerSettings
 from services.player.speaker import HouseSpeaker
 from shared import keys, playlog
 from shared.backoff import Backoff
-from shared.events import publish as publish_event
 from shared.queue.errors import DamagedRecord
+from shared.queue.events import publish
 from shared.queue.playback import (
     AdvanceMode,
     Clock,
@@ -207,7 +207,7 @@ class Worker:
         if marker != self._announced:
             if self._announced is None:
                 # New leader: say what is playing, for clients that joined meanwhile.
-                await publish_event(
+                await publish(
                     self.redis, "now_playing", state.view(now).model_dump(), self._max_len
                 )
             self._announced = marker
@@ -233,9 +233,7 @@ class Worker:
         return max(wait, 0.0)
 
     async def _publish_position(self, state: PlayState, now: int) -> None:
-        await publish_event(
-            self.redis, "player_position", position_event(state, now), self._max_len
-        )
+        await publish(self.redis, "player_position", position_event(state, now), self._max_len)
         self._last_position_ms = now
 
     def _fill_allowed(self, streak_start: bytes | None, now: int) -> bool:

@@ -8,7 +8,7 @@ from fastapi.staticfiles import StaticFiles
 
 from services.web.auth import dev, guests, login, logout, spotify
 from services.web.errors import install_error_handlers, unexpected_error
-from services.web.routes import actions, join, pages, room, tv
+from services.web.routes import actions, join, pages, room, stream, tv
 from services.web.security import (
     ActionBodyGuard,
     RelativeSlashRedirect,
@@ -45,6 +45,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     app.include_router(logout.router)
     app.include_router(pages.router)
     app.include_router(actions.router)
+    app.include_router(stream.router)
     app.include_router(room.router)
     app.include_router(join.router)
     app.include_router(tv.router)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 import httpx
@@ -22,8 +22,9 @@ from services.web.identity.oidc import OIDCClient
 from services.web.identity.sessions import SessionStore
 from services.web.limits import WebLimits
 from services.web.settings import WebSettings
+from shared import sse
 from shared.clients import open_clients
-from shared.events import EventHub
+from shared.eventhub import EventHub
 from shared.queue.queue import QueueRules
 from shared.spotify.catalog import Catalog
 from shared.spotify.factory import create_catalog
@@ -45,6 +46,8 @@ class WebState:
     oidc: OIDCClient
     # Tails the Redis event stream in a background task for every open /events stream.
     hub: EventHub
+    # Open /events streams per user in this process (routes/stream.py caps them).
+    open_streams: dict[str, int] = field(default_factory=dict)
 
 
 @asynccontextmanager
@@ -52,7 +55,7 @@ async def open_state(settings: WebSettings) -> AsyncIterator[WebState]:
     """Build the state, and at exit stop the hub before Redis closes (it tails Redis)."""
     limits = WebLimits.from_settings(settings)
     async with open_clients(settings) as (redis, http):
-        hub = EventHub(redis)
+        hub = EventHub(redis, encode=sse.frame)
         state = WebState(
             settings=settings,
             redis=redis,
@@ -65,11 +68,8 @@ async def open_state(settings: WebSettings) -> AsyncIterator[WebState]:
             oidc=OIDCClient(settings, http),
             hub=hub,
         )
-        try:
-            await hub.start()
+        async with hub:  # started for the app's lifetime, stopped before Redis closes
             yield state
-        finally:
-            await hub.stop()
 
 
 def lifespan(settings: WebSettings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:

@@ -7,8 +7,9 @@ from fastapi.responses import StreamingResponse
 
 from services.api.deps import IdentityDep, StateDep
 from services.api.errors import error_docs
-from shared.events import count_open, sse_response
+from shared.eventhub import count_open
 from shared.queue.errors import RateLimited
+from shared.sse import sse_response
 
 router = APIRouter(tags=["events"])
 

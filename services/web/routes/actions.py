@@ -7,9 +7,7 @@ Domain and Spotify errors propagate to ``services.web.errors``, which maps them 
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -18,18 +16,15 @@ from pydantic import BaseModel
 from services.web.auth.deps import (
     ActionUserDep,
     ReadUserDep,
-    SessionStoreDep,
     SessionUser,
     request_ip,
 )
-from services.web.errors import BadRequest, TooManyRequests, WebError
-from services.web.identity.sessions import session_id_from
-from services.web.routes.deps import CatalogDep, HubDep, RulesDep
+from services.web.errors import BadRequest, WebError
+from services.web.routes.deps import CatalogDep, RulesDep
 from services.web.state import LimitsDep, RedisDep
 from shared import ratelimit as rl
 from shared.audit import audited
 from shared.bodies import AirhornBody, CommentBody, IdBody, Moderated, UriBody, VoteBody
-from shared.events import count_open, sse_response
 from shared.queue import airhorns, control, history, moderation, preview
 from shared.queue import queue as q
 from shared.spotify.catalog import MAX_QUERY_LEN
@@ -39,9 +34,6 @@ router = APIRouter()
 
 # Per-user limits of the browser UI (issue 5) are services.web.limits.WebLimits, from settings.
 SEARCH_RESULTS = 20
-# An open /events stream re-checks its session this often (logout must end it, not only refuse
-# the next request).
-SSE_SESSION_RECHECK_S = 15.0
 
 
 class Ok(BaseModel):
@@ -330,46 +322,3 @@ async def list_history(
     """What played recently, newest first."""
     plays = await history.get_history(redis, limit)
     return JSONResponse({"plays": [p.model_dump(mode="json") for p in plays]})
-
-
-# Open /events streams per user in this process (capped by ``sse_streams_per_user``): each holds
-# a socket and a frame queue, so one account opening thousands must not exhaust the process.
-_open_streams: dict[str, int] = {}
-
-
-async def _while_signed_in(
-    frames: AsyncIterable[Any], still_signed_in: Callable[[], Awaitable[bool]]
-) -> AsyncIterator[Any]:
-    """Pass an event stream through, ending it once its session is gone (sign-out, timeout,
-    revoked guest): checked before a frame goes out (a ping comes at least every 15 s), at most
-    every ``SSE_SESSION_RECHECK_S``."""
-    next_check = time.monotonic() + SSE_SESSION_RECHECK_S
-    try:
-        async for chunk in frames:
-            if time.monotonic() >= next_check:
-                if not await still_signed_in():
-                    return
-                next_check = time.monotonic() + SSE_SESSION_RECHECK_S
-            yield chunk
-    finally:
-        aclose = getattr(frames, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-
-@router.get("/events")
-async def stream_events(
-    request: Request, user: ReadUserDep, hub: HubDep, store: SessionStoreDep
-) -> Response:
-    """Live updates (queue_update, now_playing, player_position, airhorn) as SSE."""
-    if _open_streams.get(user.email, 0) >= store.settings.sse_streams_per_user:
-        raise TooManyRequests("Too many open live-update streams; close a tab", 5)
-    session_id = session_id_from(request, store.settings)
-
-    async def still_signed_in() -> bool:
-        return await store.load(session_id, touch=False) is not None
-
-    response = await sse_response(hub, request)
-    checked = _while_signed_in(response.body_iterator, still_signed_in)
-    response.body_iterator = count_open(checked, _open_streams, user.email)
-    return response

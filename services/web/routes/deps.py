@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.web.state import web_state
-from shared.events import EventHub
+from shared.eventhub import EventHub
 from shared.queue.queue import QueueRules
 from shared.spotify.catalog import Catalog
 

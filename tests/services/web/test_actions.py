@@ -9,8 +9,6 @@ import pytest
 from redis.asyncio import Redis
 
 from services.web.limits import WebLimits
-from services.web.routes import actions
-from services.web.settings import WebSettings
 from shared import keys
 from shared.spotify.demo import DemoCatalog
 from tests.services.web.conftest import PUBLIC_URL, SignedIn
@@ -553,16 +551,6 @@ async def test_remove_with_huge_id_audits_a_bounded_line(signed_in: SignedIn, ca
     assert resp.status_code == 404
     [line] = [r for r in caplog.records if r.name == "andre.audit"]
     assert len(line.item_id) <= 128  # type: ignore[attr-defined]
-
-
-async def test_events_past_open_streams_per_user_returns_429(
-    signed_in: SignedIn, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    cap = WebSettings.model_fields["sse_streams_per_user"].default
-    monkeypatch.setitem(actions._open_streams, signed_in.email, cap)
-    resp = await signed_in.client.get("/events")
-    assert resp.status_code == 429
-    assert "retry-after" in resp.headers
 
 
 async def test_airhorn_writes_audit_line_with_horn_name(signed_in: SignedIn, caplog) -> None:

@@ -12,11 +12,11 @@ from fastapi import FastAPI
 
 from services.web.app import create_app
 from services.web.identity.sessions import digest
-from services.web.routes import actions
+from services.web.routes import stream as stream_route
 from services.web.settings import WebSettings
 from services.web.state import web_state
 from shared import keys
-from shared.events import publish
+from shared.queue.events import publish
 from shared.spotify.demo import DemoCatalog
 from tests.services.web.conftest import (
     PUBLIC_URL,
@@ -178,7 +178,7 @@ async def test_favicon_served_without_session(web_client: httpx.AsyncClient) -> 
 async def test_events_stream_ends_after_sign_out(
     live_server: tuple[FastAPI, str], redis_clean: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(actions, "SSE_SESSION_RECHECK_S", 0.0)
+    monkeypatch.setattr(stream_route, "SSE_SESSION_RECHECK_S", 0.0)
     app, base = live_server
     who = await dev_sign_in(app, redis_clean, "alice@example.com")
     await who.client.aclose()
@@ -199,7 +199,7 @@ async def test_events_stream_ends_after_sign_out(
         await redis.aclose()
     assert leaked == []
     async with asyncio.timeout(5):
-        while "alice@example.com" in actions._open_streams:
+        while "alice@example.com" in app.state.web.open_streams:
             await asyncio.sleep(0.02)
 
 

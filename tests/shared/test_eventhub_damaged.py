@@ -8,15 +8,17 @@ import pytest
 from redis.asyncio import Redis
 
 from shared import keys
-from shared.events import EventHub, event_stream, publish
+from shared.eventhub import EventHub
 from shared.queue import queue as domain
+from shared.queue.events import publish
+from shared.sse import event_stream
+from tests.shared.event_helpers import new_hub, next_events, request_for
 from tests.shared.queue.helpers import set_playing, track
-from tests.shared.test_events import _next_events, _request
 
 
 @pytest.fixture
 async def hub(redis_api: Redis) -> AsyncIterator[EventHub]:
-    h = EventHub(redis_api, block_ms=200)
+    h = new_hub(redis_api)
     await h.start()
     yield h
     await h.stop()
@@ -39,10 +41,10 @@ async def test_event_stream_snapshot_damaged_records_valid_json(
     await set_playing(redis_api)
     await redis_api.set(keys.NOW_PLAYING, b"\xff{}")
     for _ in range(2):
-        stream = event_stream(hub, _request())
+        stream = event_stream(hub, request_for())
         try:
             await anext(stream)
-            queue, playing = await _next_events(stream, 2)
+            queue, playing = await next_events(stream, 2)
         finally:
             await stream.aclose()
         assert [i["id"] for i in _strict(queue["data"])["queue"]] == [good.id]  # type: ignore[index]
@@ -59,10 +61,10 @@ async def test_event_stream_replay_damaged_entry_skipped(
     first_id = (await redis_api.xrange(keys.EVENTS))[-1][0]
     bad_id = await redis_api.xadd(keys.EVENTS, {"type": "airhorn", "data": '{"name": '})
     await publish(redis_api, "airhorn", {"name": "foghorn", "user": "u@example.com"})
-    stream = event_stream(hub, _request(first_id))
+    stream = event_stream(hub, request_for(first_id))
     try:
         await anext(stream)
-        (replayed,) = await _next_events(stream, 1)
+        (replayed,) = await next_events(stream, 1)
     finally:
         await stream.aclose()
     assert _strict(replayed["data"]) == {"name": "foghorn", "user": "u@example.com"}
@@ -76,19 +78,19 @@ async def test_event_hub_entry_not_utf8_skipped_live_and_replayed(
     caplog.set_level(logging.WARNING, logger="shared.queue.records")
     await publish(redis_api, "airhorn", {"name": "siren", "user": "u@example.com"})
     first_id = (await redis_api.xrange(keys.EVENTS))[-1][0]
-    stream = event_stream(hub, _request(first_id))
+    stream = event_stream(hub, request_for(first_id))
     try:
         await anext(stream)
         await redis_api.xadd(keys.EVENTS, {"type": "airhorn", "data": b'{"name": "\xff"}'})
         await publish(redis_api, "airhorn", {"name": "foghorn", "user": "u@example.com"})
-        (live,) = await _next_events(stream, 1)
+        (live,) = await next_events(stream, 1)
     finally:
         await stream.aclose()
     assert _strict(live["data"]) == {"name": "foghorn", "user": "u@example.com"}
-    replay = event_stream(hub, _request(first_id))
+    replay = event_stream(hub, request_for(first_id))
     try:
         await anext(replay)
-        (replayed,) = await _next_events(replay, 1)
+        (replayed,) = await next_events(replay, 1)
     finally:
         await replay.aclose()
     assert replayed["id"] == live["id"]

@@ -1,39 +1,35 @@
-"""Events: a bounded Redis Stream, one tail per process fanned out to SSE clients with resume.
+"""The event hub: one tail of ``andre:events`` per process, fanned out to every subscriber.
 
-Each event is serialised once per process into its SSE frame and shared by every subscriber; a
-subscriber that cannot keep up is dropped (its stream ends) instead of slowing everyone else, and
-its browser reconnects with ``Last-Event-ID`` and replays what it missed from the stream.
+Each event is encoded once per process (by the ``encode`` its service gives the hub, the SSE
+frame of ``shared.sse``) and shared by every subscriber; a subscriber that cannot keep up is
+dropped (its stream ends) instead of slowing everyone else, and its client reconnects with the
+last id it saw and replays what it missed from the stream, bounded in bytes and memory.
+Publishing is the domain's (``shared.queue.events``); this module reads and imports no web
+framework.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import re
 import weakref
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
-from starlette.requests import Request
-from starlette.responses import StreamingResponse
 
 from shared import keys
 from shared.queue import records
 from shared.queue.control import get_now_playing
+from shared.queue.events import EVENT_TYPES
 from shared.queue.queue import QueueReader
 from shared.redis_client import REDIS_UNAVAILABLE, blocking_call
 
 log = logging.getLogger(__name__)
 
-# `credits` ({user, free}: a user's free airhorns changed) and `room` (an announcement such as
-# "skipped by ...", see shared.queue.moderation) were added by issue 14.
-EVENT_TYPES = ("queue_update", "now_playing", "player_position", "airhorn", "credits", "room")
-PING_INTERVAL_S = 15.0
 _ID_RE = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
 _ID_PART_MAX = 2**64 - 1  # Redis stream ids are two unsigned 64-bit numbers
 _REPLAY_PAGE = 100  # entries held at once (a now_playing entry carries its item's comments)
@@ -45,6 +41,9 @@ _TAIL_BACKOFF_MIN_S = 0.1
 _TAIL_BACKOFF_MAX_S = 1.0
 
 StreamId = tuple[int, int]
+# How this process's clients receive one event: (id or None, type, data JSON) -> bytes. Called
+# once per event per process; every subscriber shares the result.
+Encode = Callable[[str | None, str, str], bytes]
 
 
 def parse_id(value: str) -> StreamId | None:
@@ -56,30 +55,13 @@ def parse_id(value: str) -> StreamId | None:
     return ms, seq
 
 
-async def publish(redis: Redis | Pipeline, event_type: str, data: Any, maxlen: int = 2_000) -> Any:
-    """Append one event (``queue_update`` carries no data: readers resolve the current queue)."""
-    if event_type not in EVENT_TYPES:
-        raise ValueError(f"unknown event type {event_type!r}")
-    payload = "" if event_type == "queue_update" else json.dumps(data, separators=(",", ":"))
-    fields: dict[Any, Any] = {"type": event_type, "data": payload}
-    return await redis.xadd(keys.EVENTS, fields, maxlen=maxlen, approximate=True)
-
-
-def frame(event_id: str | None, event_type: str, data: str) -> bytes:
-    """One SSE message; ``data`` is JSON without newlines, but split defensively anyway."""
-    lines = [f"id: {event_id}"] if event_id else []
-    lines.append(f"event: {event_type}")
-    lines.extend(f"data: {part}" for part in (data or "{}").split("\n"))
-    return ("\n".join(lines) + "\n\n").encode("utf-8")
-
-
 async def _now_playing_json(redis: Redis) -> str:
     view = await get_now_playing(redis)
     return "{}" if view is None else view.model_dump_json()
 
 
 async def _frames_for(
-    reader: QueueReader, entries: list[tuple[str, dict[str, str]]]
+    reader: QueueReader, encode: Encode, entries: list[tuple[str, dict[str, str]]]
 ) -> list[tuple[StreamId, bytes]]:
     """Serialise stream entries; a batch's queue_updates become ONE frame, at the last of them.
 
@@ -107,7 +89,7 @@ async def _frames_for(
                 # A damaged entry is skipped (reported once), never sent as broken JSON.
                 records.report_damaged("event", event_id, "data is not a JSON object")
                 continue
-        out.append((sid, frame(event_id, etype, data)))
+        out.append((sid, encode(event_id, etype, data)))
     return out
 
 
@@ -176,10 +158,12 @@ class EventHub:
         self,
         redis: Redis,
         *,
+        encode: Encode,
         subscriber_queue_size: int = 256,
         block_ms: int = 5000,
     ) -> None:
         self.redis = redis
+        self.encode = encode
         # Snapshots and queue_update resolution share reads: a thousand clients reconnecting
         # at once cost a handful of queue reads, not a thousand.
         self.queue_reader = QueueReader(redis)
@@ -197,6 +181,10 @@ class EventHub:
     def subscriber_count(self) -> int:
         return len(self._subs)
 
+    async def newest_id(self) -> StreamId:
+        """The id of the stream's newest entry, ``(0, 0)`` when it is empty."""
+        return await _newest_id(self.redis)
+
     async def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="andre-event-hub")
@@ -204,6 +192,13 @@ class EventHub:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(5):
                     await self._started.wait()
+
+    async def __aenter__(self) -> EventHub:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
 
     async def stop(self) -> None:
         task, self._task = self._task, None
@@ -275,7 +270,7 @@ class EventHub:
                     continue
                 self.last_id = entries[-1][0]
                 if self._subs:
-                    self._fan_out(await _frames_for(self.queue_reader, entries))
+                    self._fan_out(await _frames_for(self.queue_reader, self.encode, entries))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the tail must outlive Redis hiccups
@@ -330,7 +325,7 @@ async def _replay(hub: EventHub, after: str) -> AsyncIterator[tuple[StreamId | N
             if not _is_json_object(payload):
                 records.report_damaged("event", event_id, "data is not a JSON object")
                 continue
-            data = frame(event_id, etype, payload)
+            data = hub.encode(event_id, etype, payload)
             sent += len(data)
             if sent > _REPLAY_MAX_BYTES:
                 raise _ReplayTooLong
@@ -343,9 +338,9 @@ async def _replay(hub: EventHub, after: str) -> AsyncIterator[tuple[StreamId | N
     if queue_due and newest is not None:
         queue_json = await hub.queue_reader.get_json()
         if last_is_queue:
-            yield newest[0], frame(newest[1], "queue_update", queue_json)
+            yield newest[0], hub.encode(newest[1], "queue_update", queue_json)
         else:
-            yield None, frame(None, "queue_update", queue_json)
+            yield None, hub.encode(None, "queue_update", queue_json)
 
 
 async def _newest_id(redis: Redis) -> StreamId:
@@ -356,29 +351,27 @@ async def _newest_id(redis: Redis) -> StreamId:
 async def _snapshot(hub: EventHub, event_id: str | None) -> bytes:
     queue_json = await hub.queue_reader.get_json()
     np_json = await _now_playing_json(hub.redis)
-    return frame(event_id, "queue_update", queue_json) + frame(event_id, "now_playing", np_json)
+    return hub.encode(event_id, "queue_update", queue_json) + hub.encode(
+        event_id, "now_playing", np_json
+    )
 
 
-async def event_stream(
-    hub: EventHub,
-    request: Request,
-    *,
-    ping_interval_s: float = PING_INTERVAL_S,
-    newest: StreamId | None = None,
-) -> AsyncIterator[bytes]:
-    """The SSE byte stream for one client: snapshot or replay, then live frames and pings."""
+async def follow(
+    hub: EventHub, resume: StreamId | None, *, newest: StreamId, idle_s: float
+) -> AsyncGenerator[bytes | None, None]:
+    """One subscriber's frames: a snapshot (no ``resume``) or the replay after ``resume``, then
+    live frames; ``None`` after ``idle_s`` without one (the caller sends a keep-alive).
+
+    ``newest`` is the stream's newest id when the client came (``EventHub.newest_id``).
+    """
     redis = hub.redis
     sub = hub.subscribe()  # before reading anything, so nothing falls between replay and live
     try:
         last: StreamId = (0, 0)
-        resume = parse_id(request.headers.get("last-event-id", "").strip())
-        if newest is None:
-            newest = await _newest_id(redis)
         if resume is not None and resume > newest:
             # Ahead of the stream (made up, or from before a Redis reset): replaying from there
             # would hold back every live event, so start fresh like a client without an id.
             resume = None
-        yield b"retry: 2000\n\n"
         if resume is None:
             tail = hub.last_id
             yield await _snapshot(hub, tail if tail != "0-0" else None)
@@ -406,10 +399,10 @@ async def event_stream(
             except asyncio.QueueEmpty:
                 sub.wakeup.clear()
                 try:
-                    async with asyncio.timeout(ping_interval_s):
+                    async with asyncio.timeout(idle_s):
                         await sub.wakeup.wait()
                 except TimeoutError:
-                    yield b": ping\n\n"
+                    yield None
                 continue
             if sid > last:
                 last = sid
@@ -436,23 +429,3 @@ async def count_open(
         aclose = getattr(frames, "aclose", None)
         if aclose is not None:
             await aclose()
-
-
-async def sse_response(
-    hub: EventHub, request: Request, *, ping_interval_s: float = PING_INTERVAL_S
-) -> StreamingResponse:
-    """A ``text/event-stream`` response any service can return from its events route.
-
-    The stream's first Redis read happens here, before the response starts: with Redis down the
-    client gets the service's 503 instead of a stream that opens and dies at once.
-    """
-    newest = await _newest_id(hub.redis)
-    return StreamingResponse(
-        event_stream(hub, request, ping_interval_s=ping_interval_s, newest=newest),
-        media_type="text/event-stream",
-        headers={
-            "Cache-Control": "no-cache, no-store",
-            "X-Accel-Buffering": "no",
-            "Connection": "keep-alive",
-        },
-    )

@@ -1,3 +1,6 @@
+"""The event hub (shared/eventhub.py): snapshot, resume and bounded replay, fan-out and drops,
+seen through the SSE stream a client reads (shared/sse.py)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,71 +10,37 @@ from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
-from starlette.requests import Request
 
 from shared import keys
-from shared.events import EventHub, event_stream, publish
+from shared.eventhub import EventHub, follow
 from shared.queue import queue as domain
+from shared.queue.events import publish
 from shared.queue.queue import QueueRules
+from shared.sse import event_stream
+from tests.shared.event_helpers import new_hub, next_events, parse_frames, request_for
 from tests.shared.queue.helpers import track
-
-
-def _request(last_event_id: str | None = None) -> Request:
-    headers = [] if last_event_id is None else [(b"last-event-id", last_event_id.encode())]
-    return Request({"type": "http", "method": "GET", "path": "/events", "headers": headers})
-
-
-def _parse(chunk: bytes) -> list[dict[str, str]]:
-    events = []
-    for block in chunk.decode().split("\n\n"):
-        fields: dict[str, str] = {}
-        for line in block.splitlines():
-            name, _, value = line.partition(": ")
-            fields[name] = value
-        if "event" in fields:
-            events.append(fields)
-    return events
 
 
 @pytest.fixture
 async def hub(redis_api: Redis) -> AsyncIterator[EventHub]:
-    h = EventHub(redis_api, block_ms=200)
+    h = new_hub(redis_api)
     await h.start()
     yield h
     await h.stop()
 
 
-async def _next_events(stream: AsyncIterator[bytes], count: int) -> list[dict[str, str]]:
-    got: list[dict[str, str]] = []
-    async with asyncio.timeout(5):
-        while len(got) < count:
-            got.extend(_parse(await anext(stream)))
-    return got
-
-
-async def test_publish_appends_typed_event(redis_api: Redis) -> None:
-    await publish(redis_api, "airhorn", {"name": "siren", "user": "u@example.com"})
-    await publish(redis_api, "queue_update", {"ignored": True})
-    entries = await redis_api.xrange(keys.EVENTS)
-    assert [e[1]["type"] for e in entries] == ["airhorn", "queue_update"]
-    assert json.loads(entries[0][1]["data"]) == {"name": "siren", "user": "u@example.com"}
-    assert entries[1][1]["data"] == ""
-    with pytest.raises(ValueError):
-        await publish(redis_api, "bogus", {})
-
-
 async def test_event_stream_fresh_client_gets_snapshot_then_live(
     redis_api: Redis, hub: EventHub
 ) -> None:
-    stream = event_stream(hub, _request())
+    stream = event_stream(hub, request_for())
     try:
         assert await anext(stream) == b"retry: 2000\n\n"
-        snapshot = await _next_events(stream, 2)
+        snapshot = await next_events(stream, 2)
         assert [e["event"] for e in snapshot] == ["queue_update", "now_playing"]
         assert json.loads(snapshot[0]["data"]) == {"queue": [], "preview": None}
         assert json.loads(snapshot[1]["data"]) == {}
         item = await domain.add_item(redis_api, track(1), "a@example.com")
-        live = await _next_events(stream, 1)
+        live = await next_events(stream, 1)
         assert live[0]["event"] == "queue_update" and live[0]["id"]
         assert json.loads(live[0]["data"])["queue"][0]["id"] == item.id
     finally:
@@ -88,17 +57,17 @@ async def test_event_stream_resume_replays_everything_missed(
         await domain.add_item(redis_api, track(n), "a@example.com")
     await publish(redis_api, "airhorn", {"name": "siren", "user": "u@example.com"})
     missed = [e[0] for e in await redis_api.xrange(keys.EVENTS, min=f"({first_id}")]
-    stream = event_stream(hub, _request(first_id))
+    stream = event_stream(hub, request_for(first_id))
     try:
         await anext(stream)
-        replayed = await _next_events(stream, 2)
+        replayed = await next_events(stream, 2)
         # The four queue_updates become one current queue after the newest entry (no id: the
         # client's Last-Event-ID stays the airhorn's, the newest replayed).
         assert [e["event"] for e in replayed] == ["airhorn", "queue_update"]
         assert replayed[0]["id"] == missed[-1] and "id" not in replayed[1]
         assert len(json.loads(replayed[1]["data"])["queue"]) == 5
         await domain.add_item(redis_api, track(9), "b@example.com")
-        live = await _next_events(stream, 1)
+        live = await next_events(stream, 1)
         assert live[0]["id"] > missed[-1]
     finally:
         await stream.aclose()
@@ -108,29 +77,18 @@ async def test_event_stream_trimmed_resume_sends_snapshot_first(
     redis_api: Redis, hub: EventHub
 ) -> None:
     await domain.add_item(redis_api, track(1), "a@example.com")
-    stream = event_stream(hub, _request("1-0"))
+    stream = event_stream(hub, request_for("1-0"))
     try:
         await anext(stream)
-        events = await _next_events(stream, 3)
+        events = await next_events(stream, 3)
         assert [e["event"] for e in events] == ["queue_update", "now_playing", "queue_update"]
         assert "id" not in events[0] and events[2]["id"]
     finally:
         await stream.aclose()
 
 
-async def test_event_stream_idle_sends_ping(redis_api: Redis, hub: EventHub) -> None:
-    stream = event_stream(hub, _request(), ping_interval_s=0.05)
-    try:
-        await anext(stream)
-        await _next_events(stream, 2)
-        async with asyncio.timeout(2):
-            assert await anext(stream) == b": ping\n\n"
-    finally:
-        await stream.aclose()
-
-
 async def test_event_hub_slow_subscriber_dropped_others_served(redis_api: Redis) -> None:
-    hub = EventHub(redis_api, subscriber_queue_size=2, block_ms=200)
+    hub = new_hub(redis_api, subscriber_queue_size=2)
     await hub.start()
     try:
         slow = hub.subscribe()
@@ -158,24 +116,6 @@ async def test_event_hub_slow_subscriber_dropped_others_served(redis_api: Redis)
 
 
 @pytest.mark.parametrize(
-    "header",
-    ["garbage", "1-2-3", "-1-0", "9" * 30 + "-0", "ü", "18446744073709551616-0", "0-" + "9" * 20],
-)
-async def test_event_stream_bad_last_event_id_treated_as_fresh(
-    redis_api: Redis, hub: EventHub, header: str
-) -> None:
-    headers = [(b"last-event-id", header.encode("utf-8"))]
-    request = Request({"type": "http", "method": "GET", "path": "/events", "headers": headers})
-    stream = event_stream(hub, request)
-    try:
-        await anext(stream)
-        events = await _next_events(stream, 2)
-        assert [e["event"] for e in events] == ["queue_update", "now_playing"]
-    finally:
-        await stream.aclose()
-
-
-@pytest.mark.parametrize(
     "header", ["18446744073709551615-18446744073709551615", "9999999999999-0", "1-0"]
 )
 async def test_event_stream_last_event_id_ahead_of_stream_starts_fresh_and_goes_live(
@@ -183,15 +123,13 @@ async def test_event_stream_last_event_id_ahead_of_stream_starts_fresh_and_goes_
 ) -> None:
     if header != "1-0":
         await publish(redis_api, "airhorn", {"name": "siren", "user": "old@example.com"})
-    headers = [(b"last-event-id", header.encode())]
-    request = Request({"type": "http", "method": "GET", "path": "/events", "headers": headers})
-    stream = event_stream(hub, request)
+    stream = event_stream(hub, request_for(header))
     try:
         await anext(stream)
-        events = await _next_events(stream, 2)
+        events = await next_events(stream, 2)
         assert [e["event"] for e in events] == ["queue_update", "now_playing"]
         await publish(redis_api, "airhorn", {"name": "siren", "user": "new@example.com"})
-        live = await _next_events(stream, 1)
+        live = await next_events(stream, 1)
         assert live[0]["event"] == "airhorn" and "new@example.com" in live[0]["data"]
     finally:
         await stream.aclose()
@@ -206,10 +144,10 @@ async def test_event_stream_resume_ending_on_queue_update_carries_newest_id(
     await publish(redis_api, "airhorn", {"name": "horn", "user": "u@example.com"})
     await domain.add_item(redis_api, track(2), "a@example.com")
     newest = (await redis_api.xrange(keys.EVENTS))[-1][0]
-    stream = event_stream(hub, _request(first_id))
+    stream = event_stream(hub, request_for(first_id))
     try:
         await anext(stream)
-        replayed = await _next_events(stream, 2)
+        replayed = await next_events(stream, 2)
         assert [e["event"] for e in replayed] == ["airhorn", "queue_update"]
         assert replayed[1]["id"] == newest
         assert len(json.loads(replayed[1]["data"])["queue"]) == 2
@@ -232,7 +170,7 @@ async def test_event_stream_resume_over_big_queue_bounded_in_bytes_and_memory(
     # (today's main sent one copy per entry: ~2,000 x the queue).
     bytes_bound = 2 * queue_bytes + 64 * 1024
     memory_bound = 20 * 1024 * 1024
-    stream = event_stream(hub, _request(first_id), ping_interval_s=0.2)
+    stream = event_stream(hub, request_for(first_id), ping_interval_s=0.2)
     sent = 0
     tracemalloc.start()
     try:
@@ -259,7 +197,7 @@ async def test_event_stream_resume_past_byte_cap_sends_snapshot_then_live(
     big_user = "u" * 20_000 + "@example.com"
     for _ in range(150):  # ~3 MB of airhorn frames: over the 2 MiB replay cap
         await publish(redis_api, "airhorn", {"name": "siren", "user": big_user}, maxlen=5000)
-    stream = event_stream(hub, _request(first_id), ping_interval_s=0.2)
+    stream = event_stream(hub, request_for(first_id), ping_interval_s=0.2)
     sent = 0
     events: list[dict[str, str]] = []
     try:
@@ -268,12 +206,52 @@ async def test_event_stream_resume_past_byte_cap_sends_snapshot_then_live(
                 if chunk == b": ping\n\n":
                     break
                 sent += len(chunk)
-                events.extend(_parse(chunk))
+                events.extend(parse_frames(chunk))
         assert sent <= 3 * 1024 * 1024
         assert [e["event"] for e in events[-2:]] == ["queue_update", "now_playing"]
         assert "id" not in events[-1]
         await publish(redis_api, "airhorn", {"name": "horn", "user": "new@example.com"})
-        live = await _next_events(stream, 1)
+        live = await next_events(stream, 1)
         assert live[0]["event"] == "airhorn" and "new@example.com" in live[0]["data"]
     finally:
         await stream.aclose()
+
+
+async def test_follow_uses_the_services_encoding_and_reports_idle(redis_api: Redis) -> None:
+    # The hub knows no wire format: it sends what its service's encode made, once per event.
+    calls: list[str] = []
+
+    def encode(event_id: str | None, event_type: str, data: str) -> bytes:
+        calls.append(event_type)
+        return f"{event_type}|{data}".encode()
+
+    hub = EventHub(redis_api, encode=encode, block_ms=200)
+    await hub.start()
+    frames = follow(hub, None, newest=await hub.newest_id(), idle_s=0.05)
+    others = [hub.subscribe() for _ in range(3)]
+    try:
+        assert await anext(frames) == b'queue_update|{"queue":[],"preview":null}now_playing|{}'
+        async with asyncio.timeout(2):
+            assert await anext(frames) is None  # idle: the caller sends its keep-alive
+        calls.clear()
+        await publish(redis_api, "airhorn", {"name": "siren", "user": "u@example.com"})
+        async with asyncio.timeout(5):
+            got = await anext(frames)
+            while got is None:
+                got = await anext(frames)
+        assert got == b'airhorn|{"name":"siren","user":"u@example.com"}'
+        assert calls == ["airhorn"]  # one encoding shared by all four subscribers
+        assert all(sub.queue.qsize() == 1 for sub in others)
+    finally:
+        await frames.aclose()
+        await hub.stop()
+
+
+async def test_hub_as_context_starts_and_stops_ending_its_streams(redis_api: Redis) -> None:
+    async with new_hub(redis_api) as hub:
+        sub = hub.subscribe()
+        await publish(redis_api, "airhorn", {"name": "siren", "user": "u@example.com"})
+        async with asyncio.timeout(5):
+            await sub.wakeup.wait()
+        assert not sub.dropped
+    assert sub.dropped and hub.subscriber_count == 0
