@@ -15,14 +15,13 @@ from services.api.auth import SCHEME_NAME, SECURITY_SCHEME, BearerAuth, GuardedP
 from services.api.body import BodySizeLimit
 from services.api.deps import RedisDep
 from services.api.errors import error_doc, install_error_handlers, unexpected_error
-from services.api.routes import catalog, events, queue, spotify
+from services.api.routes import PREFIX, catalog, events, queue, spotify
 from services.api.settings import ApiSettings
 from services.api.state import create_api_state
 from shared.asgi import ContainErrors
 from shared.redis_client import redis_ok
 
-PREFIX = "/api"
-HEALTH = "/api/health"
+HEALTH = f"{PREFIX}/health"
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
@@ -60,7 +59,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     # Every /api route is declared on one of these routers (BearerAuth guards their paths), each
     # included one level deep under the prefix: each nesting level is matched on every request.
     routers = [module.router for module in (queue, catalog, spotify, events)]
-    schema_router = APIRouter()
+    schema_router = APIRouter(prefix=PREFIX)
 
     @schema_router.get("/openapi.json", include_in_schema=False)
     async def openapi_schema() -> JSONResponse:
@@ -68,8 +67,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
         return JSONResponse(app.openapi())
 
     routers.append(schema_router)
+    # The routes themselves, not the routers: FastAPI matches an included router's routes
+    # twice (once to pick the router, once inside it) on every request.
     for router in routers:
-        app.include_router(router, prefix=PREFIX)
+        app.router.routes.extend(router.routes)
 
     # After the routers: the polled routes are matched first.
     @app.get(HEALTH, tags=["health"])
@@ -79,9 +80,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
             return JSONResponse({"status": "error", "error": "redis unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
-    paths = [
-        PREFIX + r.path for router in routers for r in router.routes if isinstance(r, APIRoute)
-    ]
+    paths = [r.path for router in routers for r in router.routes if isinstance(r, APIRoute)]
 
     # Outermost last: errors are contained around everything, then oversized bodies are refused,
     # then the token is checked (every /api route but health; unknown paths go on to a 404).

@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
+from starlette.routing import request_response
 
 
 class RequestOnlyRoute(APIRoute):
@@ -26,6 +27,9 @@ class RequestOnlyRoute(APIRoute):
         if extra or d.request_param_name is None:
             # A parameter or dependency here would be silently ignored: refuse at import.
             raise TypeError(f"{path}: a RequestOnlyRoute endpoint takes the request only")
+        # Starlette's request/response wrapper (exceptions still reach the app's handlers):
+        # FastAPI's also opens two exit stacks per request for dependencies, and there are none.
+        self.app = request_response(self.endpoint)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         return self.endpoint  # called as endpoint(request): __init__ checked it takes just that

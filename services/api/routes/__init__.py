@@ -1,1 +1,3 @@
-"""The api's routers; each is mounted with the token dependency (see services.api.app)."""
+"""The api's routers, each declaring its routes under ``PREFIX`` (see services.api.app)."""
+
+PREFIX = "/api"

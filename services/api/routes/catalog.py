@@ -9,10 +9,11 @@ from pydantic import BaseModel
 
 from services.api.deps import CatalogDep
 from services.api.errors import ApiError, error_docs
+from services.api.routes import PREFIX
 from shared.queue.models import SearchResult
 from shared.spotify.catalog import MAX_QUERY_LEN, MAX_SEARCH_LIMIT, PAGE_SIZE
 
-router = APIRouter(tags=["search"])
+router = APIRouter(prefix=PREFIX, tags=["search"])
 
 
 class SearchResults(BaseModel):

@@ -7,11 +7,12 @@ from fastapi.responses import StreamingResponse
 
 from services.api.deps import IdentityDep, StateDep
 from services.api.errors import error_docs
+from services.api.routes import PREFIX
 from shared.eventhub import count_open
 from shared.queue.errors import RateLimited
 from shared.sse import sse_response
 
-router = APIRouter(tags=["events"])
+router = APIRouter(prefix=PREFIX, tags=["events"])
 
 
 @router.get(

@@ -20,6 +20,7 @@ from services.api.deps import (
 )
 from services.api.errors import ApiError, error_docs
 from services.api.moderation import api_actor
+from services.api.routes import PREFIX
 from services.api.routing import RequestOnlyRoute
 from services.api.settings import ApiSettings
 from services.api.state import api_state
@@ -34,7 +35,7 @@ from shared.queue.models import NowPlaying, Play, QueueView
 from shared.queue.queue import QueueRules
 from shared.spotify.uris import parse_ref
 
-router = APIRouter(tags=["queue"])
+router = APIRouter(prefix=PREFIX, tags=["queue"])
 
 _JSON = "application/json"
 _OK = b'{"ok":true}'

@@ -10,12 +10,13 @@ from fastapi.responses import JSONResponse
 from services.api.body import documented, json_body
 from services.api.deps import ConnectDep, IdentityDep, SettingsDep, caller_ip
 from services.api.errors import ApiError, error_docs
+from services.api.routes import PREFIX
 from services.api.routes.queue import Ok, ok
 from shared.audit import audited
 from shared.bodies import TransferBody
 
 router = APIRouter(
-    prefix="/spotify",
+    prefix=f"{PREFIX}/spotify",
     tags=["spotify"],
     responses=error_docs(
         {404: "Spotify refused the request (unknown device)", 502: "Spotify upstream error"}
