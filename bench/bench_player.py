@@ -12,6 +12,7 @@ import asyncio
 import json
 import math
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -161,6 +162,7 @@ async def main() -> int:
     finally:
         await redis.aclose()
         server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
