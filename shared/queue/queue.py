@@ -49,6 +49,7 @@ class QueueRules:
     """
 
     max_len: int = default("queue_max_len")
+    add_many_max: int = default("add_many_max")  # tracks one album or playlist add takes
     events_max_len: int = default("events_max_len")
     comment_max_chars: int = default("comment_max_chars")
     # now_playing events carry the playing item with its comments: this cap, the comment length
@@ -73,6 +74,7 @@ class QueueRules:
     def from_settings(cls, settings: AndreSettings) -> QueueRules:
         return cls(
             max_len=settings.queue_max_len,
+            add_many_max=settings.add_many_max,
             events_max_len=settings.events_max_len,
             comment_max_chars=settings.comment_max_chars,
             airhorn_max_per_window=settings.airhorn_max_per_window,
