@@ -246,7 +246,9 @@ class SpotifyCatalog:
                     "additional_types": "track",
                 },
             )
-            items = list(page.get("items") or [])
+            items = page.get("items") or []
+            if not isinstance(items, list):
+                raise TypeError("playlist items are not a list")
             for entry in items:
                 found = _playlist_entry(entry)
                 if isinstance(found, Track):
