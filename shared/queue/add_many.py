@@ -80,7 +80,7 @@ async def add_many(
                 raise
             done.stopped = "full"
             break
-        except BaseException:
+        except Exception:
             await allowance.give_back()
             raise
         done.ids.append(item.id)

@@ -1,15 +1,19 @@
 from __future__ import annotations
 
+import asyncio
+import collections
 from dataclasses import dataclass
 
 import pytest
 from redis.asyncio import Redis
 
+from shared import keys
 from shared.errors import RateLimited
 from shared.queue import queue as q
 from shared.queue.add_many import add_many
 from shared.queue.errors import QueueFull
 from tests.shared.queue.helpers import event_types, queue_view, set_playing, track
+from tests.support.redis_server import RedisServer
 
 A = "a@example.com"
 B = "b@example.com"
@@ -102,3 +106,24 @@ async def test_add_many_stops_at_the_queue_cap(redis_api: Redis) -> None:
     assert allowance.taken - allowance.given_back == 3
     with pytest.raises(QueueFull):
         await add_many(redis_api, [track(9)], B, Counter(), rules=rules)
+
+
+async def test_add_many_concurrent_with_single_adds_keeps_rounds_in_order(
+    redis_clean: RedisServer,
+) -> None:
+    clients = [redis_clean.client("andre-api") for _ in range(3)]
+    try:
+        singles = [q.add_item(clients[1 + n % 2], track(f"s{n}"), (B, C)[n % 2]) for n in range(10)]
+        album = add_many(clients[0], [track(f"a{n}") for n in range(30)], A, Counter())
+        await asyncio.gather(album, *singles)
+        ids = await q.get_queue_ids(clients[0])
+        owners = await clients[0].hgetall(keys.QUEUE_OWNERS)
+        seen: collections.Counter[str] = collections.Counter()
+        rounds = []
+        for item_id in ids:
+            seen[owners[item_id]] += 1
+            rounds.append(seen[owners[item_id]])
+        assert len(ids) == 40 and rounds == sorted(rounds)
+    finally:
+        for c in clients:
+            await c.aclose()
