@@ -1,7 +1,8 @@
 """Adding many songs at once (an album or a playlist) for one person, fair to everyone else.
 
 Each song is one ordinary add (``queue.add_item``): the person's n-th song goes into round n, so a
-30-track album never starves others' single adds. Each add is its own script and event.
+30-track album never starves others' single adds. Each add is its own script (others' adds may
+land between them, fairly); the batch emits one queue_update and wakes the player once, at its end.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
-from shared.queue import queue
+from shared import keys
+from shared.queue import queue, scripts
 from shared.queue.errors import AlreadyQueued, QueueFull, RateLimited, SongPlaying
 from shared.queue.models import Song
 
@@ -59,6 +61,25 @@ async def add_many(
     queue cap refuses; if that is the first song, the refusal is raised as for a single add.
     """
     done = ManyAdded()
+    try:
+        await _add_each(redis, songs, user, allowance, rules, done)
+    finally:
+        # Also after a failed add: the songs already queued must reach every page.
+        if done.ids:
+            await scripts.QUEUE_CHANGED(
+                redis, [keys.EVENTS, keys.PLAYER_WAKE], [rules.events_max_len]
+            )
+    return done
+
+
+async def _add_each(
+    redis: Redis,
+    songs: Sequence[Song],
+    user: str,
+    allowance: Allowance,
+    rules: queue.QueueRules,
+    done: ManyAdded,
+) -> None:
     for song in songs:
         try:
             await allowance.take()
@@ -68,7 +89,7 @@ async def add_many(
             done.stopped, done.retry_after_s = "rate_limited", exc.retry_after_s
             break
         try:
-            item = await queue.add_item(redis, song, user, rules=rules)
+            item = await queue.add_item(redis, song, user, rules=rules, quiet=True)
         except (AlreadyQueued, SongPlaying) as exc:
             await allowance.give_back()
             reason = "already queued" if isinstance(exc, AlreadyQueued) else "playing now"
@@ -84,4 +105,3 @@ async def add_many(
             await allowance.give_back()
             raise
         done.ids.append(item.id)
-    return done

@@ -181,9 +181,13 @@ async def add_item(
     *,
     auto: bool = False,
     rules: QueueRules = DEFAULT_RULES,
+    quiet: bool = False,
 ) -> Item:
-    """Queue a song for ``user`` at the end of their round (see module docstring)."""
-    return added_item(await run_add(redis, scripts.ADD, song, user, auto=auto, rules=rules))
+    """Queue a song for ``user`` at the end of their round (see module docstring). A ``quiet``
+    add emits no event and wakes no player: its batch does both once (``add_many``)."""
+    return added_item(
+        await run_add(redis, scripts.ADD, song, user, auto=auto, rules=rules, quiet=quiet)
+    )
 
 
 async def run_add(
@@ -194,6 +198,7 @@ async def run_add(
     *,
     auto: bool,
     rules: QueueRules,
+    quiet: bool = False,
 ) -> list[Any]:
     """Run ``script``, the add script or one that runs it inside its own step (the preview's
     promote), with the add's KEYS and ARGV; returns its reply. The new item's id is taken first
@@ -239,6 +244,7 @@ async def run_add(
                     rules.bender_filter_s,
                     song.uri,
                     "0" if auto else "1",
+                    "1" if quiet else "0",
                 ],
             )
             if result[0] != "unknown":

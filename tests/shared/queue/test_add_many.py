@@ -62,9 +62,30 @@ async def test_add_many_after_single_adds_puts_one_song_per_round(redis_api: Red
     assert await _users(redis_api) == [B, C, A, B, A, A, A, A]
 
 
-async def test_add_many_emits_one_event_per_added_song(redis_api: Redis) -> None:
+async def test_add_many_emits_one_event_and_one_wake_for_the_batch(redis_api: Redis) -> None:
     await add_many(redis_api, [track(n) for n in range(3)], A, Counter())
-    assert await event_types(redis_api) == ["queue_update"] * 3
+    assert await event_types(redis_api) == ["queue_update"]
+    assert await redis_api.lrange(keys.PLAYER_WAKE, 0, -1) == ["add"]
+
+
+async def test_add_many_failed_add_still_announces_the_songs_queued(redis_api: Redis) -> None:
+    class Broken(Counter):
+        async def take(self) -> None:
+            await super().take()
+            if self.taken == 3:
+                raise ConnectionError("redis went away")
+
+    with pytest.raises(ConnectionError):
+        await add_many(redis_api, [track(n) for n in range(5)], A, Broken())
+    assert len((await queue_view(redis_api)).queue) == 2
+    assert await event_types(redis_api) == ["queue_update"]
+
+
+async def test_add_many_nothing_added_emits_nothing(redis_api: Redis) -> None:
+    await q.add_item(redis_api, track(1), B)
+    done = await add_many(redis_api, [track(1)], A, Counter())
+    assert done.ids == [] and len(done.skipped) == 1
+    assert await event_types(redis_api) == ["queue_update"]
 
 
 async def test_add_many_skips_duplicates_and_the_playing_song_and_gives_back(
@@ -124,6 +145,7 @@ async def test_add_many_concurrent_with_single_adds_keeps_rounds_in_order(
             seen[owners[item_id]] += 1
             rounds.append(seen[owners[item_id]])
         assert len(ids) == 40 and rounds == sorted(rounds)
+        assert await clients[0].xlen(keys.EVENTS) == 11
     finally:
         for c in clients:
             await c.aclose()
