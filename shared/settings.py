@@ -137,6 +137,8 @@ class AndreSettings(BaseSettings):
     # Queue rules (shared/queue): caps that keep one user or bot from flooding everyone.
     queue_max_len: int = Field(default=1000, ge=1, le=5000)
     """Most songs the queue holds."""
+    add_many_max: int = Field(default=50, ge=1, le=200)
+    """Most tracks one album or playlist add queues (each still counts against the add limit)."""
     comment_max_chars: int = Field(default=500, ge=1, le=5000)
     """Longest comment accepted."""
     airhorn_max_per_window: int = Field(default=3, ge=0)

@@ -49,6 +49,7 @@ class QueueRules:
     """
 
     max_len: int = default("queue_max_len")
+    add_many_max: int = default("add_many_max")  # tracks one album or playlist add takes
     events_max_len: int = default("events_max_len")
     comment_max_chars: int = default("comment_max_chars")
     # now_playing events carry the playing item with its comments: this cap, the comment length
@@ -73,6 +74,7 @@ class QueueRules:
     def from_settings(cls, settings: AndreSettings) -> QueueRules:
         return cls(
             max_len=settings.queue_max_len,
+            add_many_max=settings.add_many_max,
             events_max_len=settings.events_max_len,
             comment_max_chars=settings.comment_max_chars,
             airhorn_max_per_window=settings.airhorn_max_per_window,
@@ -179,9 +181,13 @@ async def add_item(
     *,
     auto: bool = False,
     rules: QueueRules = DEFAULT_RULES,
+    quiet: bool = False,
 ) -> Item:
-    """Queue a song for ``user`` at the end of their round (see module docstring)."""
-    return added_item(await run_add(redis, scripts.ADD, song, user, auto=auto, rules=rules))
+    """Queue a song for ``user`` at the end of their round (see module docstring). A ``quiet``
+    add emits no event and wakes no player: its batch does both once (``add_many``)."""
+    return added_item(
+        await run_add(redis, scripts.ADD, song, user, auto=auto, rules=rules, quiet=quiet)
+    )
 
 
 async def run_add(
@@ -192,6 +198,7 @@ async def run_add(
     *,
     auto: bool,
     rules: QueueRules,
+    quiet: bool = False,
 ) -> list[Any]:
     """Run ``script``, the add script or one that runs it inside its own step (the preview's
     promote), with the add's KEYS and ARGV; returns its reply. The new item's id is taken first
@@ -237,6 +244,7 @@ async def run_add(
                     rules.bender_filter_s,
                     song.uri,
                     "0" if auto else "1",
+                    "1" if quiet else "0",
                 ],
             )
             if result[0] != "unknown":

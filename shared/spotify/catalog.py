@@ -38,6 +38,25 @@ class Track(BaseModel):
         return self.uri.rsplit(":", 1)[-1]
 
 
+class Skipped(BaseModel):
+    """An entry of a playlist that cannot be queued (an episode, a local file, a removed track)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    uri: str = ""
+    title: str = ""
+    reason: str
+
+
+class TrackList(BaseModel):
+    """The playable tracks of a playlist, in order, and the entries that were skipped."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tracks: tuple[Track, ...]
+    skipped: tuple[Skipped, ...] = ()
+
+
 class Catalog(Protocol):
     """What the queue, the search routes and Bender need from Spotify (or the demo catalog).
 
@@ -63,6 +82,10 @@ class Catalog(Protocol):
 
     async def album_tracks(self, album_id: str) -> list[Track]:
         """The album's tracks in order, with the album's name and images filled in."""
+        ...
+
+    async def playlist_tracks(self, playlist_id: str, limit: int) -> TrackList:
+        """Up to ``limit`` playable tracks of the playlist in order; other entries are skipped."""
         ...
 
     async def artist_tracks(self, artist_name: str, limit: int = PAGE_SIZE) -> list[Track]:

@@ -1,8 +1,8 @@
 """The real Spotify catalog over the Web API as it is after February 2026 (async httpx).
 
 Only endpoints that still exist are called: single track and episode, search (10 a page),
-an artist's albums and an album. Rate limits are shared by every process through one Redis
-flag; a 429 is reported at once and never waited out while a request is held.
+an artist's albums, an album and a playlist's items. Rate limits are shared by every process
+through one Redis flag; a 429 is reported at once and never waited out while a request is held.
 """
 
 from __future__ import annotations
@@ -19,7 +19,14 @@ from redis.asyncio import Redis
 from shared import keys
 from shared.settings import AndreSettings
 from shared.spotify import _http
-from shared.spotify.catalog import MAX_QUERY_LEN, PAGE_SIZE, Track, clamp_limit
+from shared.spotify.catalog import (
+    MAX_QUERY_LEN,
+    PAGE_SIZE,
+    Skipped,
+    Track,
+    TrackList,
+    clamp_limit,
+)
 from shared.spotify.errors import (
     SpotifyNotConfigured,
     SpotifyNotFound,
@@ -30,6 +37,7 @@ from shared.spotify.uris import is_spotify_id, parse_ref
 
 APP_TOKEN_MARGIN_S = 120  # cache the app token this long less than Spotify says it lives
 MAX_ALBUM_TRACK_PAGES = 4  # extra pages of a long album followed past the first
+PLAYLIST_PAGE_SIZE = 50  # Spotify's largest page of playlist items
 
 
 def _images(obj: dict[str, Any] | None) -> tuple[str, str]:
@@ -107,6 +115,22 @@ def _expect_shape(
 
 def _playable(obj: Any) -> bool:
     return isinstance(obj, dict) and not obj.get("is_local") and obj.get("is_playable") is not False
+
+
+def _playlist_entry(entry: Any) -> Track | Skipped:
+    """A playlist entry's track, or why it cannot be queued (its ``item``, formerly ``track``,
+    may be an episode, a local file or null when the track was removed)."""
+    obj = entry.get("item", entry.get("track")) if isinstance(entry, dict) else None
+    if not isinstance(obj, dict):
+        return Skipped(reason="unavailable")
+    uri, title = str(obj.get("uri") or ""), str(obj.get("name") or "")
+    if obj.get("type", "track") != "track":
+        return Skipped(uri=uri, title=title, reason="not a music track")
+    if obj.get("is_local"):
+        return Skipped(uri=uri, title=title, reason="local file")
+    if not _playable(obj) or not obj.get("id"):
+        return Skipped(uri=uri, title=title, reason="not playable")
+    return track_from_json(obj)
 
 
 class SpotifyCatalog:
@@ -202,6 +226,41 @@ class SpotifyCatalog:
             items.extend(batch)
             offset += len(batch)
         return [track_from_json(t, album) for t in items if _playable(t)]
+
+    @_expect_shape
+    async def playlist_tracks(self, playlist_id: str, limit: int) -> TrackList:
+        if not is_spotify_id(playlist_id):
+            raise SpotifyNotFound("Not a Spotify playlist id")
+        wanted = max(1, int(limit))
+        tracks: list[Track] = []
+        skipped: list[Skipped] = []
+        offset = 0
+        # One page more than the cap needs, for entries that are skipped: never unbounded.
+        for _ in range(-(-wanted // PLAYLIST_PAGE_SIZE) + 1):
+            page = await self._get(
+                f"/playlists/{playlist_id}/items",
+                {
+                    "market": self._market,
+                    "limit": PLAYLIST_PAGE_SIZE,
+                    "offset": offset,
+                    "additional_types": "track",
+                },
+            )
+            items = page.get("items") or []
+            if not isinstance(items, list):
+                raise TypeError("playlist items are not a list")
+            for entry in items:
+                found = _playlist_entry(entry)
+                if isinstance(found, Track):
+                    tracks.append(found)
+                else:
+                    skipped.append(found)
+                if len(tracks) >= wanted:
+                    return TrackList(tracks=tuple(tracks), skipped=tuple(skipped))
+            offset += len(items)
+            if not items or not page.get("next"):
+                break
+        return TrackList(tracks=tuple(tracks), skipped=tuple(skipped))
 
     @_expect_shape
     async def artist_tracks(self, artist_name: str, limit: int = PAGE_SIZE) -> list[Track]:

@@ -10,7 +10,7 @@ import base64
 import hashlib
 from dataclasses import dataclass
 
-from shared.spotify.catalog import PAGE_SIZE, Track, clamp_limit
+from shared.spotify.catalog import PAGE_SIZE, Skipped, Track, TrackList, clamp_limit
 from shared.spotify.errors import SpotifyNotFound
 from shared.spotify.uris import is_spotify_id, parse_ref
 
@@ -143,6 +143,11 @@ _ALBUMS: tuple[_Album, ...] = (
     ),
 )
 
+# The demo playlist: the first two tracks of every album, and an episode, which a playlist add
+# skips as the real catalog does.
+PLAYLIST_NAME = "Andre Office Mix"
+PLAYLIST_ID = demo_id("playlist", PLAYLIST_NAME)
+
 _SHOW = "Office Hours with Andre"
 _EPISODES = (
     "Episode 12: How to Run a Fair Queue",
@@ -200,6 +205,10 @@ class DemoCatalog:
     def __init__(self) -> None:
         self._tracks, self._episodes, self._albums_by_artist = _build()
         self._by_uri = {t.uri: t for t in [*self._tracks, *self._episodes]}
+        firsts: list[Track] = []
+        for album in _ALBUMS:
+            firsts.extend([t for t in self._tracks if t.album == album.title][:2])
+        self._playlist: list[Track] = [*firsts[:4], self._episodes[0], *firsts[4:]]
 
     @property
     def tracks(self) -> list[Track]:
@@ -237,6 +246,22 @@ class DemoCatalog:
         if not found:
             raise SpotifyNotFound("Unknown Spotify album")
         return found
+
+    async def playlist_tracks(self, playlist_id: str, limit: int) -> TrackList:
+        if playlist_id != PLAYLIST_ID:
+            raise SpotifyNotFound("Unknown Spotify playlist")
+        tracks: list[Track] = []
+        skipped: list[Skipped] = []
+        for entry in self._playlist:
+            if len(tracks) >= max(1, int(limit)):
+                break
+            if entry.kind == "track":
+                tracks.append(entry)
+            else:
+                skipped.append(
+                    Skipped(uri=entry.uri, title=entry.title, reason="not a music track")
+                )
+        return TrackList(tracks=tuple(tracks), skipped=tuple(skipped))
 
     async def artist_tracks(self, artist_name: str, limit: int = PAGE_SIZE) -> list[Track]:
         name = artist_name.strip().casefold()

@@ -7,12 +7,18 @@ from dataclasses import dataclass
 from typing import Literal
 
 Kind = Literal["track", "episode"]
+CollectionKind = Literal["album", "playlist"]
 
 _ID = r"[0-9A-Za-z]{22}"
 _URI_RE = re.compile(rf"spotify:(track|episode):({_ID})")
 # open.spotify.com/track/ID, optionally with a locale segment (/intl-de/) and a query (?si=...).
 _URL_RE = re.compile(
     rf"https://open\.spotify\.com/(?:intl-[A-Za-z-]{{2,10}}/)?(track|episode)/({_ID})"
+    r"/?(?:[?#][^\s]*)?"
+)
+_COLLECTION_URI_RE = re.compile(rf"spotify:(album|playlist):({_ID})")
+_COLLECTION_URL_RE = re.compile(
+    rf"https://open\.spotify\.com/(?:intl-[A-Za-z-]{{2,10}}/)?(album|playlist)/({_ID})"
     r"/?(?:[?#][^\s]*)?"
 )
 _MAX_LEN = 300  # longer input is never a reference; refuse before running any regex on it
@@ -40,6 +46,30 @@ def parse_ref(text: str) -> SpotifyRef | None:
         return None
     kind: Kind = "track" if match.group(1) == "track" else "episode"
     return SpotifyRef(kind=kind, id=match.group(2))
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionRef:
+    """An album or playlist: adding one queues its tracks (``shared.adding``)."""
+
+    kind: CollectionKind
+    id: str
+
+    @property
+    def uri(self) -> str:
+        return f"spotify:{self.kind}:{self.id}"
+
+
+def parse_collection(text: str) -> CollectionRef | None:
+    """An album or playlist reference, or None when ``text`` is neither."""
+    if not isinstance(text, str) or len(text) > _MAX_LEN:
+        return None
+    value = text.strip()
+    match = _COLLECTION_URI_RE.fullmatch(value) or _COLLECTION_URL_RE.fullmatch(value)
+    if match is None:
+        return None
+    kind: CollectionKind = "album" if match.group(1) == "album" else "playlist"
+    return CollectionRef(kind=kind, id=match.group(2))
 
 
 def is_spotify_id(value: str) -> bool:

@@ -25,6 +25,7 @@ from services.api.routing import RequestOnlyRoute
 from services.api.settings import ApiSettings
 from services.api.state import api_state
 from shared import ratelimit
+from shared.adding import add_collection
 from shared.audit import audited
 from shared.bodies import IdBody, Moderated, UriBody, VoteBody
 from shared.queue import control, moderation
@@ -33,7 +34,7 @@ from shared.queue.errors import NothingPlaying
 from shared.queue.history import DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, get_history
 from shared.queue.models import NowPlaying, Play, QueueView
 from shared.queue.queue import QueueRules
-from shared.spotify.uris import parse_ref
+from shared.spotify.uris import parse_collection, parse_ref
 
 router = APIRouter(prefix=PREFIX, tags=["queue"])
 
@@ -99,7 +100,7 @@ async def show_playing(redis: RedisDep) -> Response:
     openapi_extra=documented(UriBody),
     responses=error_docs(
         {
-            404: "Unknown Spotify track or episode",
+            404: "Unknown Spotify track, episode, album or playlist",
             200: "Already queued: counted as an upvote or a jam (outcome, message)",
             409: "The queue is full, its id counter is damaged, or the song is playing",
             502: "Spotify upstream error",
@@ -112,8 +113,19 @@ async def add_track(
     identity: IdentityDep,
     state: StateDep,
 ) -> JSONResponse:
-    """Queue a Spotify track or episode (URI or open.spotify.com link) as the token's identity."""
+    """Queue a Spotify track or episode, or an album's or playlist's tracks (each counted as
+    one add), by URI or open.spotify.com link, as the token's identity."""
     redis = state.redis
+    many = parse_collection(body.uri)
+    if many is not None:
+        with audited(
+            request, identity.email, "queue.add", client_ip=caller_ip(request), uri=many.uri
+        ) as details:
+            batch = await add_collection(
+                redis, state.catalog, many, identity.email, state.add_limit, rules=state.rules
+            )
+            details.update(batch.audit())
+        return JSONResponse(batch.answer(), status_code=201)
     ref = parse_ref(body.uri)
     if ref is None:
         raise ApiError(400, "Invalid field: uri")

@@ -23,12 +23,13 @@ from services.web.errors import BadRequest, WebError
 from services.web.routes.deps import CatalogDep, RulesDep
 from services.web.state import LimitsDep, RedisDep
 from shared import ratelimit as rl
+from shared.adding import add_collection
 from shared.audit import audited
 from shared.bodies import AirhornBody, CommentBody, IdBody, Moderated, UriBody, VoteBody
 from shared.queue import airhorns, control, history, moderation, preview
 from shared.queue import queue as q
 from shared.spotify.catalog import MAX_QUERY_LEN
-from shared.spotify.uris import parse_ref
+from shared.spotify.uris import parse_collection, parse_ref
 
 router = APIRouter()
 
@@ -90,7 +91,16 @@ async def add_track(
     rules: RulesDep,
 ) -> JSONResponse:
     """Queue a track or episode (URI or open.spotify.com link) as the signed-in user; a song
-    already queued is upvoted (or jammed) instead: 200 with ``outcome`` and ``message``."""
+    already queued is upvoted (or jammed) instead: 200 with ``outcome`` and ``message``. An album
+    or playlist queues its tracks, each counted as one add: 201 with ``added``, ``ids``..."""
+    many = parse_collection(body.uri)
+    if many is not None:
+        with audited(
+            request, user.email, "add", client_ip=request_ip(request), uri=many.uri
+        ) as details:
+            batch = await add_collection(redis, catalog, many, user.email, limits.add, rules=rules)
+            details.update(batch.audit())
+        return JSONResponse(batch.answer(), status_code=201)
     uri = _track_ref(body.uri)
     with audited(request, user.email, "add", client_ip=request_ip(request), uri=uri) as details:
         await rl.hit(redis, limits.add, user.email)

@@ -130,6 +130,7 @@ def wrong_type(key: str, detail: str) -> WrongKeyType:
 
 # The queue (shared.queue.queue).
 ADD = Script("add")
+QUEUE_CHANGED = Script("queue_changed")
 RELEASE_ID = Script("release_id")
 VOTE = Script("vote")
 JAM = Script("jam")

@@ -2,7 +2,8 @@
 --       8 the track's Bender filter flag, 9 the new item
 -- ARGV: 1 item body JSON without id/added_at, 2 owner (lower), 3 max_len, 4 events_max_len,
 --       5 the new item's id (from the queue's counter), 6 '1' to set the Bender filter,
---       7 filter TTL seconds, 8 track URI, 9 '1' to refuse duplicates
+--       7 filter TTL seconds, 8 track URI, 9 '1' to refuse duplicates, 10 '1' for a quiet add
+--       (one of a batch: the batch emits one queue_update and wakes the player once, at its end)
 -- Round-robin ("rounds"): n = 1 + the adder's items already queued; the new item goes just before
 -- the first item that is its owner's (n+1)-th, else at the end.
 -- Duplicates (issue 14): a person's add of the playing song is refused ('playing'); of a queued
@@ -72,6 +73,8 @@ if ARGV[6] == '1' then
     if (not ok) or type(p) ~= 'table' or p['uri'] == ARGV[8] then redis.call('DEL', KEYS[6]) end
   end
 end
-emit(KEYS[4], ARGV[4], 'queue_update', '')
-wake(KEYS[5], 'add')
+if ARGV[10] ~= '1' then
+  emit(KEYS[4], ARGV[4], 'queue_update', '')
+  wake(KEYS[5], 'add')
+end
 return {'ok', json}

@@ -66,9 +66,12 @@ async def test_vote_up_must_be_json_boolean(api_client: httpx.AsyncClient) -> No
 
 
 async def test_add_track_not_a_spotify_reference_400(api_client: httpx.AsyncClient) -> None:
-    for uri in ("spotify:album:" + "a" * 22, "https://evil.example/track/x", "hello", " "):
+    for uri in ("spotify:artist:" + "a" * 22, "https://evil.example/track/x", "hello", " "):
         r = await api_client.post("/api/queue/add", json={"uri": uri})
         _assert_client_error(r, 400)
+    # An album is a reference now (issue 15: its tracks are added); an unknown one is a 404.
+    r = await api_client.post("/api/queue/add", json={"uri": "spotify:album:" + "a" * 22})
+    _assert_client_error(r, 404)
 
 
 @pytest.mark.parametrize("path", ["/api/queue/vote", "/api/queue/jam", "/api/queue/remove"])

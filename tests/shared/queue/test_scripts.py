@@ -8,8 +8,10 @@ import pytest
 from redis.asyncio import Redis
 
 from shared import keys, ratelimit
+from shared.adding import LimitAllowance
 from shared.queue import airhorns, control, moderation, playback, preview, scripts
 from shared.queue import queue as q
+from shared.queue.add_many import add_many
 from shared.queue.errors import AlreadyQueued, RateLimited, WrongKeyType
 from shared.queue.queue import QueueRules
 from tests.shared.queue.helpers import queue_view, track
@@ -119,11 +121,13 @@ async def test_scripts_every_key_touched_is_declared(redis_api: Redis, ran: set[
     promoted = await preview.promote_preview(redis_api, track(6).uri, "cat@example.com")
     assert promoted is not None
     d = await q.add_item(redis_api, track(4), "ann@example.com", rules=_RULES)
+    allowance = LimitAllowance(redis_api, ratelimit.Limit("many", 10, 60), "ann@example.com")
+    assert len((await add_many(redis_api, [track(7)], "ann", allowance, rules=_RULES)).ids) == 1
     assert (
         await moderation.clear(
             redis_api, moderation.Actor("x@example.com", is_admin=True), rules=_RULES
         )
-        == 2
+        == 3
     )
     assert not await redis_api.exists(keys.item(d.id))
     assert await playback.seed_history(redis_api, [json.dumps({"x": 1})], 10) == 1

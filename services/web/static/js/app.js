@@ -371,12 +371,34 @@ async function onClear() {
 
 // ---- search --------------------------------------------------------------------------------
 
+// What shared.spotify.uris.parse_collection accepts: adding one queues its tracks (each one add).
+const COLLECTION_RE = /^(?:spotify:(album|playlist):[0-9A-Za-z]{22}|https:\/\/open\.spotify\.com\/(?:intl-[A-Za-z-]{2,10}\/)?(album|playlist)\/[0-9A-Za-z]{22}\/?(?:[?#]\S*)?)$/;
+
+function collectionResult(uri, kind) {
+  const text = `Add this ${kind}'s tracks`;
+  return el(
+    "ul",
+    { class: "result-list", "aria-label": `Spotify ${kind}` },
+    el(
+      "li",
+      { class: "row result" },
+      el("div", { class: "row-main" }, el("p", { class: "row-title", text: `A Spotify ${kind}` }), el("p", { class: "row-meta", text: "Each track counts as one of your adds, one per round" })),
+      el("div", { class: "row-actions" }, el("button", { type: "button", class: "btn btn-small btn-primary", id: "add-many", dataset: { uri, title: kind }, "aria-label": `Add every track of this ${kind} to the queue` }, text)),
+    ),
+  );
+}
+
 async function onSearch(event) {
   event.preventDefault();
   const q = $("search-q").value.trim();
   const results = $("results");
   if (!q) {
     results.replaceChildren();
+    return;
+  }
+  const collection = COLLECTION_RE.exec(q);
+  if (collection) {
+    results.replaceChildren(collectionResult(q, collection[1] || collection[2]));
     return;
   }
   results.replaceChildren(el("p", { class: "hint", text: "Searching…" }));
@@ -420,6 +442,12 @@ async function onResultClick(event) {
   const result = await act("/queue/add", { uri: button.dataset.uri });
   if (!result) {
     button.disabled = false;
+    return;
+  }
+  if (typeof result.added === "number") {
+    // An album or playlist: the server says how many went in and what was skipped.
+    button.textContent = `Added ${result.added} track${result.added === 1 ? "" : "s"}`;
+    toast(result.message, "ok");
     return;
   }
   // A song already queued is upvoted (or jammed) instead; the server says which.
