@@ -16,6 +16,7 @@ from services.api.body import BodySizeLimit
 from services.api.deps import RedisDep
 from services.api.errors import error_doc, install_error_handlers, unexpected_error
 from services.api.routes import PREFIX, catalog, events, queue, spotify
+from services.api.scopes import RouteScopes, needs
 from services.api.settings import ApiSettings
 from services.api.state import create_api_state
 from shared.asgi import ContainErrors
@@ -61,7 +62,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     routers = [module.router for module in (queue, catalog, spotify, events)]
     schema_router = APIRouter(prefix=PREFIX)
 
-    @schema_router.get("/openapi.json", include_in_schema=False)
+    @schema_router.get("/openapi.json", include_in_schema=False, openapi_extra=needs("read"))
     async def openapi_schema() -> JSONResponse:
         """The OpenAPI schema of this API (token-guarded like every route but health)."""
         return JSONResponse(app.openapi())
@@ -84,8 +85,13 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     # Outermost last: errors are contained around everything, then oversized bodies are refused,
     # then the token is checked (every /api route but health; unknown paths go on to a 404).
+    guarded_routes = [r for router in routers for r in router.routes if isinstance(r, APIRoute)]
     app.add_middleware(
-        BearerAuth, tokens=tokens, settings=settings, guarded=GuardedPaths(paths, public=[HEALTH])
+        BearerAuth,
+        tokens=tokens,
+        settings=settings,
+        guarded=GuardedPaths(paths, public=[HEALTH]),
+        scopes=RouteScopes(guarded_routes),
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(ContainErrors, respond=unexpected_error)

@@ -32,6 +32,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.api.errors import error_response
+from services.api.scopes import RouteScopes, ScopeName, allows
 from services.api.settings import ApiSettings
 from services.api.state import api_state
 from shared import ratelimit
@@ -57,11 +58,25 @@ SCHEME_NAME = "HTTPBearer"
 
 @dataclass(frozen=True)
 class ApiIdentity:
-    """Who a token is. What a token may do (its scopes, a later issue) belongs here too, so the
-    one auth layer can refuse a request before any route runs."""
+    """Who a token is and what it may do, so the one auth layer can refuse a request before any
+    route runs."""
 
     email: str  # who the token acts as: settings.api_email or name@api
     token_name: str  # "main" or the name in ANDRE_API_TOKENS (never the token)
+    scope: ScopeName = "control"
+
+
+def token_scope(name: str, settings: ApiSettings) -> ScopeName:
+    """A token's scope by its name: ANDRE_API_ADMIN_TOKENS, ANDRE_API_READ_TOKENS, else control."""
+    if name in settings.api_admin_tokens and name in settings.api_read_tokens:
+        raise ValueError(
+            f"API token {name!r} is in both ANDRE_API_ADMIN_TOKENS and ANDRE_API_READ_TOKENS"
+        )
+    if name in settings.api_admin_tokens:
+        return "admin"
+    if name in settings.api_read_tokens:
+        return "read"
+    return "control"
 
 
 def _digest(token: str) -> bytes:
@@ -85,7 +100,8 @@ class TokenTable:
         entries: list[tuple[ApiIdentity, bytes]] = []
         main = settings.api_token.get_secret_value().strip()
         if main:
-            entries.append((ApiIdentity(settings.api_email, "main"), _digest(main)))
+            identity = ApiIdentity(settings.api_email, "main", token_scope("main", settings))
+            entries.append((identity, _digest(main)))
         named = settings.api_tokens.get_secret_value()
         for position, part in enumerate(p.strip() for p in named.split(",")):
             if not part:
@@ -99,7 +115,8 @@ class TokenTable:
                 )
             if settings.env == "prod" and is_placeholder(token):
                 raise ValueError(f"ANDRE_API_TOKENS entry {position + 1} ({name}) is a placeholder")
-            entries.append((ApiIdentity(f"{name}@api", name), _digest(token)))
+            identity = ApiIdentity(f"{name}@api", name, token_scope(name, settings))
+            entries.append((identity, _digest(token)))
         return cls(entries)
 
     def match(self, token: str) -> ApiIdentity | None:
@@ -185,11 +202,13 @@ class BearerAuth:
         tokens: TokenTable,
         settings: ApiSettings,
         guarded: GuardedPaths,
+        scopes: RouteScopes,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
         self.tokens = tokens
         self.guarded = guarded
+        self.scopes = scopes
         self.trusted_proxies = tuple(settings.trusted_proxies)
         self.limit = ratelimit.Limit(
             "bad_token", settings.api_bad_token_max, settings.api_bad_token_window_s
@@ -206,8 +225,28 @@ class BearerAuth:
         if identity is None:
             await self._refuse(scope, receive, send, token)
             return
+        needed = self.scopes.needed(scope["method"], scope["path"])
+        if needed is not None and not allows(identity.scope, needed):
+            await self._out_of_scope(scope, receive, send, identity, needed)
+            return
         scope.setdefault(_STATE, {})[_IDENTITY] = identity
         await self.app(scope, receive, send)
+
+    async def _out_of_scope(
+        self, scope: Scope, receive: Receive, send: Send, identity: ApiIdentity, needed: str
+    ) -> None:
+        ip = request_ip(Request(scope, receive), self.trusted_proxies)
+        audit(
+            "auth",
+            identity=identity.email,
+            client_ip=ip,
+            path=scope["path"],
+            outcome="out_of_scope",
+            scope=identity.scope,
+            needed=needed,
+        )
+        message = f"This token has the {identity.scope} scope; this request needs {needed}"
+        await error_response(403, message)(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, token: str | None) -> None:
         request = Request(scope, receive)

@@ -3,7 +3,7 @@
 FastAPI's own body validation answers 422 in its own shape and cannot tell an empty body from a
 missing one; the API contract wants 400 ``Missing required field: <name>`` / ``Invalid field:
 <name>``, and an empty body reads as ``{}``. So a route takes its body as ``json_body(Model)``,
-and ``documented(Model)`` shows that model in OpenAPI.
+and ``services.api.scopes.needs(scope, Model)`` shows that model in OpenAPI.
 """
 
 from __future__ import annotations
@@ -22,16 +22,6 @@ from services.api.state import api_state
 from shared.http_errors import describe_validation
 
 M = TypeVar("M", bound=BaseModel)
-
-
-def documented(model: type[BaseModel]) -> dict[str, Any]:
-    """``openapi_extra`` that shows ``model`` as the JSON request body."""
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": model.model_json_schema()}},
-        }
-    }
 
 
 def json_body(model: type[M]) -> Any:

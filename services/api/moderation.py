@@ -1,8 +1,8 @@
 """Who an API token is for the moderation rules (shared.queue.moderation).
 
-The one place that decides it, so the scoped-token work (its own issue) can plug in here: today a
-token is an admin when its name is listed in ``ANDRE_API_ADMIN_TOKENS``; every other token acts
-as a person (its own songs at once, anyone else's by one vote). A token is never a guest.
+The one place that decides it: a token with the admin scope (``ANDRE_API_ADMIN_TOKENS``) is a
+moderation admin; every other token acts as a person (its own songs at once, anyone else's by
+one vote). A token is never a guest.
 """
 
 from __future__ import annotations
@@ -13,4 +13,4 @@ from shared.queue.moderation import Actor
 
 
 def api_actor(identity: ApiIdentity, settings: ApiSettings) -> Actor:
-    return Actor(identity.email, is_admin=identity.token_name in settings.api_admin_tokens)
+    return Actor(identity.email, is_admin=identity.scope == "admin")

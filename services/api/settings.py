@@ -32,14 +32,19 @@ class ApiSettings(AndreSettings):
     # Request bodies are tiny JSON objects; anything bigger is refused with 413 unread.
     api_max_body_bytes: int = Field(default=16 * 1024, ge=256)
     """Largest request body; bigger ones get 413 unread."""
-    # Moderation exemption (issue 14, see services/api/moderation.py): until scoped tokens exist,
-    # a token is "marked admin" by naming it here.
+    # Token scopes (services/api/scopes.py): read < control < admin. A token named in neither
+    # list has control, as every token had before scopes existed.
     api_admin_tokens: CommaList = Field(default_factory=list)
     """Comma list of API token names ("main" for ANDRE_API_TOKEN, else the names in
-    ANDRE_API_TOKENS) that act as admins for moderation: they skip, remove, pause and clear
-    without votes. Every other token follows the same rules as a person."""
+    ANDRE_API_TOKENS) with the admin scope: clear, the house speaker's devices and transfer, and
+    moderation without votes (skip, remove, pause anyone's). Tokens in neither this list nor
+    ANDRE_API_READ_TOKENS have the control scope and follow the same rules as a person."""
+    api_read_tokens: CommaList = Field(default_factory=list)
+    """Comma list of API token names with the read scope only (queue, playing, history, search,
+    events: dashboards and office screens); anything else they send gets 403 naming the scope
+    it needs."""
 
-    @field_validator("api_admin_tokens", mode="before")
+    @field_validator("api_admin_tokens", "api_read_tokens", mode="before")
     @classmethod
-    def _admin_token_list(cls, value: Any) -> Any:
+    def _token_name_list(cls, value: Any) -> Any:
         return _split_commas(value)

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from services.api.deps import CatalogDep
 from services.api.errors import ApiError, error_docs
 from services.api.routes import PREFIX
+from services.api.scopes import needs
 from shared.queue.models import SearchResult
 from shared.spotify.catalog import MAX_QUERY_LEN, MAX_SEARCH_LIMIT, PAGE_SIZE
 
@@ -21,7 +22,10 @@ class SearchResults(BaseModel):
 
 
 @router.get(
-    "/search", response_model=SearchResults, responses=error_docs({502: "Spotify upstream error"})
+    "/search",
+    response_model=SearchResults,
+    responses=error_docs({502: "Spotify upstream error"}),
+    openapi_extra=needs("read"),
 )
 async def search_tracks(
     catalog: CatalogDep,

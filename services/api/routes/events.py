@@ -8,6 +8,7 @@ from fastapi.responses import StreamingResponse
 from services.api.deps import IdentityDep, StateDep
 from services.api.errors import error_docs
 from services.api.routes import PREFIX
+from services.api.scopes import needs
 from shared.eventhub import count_open
 from shared.queue.errors import RateLimited
 from shared.sse import sse_response
@@ -22,6 +23,7 @@ router = APIRouter(prefix=PREFIX, tags=["events"])
         200: {"content": {"text/event-stream": {}}},
         **error_docs({429: "Too many open streams for this token"}),
     },
+    openapi_extra=needs("read"),
 )
 async def stream_events(
     request: Request, state: StateDep, identity: IdentityDep

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from services.api.auth import ApiIdentity
-from services.api.body import documented, json_body
+from services.api.body import json_body
 from services.api.deps import (
     IdentityDep,
     RedisDep,
@@ -22,6 +22,7 @@ from services.api.errors import ApiError, error_docs
 from services.api.moderation import api_actor
 from services.api.routes import PREFIX
 from services.api.routing import RequestOnlyRoute
+from services.api.scopes import needs
 from services.api.settings import ApiSettings
 from services.api.state import api_state
 from shared import ratelimit
@@ -62,7 +63,7 @@ class History(BaseModel):
     plays: list[Play]
 
 
-_ADMIN_ONLY = {403: "Only tokens listed in ANDRE_API_ADMIN_TOKENS can clear the queue"}
+_ADMIN_ONLY = {403: "Needs the admin scope (a token listed in ANDRE_API_ADMIN_TOKENS)"}
 _VOTES_OFF = {403: "Votes are off (ANDRE_MODERATION_SKIP_VOTES=0) and it is not this token's song"}
 _PAUSE_POLICY = {403: "ANDRE_MODERATION_PAUSE=admins and the token is not an admin"}
 
@@ -82,11 +83,12 @@ router.add_api_route(
     list_queue,
     methods=["GET"],
     response_model=QueueView,
+    openapi_extra=needs("read"),
     route_class_override=RequestOnlyRoute,
 )
 
 
-@router.get("/playing", response_model=NowPlaying | dict[str, Any])
+@router.get("/playing", response_model=NowPlaying | dict[str, Any], openapi_extra=needs("read"))
 async def show_playing(redis: RedisDep) -> Response:
     """The playing song with its position and server_time; {} when idle."""
     view = await control.get_now_playing(redis)
@@ -97,7 +99,7 @@ async def show_playing(redis: RedisDep) -> Response:
     "/queue/add",
     status_code=201,
     response_model=Added,
-    openapi_extra=documented(UriBody),
+    openapi_extra=needs("control", UriBody),
     responses=error_docs(
         {
             404: "Unknown Spotify track, episode, album or playlist",
@@ -147,7 +149,7 @@ async def add_track(
 @router.post(
     "/queue/vote",
     response_model=Ok,
-    openapi_extra=documented(VoteBody),
+    openapi_extra=needs("control", VoteBody),
     responses=error_docs(
         {**_NO_ITEM, 409: f"Already voted, an upvote of one's own song, or {_DAMAGED}"}
     ),
@@ -176,7 +178,7 @@ async def vote_track(
 @router.post(
     "/queue/jam",
     response_model=Jammed,
-    openapi_extra=documented(IdBody),
+    openapi_extra=needs("control", IdBody),
     responses=error_docs({**_NO_ITEM, 409: _DAMAGED.capitalize()}),
 )
 async def jam_track(
@@ -199,7 +201,7 @@ async def jam_track(
 @router.post(
     "/queue/remove",
     response_model=Moderated,
-    openapi_extra=documented(IdBody),
+    openapi_extra=needs("control", IdBody),
     responses=error_docs(_NO_ITEM),
 )
 async def remove_track(
@@ -223,7 +225,12 @@ async def remove_track(
     return Moderated.of(outcome)
 
 
-@router.post("/queue/clear", response_model=Ok, responses=error_docs(_ADMIN_ONLY))
+@router.post(
+    "/queue/clear",
+    response_model=Ok,
+    responses=error_docs(_ADMIN_ONLY),
+    openapi_extra=needs("admin"),
+)
 async def clear_queue(
     request: Request,
     redis: RedisDep,
@@ -239,7 +246,12 @@ async def clear_queue(
     return ok()
 
 
-@router.post("/queue/skip", response_model=Moderated, responses=error_docs(_VOTES_OFF))
+@router.post(
+    "/queue/skip",
+    response_model=Moderated,
+    responses=error_docs(_VOTES_OFF),
+    openapi_extra=needs("control"),
+)
 async def skip_track(
     request: Request,
     redis: RedisDep,
@@ -278,7 +290,12 @@ async def _set_paused(
     return ok()
 
 
-@router.post("/queue/pause", response_model=Ok, responses=error_docs(_PAUSE_POLICY))
+@router.post(
+    "/queue/pause",
+    response_model=Ok,
+    responses=error_docs(_PAUSE_POLICY),
+    openapi_extra=needs("control"),
+)
 async def pause_playback(
     request: Request,
     redis: RedisDep,
@@ -290,7 +307,12 @@ async def pause_playback(
     return await _set_paused(request, redis, identity, rules, settings, True)
 
 
-@router.post("/queue/resume", response_model=Ok, responses=error_docs(_PAUSE_POLICY))
+@router.post(
+    "/queue/resume",
+    response_model=Ok,
+    responses=error_docs(_PAUSE_POLICY),
+    openapi_extra=needs("control"),
+)
 async def resume_playback(
     request: Request,
     redis: RedisDep,
@@ -302,7 +324,7 @@ async def resume_playback(
     return await _set_paused(request, redis, identity, rules, settings, False)
 
 
-@router.get("/history", response_model=History)
+@router.get("/history", response_model=History, openapi_extra=needs("read"))
 async def list_history(
     redis: RedisDep,
     limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_LIMIT)] = DEFAULT_HISTORY_LIMIT,

@@ -7,11 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from services.api.body import documented, json_body
+from services.api.body import json_body
 from services.api.deps import ConnectDep, IdentityDep, SettingsDep, caller_ip
 from services.api.errors import ApiError, error_docs
 from services.api.routes import PREFIX
 from services.api.routes.queue import Ok, ok
+from services.api.scopes import needs
 from shared.audit import audited
 from shared.bodies import TransferBody
 
@@ -30,13 +31,13 @@ def _house_account(email: str) -> str:
     return email
 
 
-@router.get("/devices", response_model=dict[str, Any])
+@router.get("/devices", response_model=dict[str, Any], openapi_extra=needs("admin"))
 async def list_devices(settings: SettingsDep, connect: ConnectDep) -> JSONResponse:
     """The house account's Spotify Connect devices (Spotify's JSON)."""
     return JSONResponse(await connect.devices(_house_account(settings.spotify_email)))
 
 
-@router.post("/transfer", response_model=Ok, openapi_extra=documented(TransferBody))
+@router.post("/transfer", response_model=Ok, openapi_extra=needs("admin", TransferBody))
 async def transfer_playback(
     request: Request,
     identity: IdentityDep,
@@ -59,7 +60,7 @@ async def transfer_playback(
     return ok()
 
 
-@router.get("/status", response_model=dict[str, Any] | None)
+@router.get("/status", response_model=dict[str, Any] | None, openapi_extra=needs("read"))
 async def show_status(settings: SettingsDep, connect: ConnectDep) -> JSONResponse:
     """The house account's playback state (Spotify's JSON), or null when nothing is active."""
     return JSONResponse(await connect.status(_house_account(settings.spotify_email)))

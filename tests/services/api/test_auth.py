@@ -18,6 +18,7 @@ from services.api.auth import (
     identity_of,
     parse_bearer,
 )
+from services.api.scopes import RouteScopes
 from shared.logs import AUDIT_LOGGER
 from shared.queue import queue as domain
 from tests.services.api.conftest import AUTH, BOT_TOKEN, TOKEN, build_settings, running
@@ -274,6 +275,7 @@ async def test_auth_block_ends_when_the_clock_passes_it(redis_clean: RedisServer
         tokens=TokenTable.from_settings(settings),
         settings=settings,
         guarded=GuardedPaths(["/api/queue"]),
+        scopes=RouteScopes([]),
         clock=lambda: now[0],
     )
     guard._block("203.0.113.9", 30)
@@ -303,4 +305,4 @@ def test_token_table_duplicate_token_keeps_the_first_name(redis_server: RedisSer
     table = TokenTable.from_settings(
         build_settings(redis_server, api_tokens=f"bot={BOT_TOKEN},twin={BOT_TOKEN}")
     )
-    assert table.match(BOT_TOKEN) == ApiIdentity("bot@api", "bot")
+    assert table.match(BOT_TOKEN) == ApiIdentity("bot@api", "bot", "admin")

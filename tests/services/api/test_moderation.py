@@ -7,7 +7,7 @@ import pytest
 from redis.asyncio import Redis
 
 from services.api.app import create_app
-from services.api.auth import ApiIdentity
+from services.api.auth import ApiIdentity, token_scope
 from services.api.moderation import api_actor
 from shared import keys
 from shared.queue import queue as domain
@@ -28,8 +28,10 @@ async def plain(redis_clean: RedisServer) -> AsyncIterator[httpx.AsyncClient]:
 
 def test_api_actor_admin_only_for_listed_token_names(redis_clean: RedisServer) -> None:
     settings = build_settings(redis_clean, api_admin_tokens="bot")
-    assert api_actor(ApiIdentity("bot@api", "bot"), settings).is_admin is True
-    assert api_actor(ApiIdentity("openclaw@api", "main"), settings).is_admin is False
+    bot = ApiIdentity("bot@api", "bot", token_scope("bot", settings))
+    main = ApiIdentity("openclaw@api", "main", token_scope("main", settings))
+    assert api_actor(bot, settings).is_admin is True
+    assert api_actor(main, settings).is_admin is False
 
 
 async def test_skip_others_song_with_plain_tokens_needs_two_votes(
@@ -52,7 +54,7 @@ async def test_remove_and_clear_with_plain_token_are_refused_or_voted(
     assert r.status_code == 200 and r.json()["done"] is False
     r = await plain.post("/api/queue/clear")
     assert r.status_code == 403
-    assert r.json() == {"error": "Only admins can clear the queue"}
+    assert r.json() == {"error": "This token has the control scope; this request needs admin"}
     assert await domain.get_queue_ids(redis_api) == [item.id]
 
 
