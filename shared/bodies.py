@@ -36,11 +36,21 @@ def _text(max_len: int, **schema: Any) -> Any:
     return Field(min_length=1, max_length=max_len, json_schema_extra=schema or None)
 
 
+def _integer_id(value: Any) -> Any:
+    # Bots written for the original send ids as JSON numbers: the same id, accepted as its text.
+    if type(value) is int and value >= 0:
+        return str(value)
+    return value
+
+
 Present = BeforeValidator(_present_text)
 # What an id looks like is the domain's rule (shared.queue.queue: anything else is simply not in
 # the queue, 404); the length here only documents the ids it issues.
 ItemId = Annotated[
-    StrictStr, Present, Field(json_schema_extra={"minLength": 1, "maxLength": MAX_ID_LEN})
+    StrictStr,
+    Present,
+    BeforeValidator(_integer_id),
+    Field(json_schema_extra={"minLength": 1, "maxLength": MAX_ID_LEN}),
 ]
 # The pattern documents what parse_ref accepts; each service checks the reference itself, with
 # its own message.

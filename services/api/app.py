@@ -15,7 +15,7 @@ from services.api.auth import SCHEME_NAME, SECURITY_SCHEME, BearerAuth, GuardedP
 from services.api.body import BodySizeLimit
 from services.api.deps import RedisDep
 from services.api.errors import error_doc, install_error_handlers, unexpected_error
-from services.api.routes import PREFIX, catalog, events, queue, spotify
+from services.api.routes import PREFIX, airhorns, catalog, events, queue, spotify
 from services.api.scopes import RouteScopes, needs
 from services.api.settings import ApiSettings
 from services.api.state import create_api_state
@@ -59,7 +59,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     # Every /api route is declared on one of these routers (BearerAuth guards their paths), each
     # included one level deep under the prefix: each nesting level is matched on every request.
-    routers = [module.router for module in (queue, catalog, spotify, events)]
+    routers = [module.router for module in (queue, catalog, airhorns, spotify, events)]
     schema_router = APIRouter(prefix=PREFIX)
 
     @schema_router.get("/openapi.json", include_in_schema=False, openapi_extra=needs("read"))

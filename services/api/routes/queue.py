@@ -28,7 +28,7 @@ from services.api.state import api_state
 from shared import ratelimit
 from shared.adding import add_collection
 from shared.audit import audited
-from shared.bodies import IdBody, Moderated, UriBody, VoteBody
+from shared.bodies import CommentBody, IdBody, Moderated, UriBody, VoteBody
 from shared.queue import control, moderation
 from shared.queue import queue as domain
 from shared.queue.errors import NothingPlaying
@@ -172,6 +172,27 @@ async def vote_track(
         up=up,
     ):
         await domain.vote(redis, item_id, identity.email, up, rules=rules)
+    return ok()
+
+
+@router.post(
+    "/queue/comment",
+    response_model=Ok,
+    openapi_extra=needs("control", CommentBody),
+    responses=error_docs({**_NO_ITEM, 400: "Empty or too long comment"}),
+)
+async def comment_track(
+    body: Annotated[CommentBody, json_body(CommentBody)],
+    request: Request,
+    redis: RedisDep,
+    identity: IdentityDep,
+    rules: RulesDep,
+) -> Response:
+    """Comment on a queued or the playing song as the token's identity."""
+    with audited(
+        request, identity.email, "queue.comment", client_ip=caller_ip(request), item_id=body.id
+    ):
+        await domain.add_comment(redis, body.id, identity.email, body.text, rules=rules)
     return ok()
 
 
@@ -328,8 +349,32 @@ async def resume_playback(
 async def list_history(
     redis: RedisDep,
     limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_LIMIT)] = DEFAULT_HISTORY_LIMIT,
+    user: Annotated[
+        str | None, Query(max_length=254, description="Only the plays this person queued")
+    ] = None,
+    jammed: Annotated[
+        bool, Query(description="With user: the plays that person jammed instead")
+    ] = False,
 ) -> Response:
-    """Finished plays, newest first."""
-    plays = await get_history(redis, limit)
-    body = '{"plays":[' + ",".join(p.model_dump_json() for p in plays) + "]}"
-    return Response(body, media_type=_JSON)
+    """Finished plays, newest first; ``user`` keeps one person's (or, with ``jammed``, the ones
+    they jammed) among the newest MAX_HISTORY_LIMIT plays."""
+    if jammed and not user:
+        raise ApiError(400, "jammed needs user")
+    if user is None:
+        plays = await get_history(redis, limit)
+    else:
+        who = user.strip().lower()
+        kept = await get_history(redis, MAX_HISTORY_LIMIT)
+        plays = [p for p in kept if (who in p.jams if jammed else p.user.lower() == who)][:limit]
+    return Response(_plays_json(plays), media_type=_JSON)
+
+
+@router.get("/last", response_model=Play | dict[str, Any], openapi_extra=needs("read"))
+async def show_last_played(redis: RedisDep) -> Response:
+    """The play that finished last; {} when nothing has played yet."""
+    plays = await get_history(redis, 1)
+    return Response(plays[0].model_dump_json() if plays else b"{}", media_type=_JSON)
+
+
+def _plays_json(plays: list[Play]) -> str:
+    return '{"plays":[' + ",".join(p.model_dump_json() for p in plays) + "]}"

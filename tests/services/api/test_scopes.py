@@ -20,12 +20,16 @@ EXPECTED = {
     ("GET", "/api/events"): "read",
     ("GET", "/api/spotify/status"): "read",
     ("POST", "/api/queue/add"): "control",
+    ("POST", "/api/queue/comment"): "control",
     ("POST", "/api/queue/vote"): "control",
     ("POST", "/api/queue/jam"): "control",
     ("POST", "/api/queue/remove"): "control",
     ("POST", "/api/queue/skip"): "control",
     ("POST", "/api/queue/pause"): "control",
     ("POST", "/api/queue/resume"): "control",
+    ("POST", "/api/airhorn"): "control",
+    ("GET", "/api/airhorns"): "read",
+    ("GET", "/api/last"): "read",
     ("POST", "/api/queue/clear"): "admin",
     ("GET", "/api/spotify/devices"): "admin",
     ("POST", "/api/spotify/transfer"): "admin",
@@ -38,6 +42,9 @@ OK_FOR_ANYONE_ALLOWED = {
     "/api/search",
     "/api/events",
     "/api/queue/add",
+    "/api/queue/comment",
+    "/api/airhorns",
+    "/api/last",
     "/api/queue/clear",
 }
 RANK = {"read": 0, "control": 1, "admin": 2}
@@ -49,6 +56,8 @@ REQUEST = {
     "/api/queue/vote": {"json": {"id": "1"}},
     "/api/queue/jam": {"json": {"id": "1"}},
     "/api/queue/remove": {"json": {"id": "1"}},
+    "/api/queue/comment": {"json": {"id": "1", "text": "nice one"}},
+    "/api/airhorn": {"json": {"name": "airhorn"}},
     "/api/spotify/transfer": {"json": {"device_id": "d1"}},
 }
 

@@ -134,7 +134,7 @@ async def test_add_open_spotify_link_queues_the_track(signed_in: SignedIn) -> No
         ("/queue/add", ["spotify:track:x"]),
         ("/queue/vote", {"id": "1", "up": "true"}),
         ("/queue/vote", {"id": "1", "up": 1}),
-        ("/queue/vote", {"id": 1, "up": True}),
+        ("/queue/vote", {"id": 1.5, "up": True}),
         ("/queue/comment", {"id": "1"}),
         ("/queue/comment", {"id": "1", "text": ["x"]}),
         ("/airhorn", {"name": "kazoo"}),
