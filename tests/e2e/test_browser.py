@@ -241,3 +241,28 @@ def test_browser_listen_along_follows_now_playing_on_own_device(
         assert [e for e in errors if "404" not in e] == []
     finally:
         context.close()
+
+
+def test_browser_api_reference_loads_with_a_pasted_token_and_tries_a_route(
+    stack: LocalStack, browser: Browser
+) -> None:
+    errors: list[str] = []
+    context, page = signed_in_page(browser, stack, "dana@example.com", DESKTOP, errors)
+    try:
+        page.goto(f"{stack.https}/api-reference/")
+        page.fill("#ref-token", stack.secret("ANDRE_API_TOKEN"))
+        page.click("#ref-form button[type=submit]")
+        queue_op = page.locator(".ref-op").filter(has_text="GET /api/queue").first
+        expect(queue_op).to_be_visible()
+        expect(page.locator(".ref-op").filter(has_text="POST /api/queue/add")).to_contain_text(
+            "Scope: control"
+        )
+        # The field is emptied once read: the token is not left on screen.
+        expect(page.locator("#ref-token")).to_have_value("")
+        queue_op.get_by_role("button", name="Send GET /api/queue").click()
+        expect(queue_op.locator(".ref-out")).to_contain_text("200")
+        expect(queue_op.locator(".ref-out")).to_contain_text('"queue"')
+        assert stack.secret("ANDRE_API_TOKEN") not in page.content()
+        assert errors == []
+    finally:
+        context.close()

@@ -47,6 +47,14 @@ async def history_page(request: Request, user: PageUserDep) -> HTMLResponse:
     return templates.TemplateResponse(request, "history.html", _context(request, user, "history"))
 
 
+@router.get("/api-reference/", response_class=HTMLResponse)
+async def api_reference_page(request: Request, user: PageUserDep) -> HTMLResponse:
+    """The REST API's reference, drawn in the browser from /api/openapi.json with a pasted token."""
+    return templates.TemplateResponse(
+        request, "api_reference.html", _context(request, user, "api-reference")
+    )
+
+
 @router.get("/favicon.ico", include_in_schema=False)
 async def favicon() -> FileResponse:
     """Browsers ask for this on every page that names no icon (the sign-in pages)."""

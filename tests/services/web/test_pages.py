@@ -208,3 +208,18 @@ async def test_dev_login_page_names_the_admins(redis_clean: RedisServer) -> None
     async with running(create_app(settings)) as app, make_client(app) as client:
         page = await client.get("/login/dev")
     assert "<strong>boss@example.com</strong>" in page.text and "ANDRE_ADMIN_EMAILS" in page.text
+
+
+async def test_api_reference_page_renders_for_signed_in_user(signed_in: SignedIn) -> None:
+    resp = await signed_in.client.get("/api-reference/")
+    assert resp.status_code == 200
+    assert 'src="/static/js/apiref.js"' in resp.text
+    # The token is typed into a password field and never part of the page.
+    assert 'id="ref-token" name="token" type="password"' in resp.text
+
+
+async def test_api_reference_page_without_session_redirects_to_login(
+    web_client: httpx.AsyncClient,
+) -> None:
+    resp = await web_client.get("/api-reference/")
+    assert resp.status_code == 302
