@@ -86,4 +86,4 @@ lock: ## re-resolve requirements*.lock from pyproject.toml (needs network to PyP
 	$(VENV)/bin/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 -o requirements-runtime.lock
 
 clean: ## remove the venv and local state (keeps nothing)
-	rm -rf $(VENV) var test-artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var test-artifacts .pytest_cache .mypy_cache .ruff_cache $(JSCPD_DIR)/node_modules
