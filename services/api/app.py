@@ -81,17 +81,16 @@ def create_app(settings: ApiSettings) -> FastAPI:
             return JSONResponse({"status": "error", "error": "redis unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
-    paths = [r.path for router in routers for r in router.routes if isinstance(r, APIRoute)]
+    guarded = [r for router in routers for r in router.routes if isinstance(r, APIRoute)]
 
     # Outermost last: errors are contained around everything, then oversized bodies are refused,
     # then the token is checked (every /api route but health; unknown paths go on to a 404).
-    guarded_routes = [r for router in routers for r in router.routes if isinstance(r, APIRoute)]
     app.add_middleware(
         BearerAuth,
         tokens=tokens,
         settings=settings,
-        guarded=GuardedPaths(paths, public=[HEALTH]),
-        scopes=RouteScopes(guarded_routes),
+        guarded=GuardedPaths((r.path for r in guarded), public=[HEALTH]),
+        scopes=RouteScopes(guarded),
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(ContainErrors, respond=unexpected_error)

@@ -63,6 +63,3 @@ class RouteScopes:
     def needed(self, method: str, path: str) -> ScopeName | None:
         """None for a method the path does not have (the router answers 405)."""
         return self._needed.get((method, path))
-
-    def table(self) -> dict[tuple[str, str], ScopeName]:
-        return dict(self._needed)

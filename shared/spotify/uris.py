@@ -36,16 +36,21 @@ class SpotifyRef:
         return f"spotify:{self.kind}:{self.id}"
 
 
+def _kind_and_id(text: str, uri_re: re.Pattern[str], url_re: re.Pattern[str]) -> tuple[str, str]:
+    """(kind, id) of a ``spotify:<kind>:<id>`` URI or open.spotify.com link; ("", "") if neither."""
+    if not isinstance(text, str) or len(text) > _MAX_LEN:
+        return "", ""
+    value = text.strip()
+    match = uri_re.fullmatch(value) or url_re.fullmatch(value)
+    return ("", "") if match is None else (match.group(1), match.group(2))
+
+
 def parse_ref(text: str) -> SpotifyRef | None:
     """A track or episode reference, or None when ``text`` is neither."""
-    if not isinstance(text, str) or len(text) > _MAX_LEN:
+    kind, ref_id = _kind_and_id(text, _URI_RE, _URL_RE)
+    if not kind:
         return None
-    value = text.strip()
-    match = _URI_RE.fullmatch(value) or _URL_RE.fullmatch(value)
-    if match is None:
-        return None
-    kind: Kind = "track" if match.group(1) == "track" else "episode"
-    return SpotifyRef(kind=kind, id=match.group(2))
+    return SpotifyRef(kind="track" if kind == "track" else "episode", id=ref_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,14 +67,10 @@ class CollectionRef:
 
 def parse_collection(text: str) -> CollectionRef | None:
     """An album or playlist reference, or None when ``text`` is neither."""
-    if not isinstance(text, str) or len(text) > _MAX_LEN:
+    kind, ref_id = _kind_and_id(text, _COLLECTION_URI_RE, _COLLECTION_URL_RE)
+    if not kind:
         return None
-    value = text.strip()
-    match = _COLLECTION_URI_RE.fullmatch(value) or _COLLECTION_URL_RE.fullmatch(value)
-    if match is None:
-        return None
-    kind: CollectionKind = "album" if match.group(1) == "album" else "playlist"
-    return CollectionRef(kind=kind, id=match.group(2))
+    return CollectionRef(kind="album" if kind == "album" else "playlist", id=ref_id)
 
 
 def is_spotify_id(value: str) -> bool:
