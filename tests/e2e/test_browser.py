@@ -247,7 +247,8 @@ def test_browser_api_reference_loads_with_a_pasted_token_and_tries_a_route(
     stack: LocalStack, browser: Browser
 ) -> None:
     errors: list[str] = []
-    context, page = signed_in_page(browser, stack, "dana@example.com", DESKTOP, errors)
+    # On a phone: the page is used there too, and long answers must wrap, not widen it.
+    context, page = signed_in_page(browser, stack, "dana@example.com", PHONE, errors)
     try:
         page.goto(f"{stack.https}/api-reference/")
         page.fill("#ref-token", stack.secret("ANDRE_API_TOKEN"))
@@ -262,6 +263,7 @@ def test_browser_api_reference_loads_with_a_pasted_token_and_tries_a_route(
         queue_op.get_by_role("button", name="Send GET /api/queue").click()
         expect(queue_op.locator(".ref-out")).to_contain_text("200")
         expect(queue_op.locator(".ref-out")).to_contain_text('"queue"')
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         assert stack.secret("ANDRE_API_TOKEN") not in page.content()
         assert errors == []
     finally:
