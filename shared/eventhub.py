@@ -11,19 +11,21 @@ framework.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import re
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from redis.asyncio import Redis
 
 from shared import keys
 from shared.queue import records
 from shared.queue.control import get_now_playing
+from shared.queue.delta import Snapshot, diff
 from shared.queue.events import EVENT_TYPES
 from shared.queue.queue import QueueReader
 from shared.redis_client import REDIS_UNAVAILABLE, blocking_call
@@ -33,9 +35,12 @@ log = logging.getLogger(__name__)
 _ID_RE = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
 _ID_PART_MAX = 2**64 - 1  # Redis stream ids are two unsigned 64-bit numbers
 _REPLAY_PAGE = 100  # entries held at once (a now_playing entry carries its item's comments)
-# Bytes of replayed frames (besides the one current queue) one resume may send; past that the
-# client gets a snapshot instead. A full stream of player_position/airhorn events fits.
-_REPLAY_MAX_BYTES = 2 * 1024 * 1024
+# A resume replays airhorns and room announcements of this last stretch only (moments, not state).
+_MOMENTS_REPLAY_MS = 5_000
+_MOMENTS_MAX = 10
+# A replay costs at most one fresh snapshot's bytes, or this much when the snapshot is smaller
+# (a short queue must not cost a reconnecting client the horn blown a second ago).
+_REPLAY_FLOOR = 8 * 1024
 _REPLAY_MAX_PAGES = 1_000  # events_max_len (<= 100,000) / _REPLAY_PAGE: the loop is bounded
 _TAIL_BACKOFF_MIN_S = 0.1
 _TAIL_BACKOFF_MAX_S = 1.0
@@ -44,6 +49,9 @@ StreamId = tuple[int, int]
 # How this process's clients receive one event: (id or None, type, data JSON) -> bytes. Called
 # once per event per process; every subscriber shares the result.
 Encode = Callable[[str | None, str, str], bytes]
+# How a stream receives queue changes: ``delta`` (a ``queue_delta`` per change, the web's) or
+# ``full`` (the whole ``queue_update`` per change, as the original's bots expect).
+QueueMode = Literal["delta", "full"]
 
 
 def parse_id(value: str) -> StreamId | None:
@@ -58,39 +66,6 @@ def parse_id(value: str) -> StreamId | None:
 async def _now_playing_json(redis: Redis) -> str:
     view = await get_now_playing(redis)
     return "{}" if view is None else view.model_dump_json()
-
-
-async def _frames_for(
-    reader: QueueReader, encode: Encode, entries: list[tuple[str, dict[str, str]]]
-) -> list[tuple[StreamId, bytes]]:
-    """Serialise stream entries; a batch's queue_updates become ONE frame, at the last of them.
-
-    Every queue_update resolves to the same current queue, so sending it once per batch (where
-    the batch's last one stood) says everything the others would have said at a fraction of the
-    bytes: one copy of a 1,000-song queue instead of one per entry.
-    """
-    last_update = max(
-        (i for i, (_, fields) in enumerate(entries) if fields.get("type") == "queue_update"),
-        default=-1,
-    )
-    out = []
-    for position, (event_id, fields) in enumerate(entries):
-        sid = parse_id(event_id)
-        etype = fields.get("type", "")
-        if sid is None or etype not in EVENT_TYPES:
-            continue
-        if etype == "queue_update":
-            if position != last_update:
-                continue
-            data = await reader.get_json()
-        else:
-            data = fields.get("data") or "{}"
-            if not _is_json_object(data):
-                # A damaged entry is skipped (reported once), never sent as broken JSON.
-                records.report_damaged("event", event_id, "data is not a JSON object")
-                continue
-        out.append((sid, encode(event_id, etype, data)))
-    return out
 
 
 def _is_json_object(data: str) -> bool:
@@ -133,9 +108,36 @@ def _entries(reply: Any) -> list[tuple[str, dict[str, str]]]:
     return [_entry(event_id, fields) for stream in streams for event_id, fields in stream]
 
 
+@dataclass(frozen=True, slots=True)
+class _Event:
+    sid: StreamId
+    id: str
+    type: str
+    data: str  # JSON object text; "" for queue_update (readers resolve the queue)
+
+
+def _events(entries: list[tuple[str, dict[str, str]]]) -> list[_Event]:
+    """Stream entries as events; a damaged entry is skipped (reported once), never sent."""
+    out = []
+    for event_id, fields in entries:
+        sid = parse_id(event_id)
+        etype = fields.get("type", "")
+        if sid is None or etype not in EVENT_TYPES:
+            continue
+        data = ""
+        if etype != "queue_update":
+            data = fields.get("data") or "{}"
+            if not _is_json_object(data):
+                records.report_damaged("event", event_id, "data is not a JSON object")
+                continue
+        out.append(_Event(sid, event_id, etype, data))
+    return out
+
+
 @dataclass(eq=False)
 class Subscription:
     queue: asyncio.Queue[tuple[StreamId, bytes]]
+    mode: QueueMode = "delta"
     dropped: bool = False
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -152,7 +154,12 @@ def end_all_streams() -> None:
 
 
 class EventHub:
-    """Tails ``andre:events`` once per process and fans each frame out to every subscriber."""
+    """Tails ``andre:events`` once per process and fans each frame out to every subscriber.
+
+    It also holds the process's current queue ``Snapshot``: each batch of entries that changed
+    the queue costs one queue read, one diff and one frame per mode, whatever the number of
+    subscribers; a new stream starts from that snapshot without reading Redis for the queue.
+    """
 
     def __init__(
         self,
@@ -164,12 +171,14 @@ class EventHub:
     ) -> None:
         self.redis = redis
         self.encode = encode
-        # Snapshots and queue_update resolution share reads: a thousand clients reconnecting
-        # at once cost a handful of queue reads, not a thousand.
+        # Snapshots share reads: changes arriving while one is read are covered by the next.
         self.queue_reader = QueueReader(redis)
         self.subscriber_queue_size = subscriber_queue_size
         self.block_ms = block_ms
         self.last_id = "0-0"
+        # The queue as of ``last_id`` (or newer): every queue frame fanned out after it was set
+        # starts from it, so a stream that takes it and subscribes in the same step misses none.
+        self.queue: Snapshot | None = None
         self._subs: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
         self._started = asyncio.Event()
@@ -184,6 +193,9 @@ class EventHub:
     async def newest_id(self) -> StreamId:
         """The id of the stream's newest entry, ``(0, 0)`` when it is empty."""
         return await _newest_id(self.redis)
+
+    async def read_snapshot(self) -> Snapshot:
+        return Snapshot.of(await self.queue_reader.get_view())
 
     async def start(self) -> None:
         if self._task is None:
@@ -211,8 +223,8 @@ class EventHub:
         for sub in list(self._subs):
             self._drop(sub)
 
-    def subscribe(self) -> Subscription:
-        sub = Subscription(queue=asyncio.Queue(maxsize=self.subscriber_queue_size))
+    def subscribe(self, mode: QueueMode = "delta") -> Subscription:
+        sub = Subscription(queue=asyncio.Queue(maxsize=self.subscriber_queue_size), mode=mode)
         if self._ending:
             sub.dropped = True  # the server is shutting down: this stream ends at once
         else:
@@ -233,15 +245,60 @@ class EventHub:
         sub.wakeup.set()
         self._subs.discard(sub)
 
-    def _fan_out(self, frames: list[tuple[StreamId, bytes]]) -> None:
+    def _fan_out(self, frames: dict[QueueMode, list[tuple[StreamId, bytes]]]) -> None:
         for sub in list(self._subs):
             try:
-                for item in frames:
+                for item in frames[sub.mode]:
                     sub.queue.put_nowait(item)
             except asyncio.QueueFull:
-                self._drop(sub)  # too slow: it reconnects and replays from the stream
+                # Too slow: it reconnects and replays, which costs at most one snapshot (so a
+                # client that cannot keep up gets the changes coalesced into one).
+                self._drop(sub)
             else:
                 sub.wakeup.set()
+
+    async def _process(self, entries: list[tuple[str, dict[str, str]]]) -> None:
+        """One read of the tail: the batch's queue changes become ONE queue frame (at the last
+        of them), read once and diffed once; the other events pass as they are."""
+        events = _events(entries)
+        queue_at = max(
+            (k for k, event in enumerate(events) if event.type == "queue_update"), default=-1
+        )
+        new = await self.read_snapshot() if queue_at >= 0 else None
+        # Nothing awaits from here to the fan-out: a stream that subscribes and takes
+        # ``self.queue`` in one step gets every frame that follows it and none before.
+        self.last_id = entries[-1][0]
+        old = self.queue
+        if new is not None:
+            self.queue = new
+        if not self._subs:
+            return
+        modes = {sub.mode for sub in self._subs}
+        frames: dict[QueueMode, list[tuple[StreamId, bytes]]] = {mode: [] for mode in modes}
+        for k, event in enumerate(events):
+            if event.type != "queue_update":
+                frame = self.encode(event.id, event.type, event.data)
+                for mode in modes:
+                    frames[mode].append((event.sid, frame))
+            elif k == queue_at and new is not None:
+                for mode in modes:
+                    queue_frame = self._queue_frame(event.id, old, new, mode)
+                    if queue_frame is not None:
+                        frames[mode].append((event.sid, queue_frame))
+        self._fan_out(frames)
+
+    def _queue_frame(
+        self, event_id: str, old: Snapshot | None, new: Snapshot, mode: QueueMode
+    ) -> bytes | None:
+        """What one queue change sends in ``mode``: nothing when the view did not change, else a
+        ``queue_delta`` (the snapshot instead when there is no base or the delta is larger)."""
+        if old is not None and old.version == new.version:
+            return None
+        if mode == "delta" and old is not None:
+            payload = diff(old, new)
+            if payload is not None and len(payload) < len(new.json):
+                return self.encode(event_id, "queue_delta", payload)
+        return new.frame(self.encode, event_id)
 
     async def _run(self) -> None:
         backoff = _TAIL_BACKOFF_MIN_S
@@ -250,6 +307,7 @@ class EventHub:
             try:
                 if not self._started.is_set():
                     last = await _xrange(self.redis, "XREVRANGE", "+", "-", "COUNT", 1)
+                    self.queue = await self.read_snapshot()
                     self.last_id = last[0][0] if last else "0-0"
                     self._started.set()
                 reply = await blocking_call(
@@ -263,14 +321,9 @@ class EventHub:
                     log.info("event hub: reading the stream again after %d failures", failures)
                 failures = 0
                 backoff = _TAIL_BACKOFF_MIN_S
-                if not reply:
-                    continue
-                entries = _entries(reply)
-                if not entries:
-                    continue
-                self.last_id = entries[-1][0]
-                if self._subs:
-                    self._fan_out(await _frames_for(self.queue_reader, self.encode, entries))
+                entries = _entries(reply) if reply else []
+                if entries:
+                    await self._process(entries)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the tail must outlive Redis hiccups
@@ -287,60 +340,83 @@ class EventHub:
                 backoff = min(backoff * 2, _TAIL_BACKOFF_MAX_S)
 
 
-class _ReplayTooLong(Exception):
-    """A resume would replay more than ``_REPLAY_MAX_BYTES``: send the current state instead."""
+class _Missed:
+    """What a resuming client missed, collapsed to what it needs to end in the same state.
+
+    The queue, now playing and the position are states: the newest of each says it all (the
+    queue as the stream's snapshot). ``credits`` is a state per user: the newest per user.
+    Airhorns and room announcements are moments: only those of the last few seconds are replayed
+    (a horn blown a minute ago is not news), at most ``_MOMENTS_MAX``.
+    """
+
+    def __init__(self, horizon_ms: int) -> None:
+        self.horizon_ms = horizon_ms
+        self.queue: _Event | None = None
+        self.latest: dict[str, _Event] = {}  # now_playing / player_position / credits:<user>
+        self.moments: collections.deque[_Event] = collections.deque(maxlen=_MOMENTS_MAX)
+
+    def add(self, event: _Event) -> None:
+        if event.type == "queue_update":
+            self.queue = event
+        elif event.type in ("airhorn", "room"):
+            if event.sid[0] >= self.horizon_ms:
+                self.moments.append(event)
+        elif event.type == "credits":
+            user = records.loads(event.data).get("user")
+            self.latest[f"credits:{user}"] = event
+        else:
+            self.latest[event.type] = event
+
+    def frames(self, encode: Encode, snap: Snapshot) -> list[tuple[StreamId, bytes]]:
+        kept = sorted([*self.latest.values(), *self.moments], key=lambda event: event.sid)
+        out = [(event.sid, encode(event.id, event.type, event.data)) for event in kept]
+        if self.queue is not None:
+            out.append((self.queue.sid, snap.frame(encode, self.queue.id)))
+            out.sort(key=lambda pair: pair[0])
+        return out
 
 
-async def _replay(hub: EventHub, after: str) -> AsyncIterator[tuple[StreamId | None, bytes]]:
-    """The entries after ``after``, bounded in bytes and memory whatever their number.
+async def _replay(
+    hub: EventHub, resume: StreamId, upto: str, snap: Snapshot
+) -> AsyncIterator[bytes]:
+    """What a client that saw ``resume`` missed up to ``upto`` (the hub's tail when it came),
+    collapsed (``_Missed``) and never more bytes than one fresh snapshot (or ``_REPLAY_FLOOR``).
 
-    Pages of ``_REPLAY_PAGE`` entries; every ``queue_update`` of the whole replay becomes one
-    current-queue frame at the end (with the newest id when the newest entry is a queue_update,
-    else without an id, so the client's Last-Event-ID stays the newest replayed one). The other
-    frames (which carry their own data) may add up to ``_REPLAY_MAX_BYTES``; past that the
-    caller sends a snapshot instead (``_ReplayTooLong``). A yield waits for the client to take
-    the bytes (the ASGI server's flow control), so a slow reader holds one frame, not a replay.
+    Entries are read in pages of ``_REPLAY_PAGE`` and folded as they come, so memory stays
+    bounded whatever their number; the queue is the hub's snapshot (one current view, however
+    many changes were missed). Past the budget, or when part of the gap was trimmed from the
+    stream, the client gets the fresh snapshot.
     """
     redis = hub.redis
-    start = after
-    sent = 0
-    queue_due = False
-    newest: tuple[StreamId, str] | None = None
-    last_is_queue = False
+    upto_sid = parse_id(upto) or (0, 0)
+    if upto_sid <= resume:
+        return
+    oldest = await _xrange(redis, "XRANGE", "-", "+", "COUNT", 1)
+    if oldest and (parse_id(oldest[0][0]) or (0, 0)) > resume:
+        # Part of what the client missed was trimmed away: give it the current state.
+        yield await _snapshot(hub, snap, upto)
+        return
+    missed = _Missed(horizon_ms=upto_sid[0] - _MOMENTS_REPLAY_MS)
+    start = f"({resume[0]}-{resume[1]}"
     for _ in range(_REPLAY_MAX_PAGES):
-        entries = await _xrange(redis, "XRANGE", f"({start}", "+", "COUNT", _REPLAY_PAGE)
-        if not entries:
-            break
-        for event_id, fields in entries:
-            sid = parse_id(event_id)
-            etype = fields.get("type", "")
-            if sid is None or etype not in EVENT_TYPES:
-                continue
-            newest = (sid, event_id)
-            last_is_queue = etype == "queue_update"
-            if last_is_queue:
-                queue_due = True
-                continue
-            payload = fields.get("data") or "{}"
-            if not _is_json_object(payload):
-                records.report_damaged("event", event_id, "data is not a JSON object")
-                continue
-            data = hub.encode(event_id, etype, payload)
-            sent += len(data)
-            if sent > _REPLAY_MAX_BYTES:
-                raise _ReplayTooLong
-            yield sid, data
+        entries = await _xrange(redis, "XRANGE", start, upto, "COUNT", _REPLAY_PAGE)
+        for event in _events(entries):
+            missed.add(event)
         if len(entries) < _REPLAY_PAGE:
             break
-        start = entries[-1][0]
+        start = f"({entries[-1][0]}"
     else:
-        raise _ReplayTooLong
-    if queue_due and newest is not None:
-        queue_json = await hub.queue_reader.get_json()
-        if last_is_queue:
-            yield newest[0], hub.encode(newest[1], "queue_update", queue_json)
-        else:
-            yield None, hub.encode(None, "queue_update", queue_json)
+        yield await _snapshot(hub, snap, upto)
+        return
+    frames = missed.frames(hub.encode, snap)
+    sent = sum(len(frame) for _, frame in frames)
+    if sent > max(len(snap.frame(hub.encode, upto)), _REPLAY_FLOOR):
+        fresh = await _snapshot(hub, snap, upto)
+        if sent > max(len(fresh), _REPLAY_FLOOR):
+            yield fresh
+            return
+    for _, frame in frames:
+        yield frame
 
 
 async def _newest_id(redis: Redis) -> StreamId:
@@ -348,51 +424,46 @@ async def _newest_id(redis: Redis) -> StreamId:
     return (parse_id(newest[0][0]) or (0, 0)) if newest else (0, 0)
 
 
-async def _snapshot(hub: EventHub, event_id: str | None) -> bytes:
-    queue_json = await hub.queue_reader.get_json()
+async def _snapshot(hub: EventHub, snap: Snapshot, event_id: str | None) -> bytes:
+    """A fresh stream's first frames: the queue (``snap``) and now playing, read now."""
     np_json = await _now_playing_json(hub.redis)
-    return hub.encode(event_id, "queue_update", queue_json) + hub.encode(
-        event_id, "now_playing", np_json
-    )
+    return snap.frame(hub.encode, event_id) + hub.encode(event_id, "now_playing", np_json)
 
 
 async def follow(
-    hub: EventHub, resume: StreamId | None, *, newest: StreamId, idle_s: float
+    hub: EventHub,
+    resume: StreamId | None,
+    *,
+    newest: StreamId,
+    idle_s: float,
+    mode: QueueMode = "delta",
 ) -> AsyncGenerator[bytes | None, None]:
-    """One subscriber's frames: a snapshot (no ``resume``) or the replay after ``resume``, then
-    live frames; ``None`` after ``idle_s`` without one (the caller sends a keep-alive).
+    """One subscriber's frames: a snapshot (no ``resume``) or what it missed after ``resume``,
+    then live frames; ``None`` after ``idle_s`` without one (the caller sends a keep-alive).
 
-    ``newest`` is the stream's newest id when the client came (``EventHub.newest_id``).
+    ``newest`` is the stream's newest id when the client came (``EventHub.newest_id``). In
+    ``delta`` mode a queue change is a ``queue_delta`` from the view the client holds; in
+    ``full`` mode (the original's bots) every change is the whole ``queue_update``.
     """
-    redis = hub.redis
-    sub = hub.subscribe()  # before reading anything, so nothing falls between replay and live
+    # One step, no await: the hub's snapshot and tail, and every frame after them.
+    sub = hub.subscribe(mode)
+    snap = hub.queue
+    upto = hub.last_id
     try:
-        last: StreamId = (0, 0)
+        if snap is None:  # the hub has not read the queue yet (Redis was down as it started)
+            snap = await hub.read_snapshot()
         if resume is not None and resume > newest:
             # Ahead of the stream (made up, or from before a Redis reset): replaying from there
             # would hold back every live event, so start fresh like a client without an id.
             resume = None
+        tail = parse_id(upto) or (0, 0)
         if resume is None:
-            tail = hub.last_id
-            yield await _snapshot(hub, tail if tail != "0-0" else None)
-            last = parse_id(tail) or (0, 0)
+            yield await _snapshot(hub, snap, upto if upto != "0-0" else None)
+            last = tail
         else:
-            oldest = await _xrange(redis, "XRANGE", "-", "+", "COUNT", 1)
-            if oldest and (parse_id(oldest[0][0]) or (0, 0)) > resume:
-                # Part of what the client missed was trimmed away: give it the current state.
-                yield await _snapshot(hub, None)
-            last = resume
-            try:
-                async for sid, data in _replay(hub, f"{resume[0]}-{resume[1]}"):
-                    if sid is None:
-                        yield data  # the replay's one current queue, after the newest entry
-                    elif sid > last:
-                        last = sid
-                        yield data
-            except _ReplayTooLong:
-                # Too much to replay: the current state, and live events after the newest id.
-                last = max(last, await _newest_id(redis))
-                yield await _snapshot(hub, None)
+            async for data in _replay(hub, resume, upto, snap):
+                yield data
+            last = max(resume, tail)
         while not sub.dropped:
             try:
                 sid, data = sub.queue.get_nowait()

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
-from shared.eventhub import EventHub, StreamId, follow, parse_id
+from shared.eventhub import EventHub, QueueMode, StreamId, follow, parse_id
 
 PING_INTERVAL_S = 15.0
 RETRY = b"retry: 2000\n\n"  # the client's reconnect delay, sent first
@@ -34,13 +34,14 @@ async def event_stream(
     *,
     ping_interval_s: float = PING_INTERVAL_S,
     newest: StreamId | None = None,
+    mode: QueueMode = "delta",
 ) -> AsyncIterator[bytes]:
     """The SSE byte stream for one client: snapshot or replay from ``Last-Event-ID``, then live
     frames, with a ``: ping`` after ``ping_interval_s`` without one."""
     resume = parse_id(request.headers.get("last-event-id", "").strip())
     if newest is None:
         newest = await hub.newest_id()
-    frames = follow(hub, resume, newest=newest, idle_s=ping_interval_s)
+    frames = follow(hub, resume, newest=newest, idle_s=ping_interval_s, mode=mode)
     try:
         yield RETRY
         async for data in frames:
@@ -50,7 +51,11 @@ async def event_stream(
 
 
 async def sse_response(
-    hub: EventHub, request: Request, *, ping_interval_s: float = PING_INTERVAL_S
+    hub: EventHub,
+    request: Request,
+    *,
+    ping_interval_s: float = PING_INTERVAL_S,
+    mode: QueueMode = "delta",
 ) -> StreamingResponse:
     """A ``text/event-stream`` response any service can return from its events route.
 
@@ -59,7 +64,7 @@ async def sse_response(
     """
     newest = await hub.newest_id()
     return StreamingResponse(
-        event_stream(hub, request, ping_interval_s=ping_interval_s, newest=newest),
+        event_stream(hub, request, ping_interval_s=ping_interval_s, newest=newest, mode=mode),
         media_type="text/event-stream",
         headers={
             "Cache-Control": "no-cache, no-store",

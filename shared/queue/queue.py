@@ -478,14 +478,42 @@ def _checked_item(raw: bytes | None, item_id: str) -> str | None:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class QueueView:
+    """One read of the queue view: each readable item's id and JSON text in order, the preview.
+
+    ``text`` is the wire form (``{"queue":[...],"preview":...}``) spliced from the records as
+    stored, never re-serialised; the event hub also diffs two views item by item
+    (``shared.queue.delta``).
+    """
+
+    items: tuple[tuple[str, str], ...]
+    preview: str | None
+    text: str
+
+    @classmethod
+    def of(cls, items: Sequence[tuple[str, str]], preview: str | None) -> QueueView:
+        body = ",".join(text for _, text in items)
+        text = '{"queue":[' + body + '],"preview":' + (preview or "null") + "}"
+        return cls(tuple(items), preview, text)
+
+
 async def get_queue_json(redis: Redis) -> str:
     """The queue view as JSON text, with no re-serialisation of items (see ``read_queue``)."""
-    text, _ = await read_queue(redis)
-    return text
+    view, _ = await read_queue_view(redis)
+    return view.text
 
 
 async def read_queue(redis: Redis, known_ids: Sequence[str] | None = None) -> tuple[str, list[str]]:
-    """The queue view as JSON text and the ids it holds, in order.
+    """The queue view as JSON text and the ids it holds, in order (see ``read_queue_view``)."""
+    view, queued = await read_queue_view(redis, known_ids)
+    return view.text, queued
+
+
+async def read_queue_view(
+    redis: Redis, known_ids: Sequence[str] | None = None
+) -> tuple[QueueView, list[str]]:
+    """The queue view and the ids queued, in order (damaged records among them too).
 
     The view script declares each item's key: ``known_ids`` (those of an earlier read) saves
     reading the ids first, so when nothing was queued since, the read is one round trip. Each
@@ -502,22 +530,21 @@ async def read_queue(redis: Redis, known_ids: Sequence[str] | None = None) -> tu
         ids = [bytes(i).decode("utf-8", "replace") for i in result[1:]]
     else:
         raise DomainError("The queue is changing too fast; try again")
-    parts = []
+    items = []
     queued = []
     for k in range(2, len(result) - 1, 2):
         item_id = result[k].decode("utf-8", "replace")
         queued.append(item_id)
         text = _checked_item(result[k + 1], item_id)
         if text is not None:
-            parts.append(text)
+            items.append((item_id, text))
     preview = None
     if result[1]:
         try:
             preview = records.item_text(result[1])
         except records.UnreadableRecord as exc:
             records.report_damaged("preview", records.raw_digest(result[1]), str(exc))
-    text = '{"queue":[' + ",".join(parts) + '],"preview":' + (preview or "null") + "}"
-    return text, queued
+    return QueueView.of(items, preview), queued
 
 
 async def get_item(redis: Redis, item_id: str) -> Item:
@@ -543,10 +570,13 @@ class QueueReader:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._ids: list[str] | None = None  # of the last read: the next one declares these first
-        self._next: asyncio.Future[str] | None = None
+        self._next: asyncio.Future[QueueView] | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def get_json(self) -> str:
+        return (await self.get_view()).text
+
+    async def get_view(self) -> QueueView:
         if self._next is None:
             self._next = asyncio.get_running_loop().create_future()
             # A failed read nobody awaits any more must not warn "exception never retrieved".
@@ -561,14 +591,14 @@ class QueueReader:
             while self._next is not None:
                 future, self._next = self._next, None
                 try:
-                    text, self._ids = await read_queue(self._redis, self._ids)
-                    future.set_result(text)
+                    view, self._ids = await read_queue_view(self._redis, self._ids)
+                    future.set_result(view)
                 except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
                     future.set_exception(exc)
         finally:
             self._task = None
 
 
-def _retrieve(future: asyncio.Future[str]) -> None:
+def _retrieve(future: asyncio.Future[QueueView]) -> None:
     if not future.cancelled():
         future.exception()

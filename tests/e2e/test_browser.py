@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
 
+from shared.queue.delta import Snapshot, diff
+from shared.queue.delta import apply as delta_apply
+from shared.queue.queue import QueueView
 from shared.spotify.demo import DemoCatalog
 from tests.support.stack import LocalStack
 
@@ -268,3 +272,46 @@ def test_browser_api_reference_loads_with_a_pasted_token_and_tries_a_route(
         assert errors == []
     finally:
         context.close()
+
+
+def test_browser_applies_queue_deltas_exactly_as_the_server_computes_them(
+    stack: LocalStack, browser: Browser
+) -> None:
+    # live.js's applyDelta on 300 random pairs of views must give what shared.queue.delta.apply
+    # gives (the new view exactly), and refuse a delta made from another version.
+    rng = random.Random(7)
+
+    def view() -> Snapshot:
+        ids = rng.sample(range(40), rng.randrange(0, 30))
+        items = [
+            (str(i), json.dumps({"id": str(i), "votes": rng.randrange(3)}, separators=(",", ":")))
+            for i in ids
+        ]
+        preview = rng.choice([None, '{"id":"p1"}', '{"id":"p2"}'])
+        return Snapshot.of(QueueView.of(items, preview))
+
+    cases = []
+    for _ in range(300):
+        old, new = view(), view()
+        payload = diff(old, new)
+        if payload is not None:
+            cases.append({"old": json.loads(old.json), "delta": json.loads(payload)})
+    errors: list[str] = []
+    context, page = signed_in_page(browser, stack, "delta@example.com", DESKTOP, errors)
+    try:
+        results = page.evaluate(
+            """async (cases) => {
+                const { applyDelta } = await import("/static/js/live.js");
+                const out = cases.map((c) => applyDelta(c.old, c.delta));
+                const stale = applyDelta({ ...cases[0].old, version: "0" }, cases[0].delta);
+                return { out, stale };
+            }""",
+            cases,
+        )
+    finally:
+        context.close()
+    assert len(cases) > 250
+    expected = [delta_apply(case["old"], case["delta"]) for case in cases]
+    assert results["out"] == expected
+    assert results["stale"] is None
+    assert not errors, errors

@@ -21,6 +21,15 @@ from tests.shared.event_helpers import new_hub, next_events, parse_frames, reque
 from tests.shared.queue.helpers import track
 
 
+async def caught_up(hub: EventHub, redis: Redis) -> str:
+    """Wait until the hub has read the stream's newest entry (its snapshot covers it)."""
+    newest = (await redis.xrevrange(keys.EVENTS, count=1))[0][0]
+    async with asyncio.timeout(5):
+        while hub.last_id != newest:
+            await asyncio.sleep(0.01)
+    return str(newest)
+
+
 @pytest.fixture
 async def hub(redis_api: Redis) -> AsyncIterator[EventHub]:
     h = new_hub(redis_api)
@@ -32,17 +41,26 @@ async def hub(redis_api: Redis) -> AsyncIterator[EventHub]:
 async def test_event_stream_fresh_client_gets_snapshot_then_live(
     redis_api: Redis, hub: EventHub
 ) -> None:
+    for n in range(2, 6):
+        await domain.add_item(redis_api, track(n), f"u{n}@example.com")
+    await caught_up(hub, redis_api)
     stream = event_stream(hub, request_for())
     try:
         assert await anext(stream) == b"retry: 2000\n\n"
         snapshot = await next_events(stream, 2)
         assert [e["event"] for e in snapshot] == ["queue_update", "now_playing"]
-        assert json.loads(snapshot[0]["data"]) == {"queue": [], "preview": None}
+        view = json.loads(snapshot[0]["data"])
+        assert set(view) == {"version", "queue", "preview"} and len(view["queue"]) == 4
         assert json.loads(snapshot[1]["data"]) == {}
         item = await domain.add_item(redis_api, track(1), "a@example.com")
         live = await next_events(stream, 1)
-        assert live[0]["event"] == "queue_update" and live[0]["id"]
-        assert json.loads(live[0]["data"])["queue"][0]["id"] == item.id
+        # The change arrives as a delta from the snapshot's version: the new song, placed first.
+        assert live[0]["event"] == "queue_delta" and live[0]["id"]
+        delta = json.loads(live[0]["data"])
+        assert delta["base"] == view["version"]
+        assert [i["id"] for i in delta["items"]] == [item.id]
+        assert len(delta["moves"]) == 1 and delta["moves"][0][0] == item.id
+        assert delta["removed"] == []
     finally:
         await stream.aclose()
     assert hub.subscriber_count == 0
@@ -57,15 +75,16 @@ async def test_event_stream_resume_replays_everything_missed(
         await domain.add_item(redis_api, track(n), "a@example.com")
     await publish(redis_api, "airhorn", {"name": "siren", "user": "u@example.com"})
     missed = [e[0] for e in await redis_api.xrange(keys.EVENTS, min=f"({first_id}")]
+    await caught_up(hub, redis_api)
     stream = event_stream(hub, request_for(first_id))
     try:
         await anext(stream)
         replayed = await next_events(stream, 2)
-        # The four queue_updates become one current queue after the newest entry (no id: the
-        # client's Last-Event-ID stays the airhorn's, the newest replayed).
-        assert [e["event"] for e in replayed] == ["airhorn", "queue_update"]
-        assert replayed[0]["id"] == missed[-1] and "id" not in replayed[1]
-        assert len(json.loads(replayed[1]["data"])["queue"]) == 5
+        # The four queue_updates become one current queue, at the last of them; the airhorn
+        # (blown just now) follows with the newest id.
+        assert [e["event"] for e in replayed] == ["queue_update", "airhorn"]
+        assert replayed[0]["id"] == missed[-2] and replayed[1]["id"] == missed[-1]
+        assert len(json.loads(replayed[0]["data"])["queue"]) == 5
         await domain.add_item(redis_api, track(9), "b@example.com")
         live = await next_events(stream, 1)
         assert live[0]["id"] > missed[-1]
@@ -77,12 +96,15 @@ async def test_event_stream_trimmed_resume_sends_snapshot_first(
     redis_api: Redis, hub: EventHub
 ) -> None:
     await domain.add_item(redis_api, track(1), "a@example.com")
+    newest = await caught_up(hub, redis_api)
     stream = event_stream(hub, request_for("1-0"))
     try:
         await anext(stream)
-        events = await next_events(stream, 3)
-        assert [e["event"] for e in events] == ["queue_update", "now_playing", "queue_update"]
-        assert "id" not in events[0] and events[2]["id"]
+        events = await next_events(stream, 2)
+        # What was missed is partly trimmed away: the current state, at the tail's id.
+        assert [e["event"] for e in events] == ["queue_update", "now_playing"]
+        assert events[0]["id"] == events[1]["id"] == newest
+        assert len(json.loads(events[0]["data"])["queue"]) == 1
     finally:
         await stream.aclose()
 
@@ -143,7 +165,7 @@ async def test_event_stream_resume_ending_on_queue_update_carries_newest_id(
     await domain.add_item(redis_api, track(1), "a@example.com")
     await publish(redis_api, "airhorn", {"name": "horn", "user": "u@example.com"})
     await domain.add_item(redis_api, track(2), "a@example.com")
-    newest = (await redis_api.xrange(keys.EVENTS))[-1][0]
+    newest = await caught_up(hub, redis_api)
     stream = event_stream(hub, request_for(first_id))
     try:
         await anext(stream)
@@ -190,13 +212,14 @@ async def test_event_stream_resume_over_big_queue_bounded_in_bytes_and_memory(
     assert peak <= memory_bound, f"replay held {peak} bytes at its peak"
 
 
-async def test_event_stream_resume_past_byte_cap_sends_snapshot_then_live(
+async def test_event_stream_resume_past_one_snapshot_sends_the_snapshot_then_live(
     redis_api: Redis, hub: EventHub
 ) -> None:
     first_id = await publish(redis_api, "airhorn", {"name": "siren", "user": "u@example.com"})
     big_user = "u" * 20_000 + "@example.com"
-    for _ in range(150):  # ~3 MB of airhorn frames: over the 2 MiB replay cap
+    for _ in range(150):  # ~3 MB of airhorn frames, far more than the (empty) queue's snapshot
         await publish(redis_api, "airhorn", {"name": "siren", "user": big_user}, maxlen=5000)
+    newest = await caught_up(hub, redis_api)
     stream = event_stream(hub, request_for(first_id), ping_interval_s=0.2)
     sent = 0
     events: list[dict[str, str]] = []
@@ -207,9 +230,9 @@ async def test_event_stream_resume_past_byte_cap_sends_snapshot_then_live(
                     break
                 sent += len(chunk)
                 events.extend(parse_frames(chunk))
-        assert sent <= 3 * 1024 * 1024
-        assert [e["event"] for e in events[-2:]] == ["queue_update", "now_playing"]
-        assert "id" not in events[-1]
+        assert [e["event"] for e in events] == ["queue_update", "now_playing"]
+        assert events[-1]["id"] == newest
+        assert sent < 1024  # one snapshot of an empty queue, not the horns
         await publish(redis_api, "airhorn", {"name": "horn", "user": "new@example.com"})
         live = await next_events(stream, 1)
         assert live[0]["event"] == "airhorn" and "new@example.com" in live[0]["data"]
@@ -230,7 +253,13 @@ async def test_follow_uses_the_services_encoding_and_reports_idle(redis_api: Red
     frames = follow(hub, None, newest=await hub.newest_id(), idle_s=0.05)
     others = [hub.subscribe() for _ in range(3)]
     try:
-        assert await anext(frames) == b'queue_update|{"queue":[],"preview":null}now_playing|{}'
+        version = hub.queue.version if hub.queue else ""
+        assert (
+            await anext(frames)
+            == b'queue_update|{"version":"' + version.encode()
+            + b'","queue":[],"preview":null}'
+            b"now_playing|{}"
+        )
         async with asyncio.timeout(2):
             assert await anext(frames) is None  # idle: the caller sends its keep-alive
         calls.clear()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from services.api.deps import IdentityDep, StateDep
 from services.api.errors import error_docs
 from services.api.routes import PREFIX
 from services.api.scopes import needs
-from shared.eventhub import count_open
+from shared.eventhub import QueueMode, count_open
 from shared.queue.errors import RateLimited
 from shared.sse import sse_response
 
@@ -26,13 +28,25 @@ router = APIRouter(prefix=PREFIX, tags=["events"])
     openapi_extra=needs("read"),
 )
 async def stream_events(
-    request: Request, state: StateDep, identity: IdentityDep
+    request: Request,
+    state: StateDep,
+    identity: IdentityDep,
+    queue: Annotated[
+        QueueMode,
+        Query(
+            description=(
+                "How queue changes arrive: `full` (default) sends the whole queue as "
+                "`queue_update` on every change; `delta` sends it once, then a small "
+                "`queue_delta` per change (docs/contracts.md, Events)"
+            )
+        ),
+    ] = "full",
 ) -> StreamingResponse:
     """The event stream (text/event-stream); send Last-Event-ID to resume."""
     # Each open stream holds a socket and a frame queue: one token opening hundreds must not
     # exhaust the process (the web caps its users the same way, ANDRE_SSE_STREAMS_PER_USER).
     if state.open_streams.get(identity.email, 0) >= state.settings.api_sse_streams_per_token:
         raise RateLimited("Too many open event streams for this token; close some", 5)
-    response = await sse_response(state.hub, request)
+    response = await sse_response(state.hub, request, mode=queue)
     response.body_iterator = count_open(response.body_iterator, state.open_streams, identity.email)
     return response
