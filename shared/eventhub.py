@@ -220,6 +220,7 @@ class EventHub:
         # Cancelling the tail mid-read is safe: blocking_call closes a half-read connection.
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        await self.queue_reader.aclose()
         for sub in list(self._subs):
             self._drop(sub)
 

@@ -586,6 +586,17 @@ class QueueReader:
             self._task = asyncio.create_task(self._pump())
         return await asyncio.shield(future)
 
+    async def aclose(self) -> None:
+        """Stop a read in flight (its callers get CancelledError): at shutdown, before the
+        connection pool closes, so no connection is left half-read."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if self._next is not None and not self._next.done():
+            self._next.cancel()
+        self._next = None
+
     async def _pump(self) -> None:
         try:
             while self._next is not None:
@@ -593,6 +604,9 @@ class QueueReader:
                 try:
                     view, self._ids = await read_queue_view(self._redis, self._ids)
                     future.set_result(view)
+                except asyncio.CancelledError:
+                    future.cancel()
+                    raise
                 except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
                     future.set_exception(exc)
         finally:
