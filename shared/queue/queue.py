@@ -493,7 +493,7 @@ class QueueView:
 
     @classmethod
     def of(cls, items: Sequence[tuple[str, str]], preview: str | None) -> QueueView:
-        body = ",".join(text for _, text in items)
+        body = ",".join([text for _, text in items])
         text = '{"queue":[' + body + '],"preview":' + (preview or "null") + "}"
         return cls(tuple(items), preview, text)
 
