@@ -8,7 +8,7 @@ from fastapi.staticfiles import StaticFiles
 
 from services.web.auth import dev, guests, login, logout, spotify
 from services.web.errors import install_error_handlers, unexpected_error
-from services.web.routes import actions, join, pages, room, stream, tv
+from services.web.routes import actions, art, join, pages, room, stream, tv
 from services.web.security import (
     ActionBodyGuard,
     RelativeSlashRedirect,
@@ -49,6 +49,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     app.include_router(room.router)
     app.include_router(join.router)
     app.include_router(tv.router)
+    app.include_router(art.router)
     install_error_handlers(app)
     # Deliberately no CORSMiddleware: the browser UI is same-origin only. Errors are contained
     # inside the headers layer, so an unexpected 500 or a 503 still carries CSP and no-store.

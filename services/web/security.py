@@ -15,12 +15,17 @@ from services.web.auth.deps import get_optional_user
 from services.web.settings import WebSettings
 
 # Same policy as deploy/caddy/andre.caddy: no inline script or style, Spotify artwork and API only.
+# Demo artwork is same-origin (/art/demo/, routes/art.py), so images need no data: allowance.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; "
-    "img-src 'self' data: https://i.scdn.co https://*.scdn.co; media-src 'self' blob:; "
+    "img-src 'self' https://i.scdn.co https://*.scdn.co; media-src 'self' blob:; "
     "connect-src 'self' https://api.spotify.com; frame-ancestors 'none'; base-uri 'self'; "
     "form-action 'self'; object-src 'none'"
 )
+
+# Public artwork (routes/art.py): an SVG opened on its own may load nothing and run nothing.
+ART_PREFIX = "/art/"
+ART_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
 _BASE_HEADERS: tuple[tuple[str, str], ...] = (
     ("content-security-policy", CSP),
@@ -48,7 +53,12 @@ _CORS_HEADERS = (
 
 
 class SecurityHeadersMiddleware:
-    """Adds the security headers, ``Cache-Control: no-store`` off /static, strips CORS headers."""
+    """Adds the security headers, ``Cache-Control: no-store`` off /static, strips CORS headers.
+
+    Artwork under /art/ is the same for everyone (no cookie is read): its route's own public
+    ``Cache-Control`` stands, it gets no ``Vary: Cookie`` and a strict CSP of its own. Any answer
+    there without a Cache-Control of its own (a 404) is ``no-store`` like the pages.
+    """
 
     def __init__(self, app: ASGIApp, settings: WebSettings) -> None:
         self.app = app
@@ -62,7 +72,9 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        static = str(scope.get("path", "")).startswith("/static/")
+        path = str(scope.get("path", ""))
+        static = path.startswith("/static/")
+        art = path.startswith(ART_PREFIX)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -71,6 +83,12 @@ class SecurityHeadersMiddleware:
                     del headers[name]
                 for name, value in self.headers:
                     headers[name] = value
+                if art:
+                    headers["content-security-policy"] = ART_CSP
+                    if "cache-control" not in headers:
+                        headers["cache-control"] = "no-store"
+                    await send(message)
+                    return
                 if not static:
                     # Pages and JSON carry per-user data and CSRF tokens: no shared caches.
                     headers["cache-control"] = "no-store"

@@ -1,14 +1,16 @@
 """Built-in demo catalog: invented artists and albums with Spotify's metadata shape, no audio.
 
 Used when no Spotify credentials are configured, so a fresh checkout runs end to end. Ids are
-derived from the names (stable across restarts and processes); artwork is a generated SVG.
+derived from the names (stable across restarts and processes); artwork is a generated SVG served
+by the web service at a short content-addressed URL (``/art/demo/<key>.svg``, see ``demo_art``),
+never inlined: an inline data URI made every queue read and event ~1.5 KB longer per song.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from dataclasses import dataclass
+from functools import cache
 
 from shared.spotify.catalog import PAGE_SIZE, Skipped, Track, TrackList, clamp_limit
 from shared.spotify.errors import SpotifyNotFound
@@ -36,8 +38,15 @@ def _initials(name: str) -> str:
     return "".join(w[0] for w in words[:2]).upper() or "?"
 
 
-def artwork(name: str, size: int) -> str:
-    """A square gradient with the name's initials, as a ``data:image/svg+xml`` URI."""
+# Where the web service serves demo artwork, relative to the public origin (same origin as the
+# pages and /api/*): items carry this path, never an inline image.
+ART_PREFIX = "/art/demo/"
+ART_SIZES = (64, 640)
+_ART_KEY_LEN = 20  # hex digits of the SVG's sha256: content-addressed, so cacheable for ever
+
+
+def artwork_svg(name: str, size: int) -> bytes:
+    """A square gradient with the name's initials: no script, no external reference."""
     hue = _hue(name)
     svg = (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
@@ -48,7 +57,32 @@ def artwork(name: str, size: int) -> str:
         '<text x="32" y="41" font-family="sans-serif" font-size="24" font-weight="bold" '
         f'text-anchor="middle" fill="#fff">{_initials(name)}</text></svg>'
     )
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii")
+    return svg.encode()
+
+
+def art_key(svg: bytes) -> str:
+    return hashlib.sha256(svg).hexdigest()[:_ART_KEY_LEN]
+
+
+def artwork(name: str, size: int) -> str:
+    """The relative URL of a demo artwork (served by the web service from ``demo_art``)."""
+    return f"{ART_PREFIX}{art_key(artwork_svg(name, size))}.svg"
+
+
+@cache
+def _art_table() -> dict[str, bytes]:
+    names = [album.title for album in _ALBUMS] + [_SHOW]
+    table: dict[str, bytes] = {}
+    for name in names:
+        for size in ART_SIZES:
+            svg = artwork_svg(name, size)
+            table[art_key(svg)] = svg
+    return table
+
+
+def demo_art(key: str) -> bytes | None:
+    """The SVG behind ``/art/demo/<key>.svg``; None for a key no demo item uses."""
+    return _art_table().get(key)
 
 
 def _duration_ms(seed: str, low_s: int, high_s: int) -> int:
@@ -160,7 +194,7 @@ def _build() -> tuple[list[Track], list[Track], dict[str, list[str]]]:
     albums_by_artist: dict[str, list[str]] = {}
     for album in _ALBUMS:
         album_id = demo_id("album", album.title)
-        img, big_img = artwork(album.title, 64), artwork(album.title, 640)
+        img, big_img = artwork(album.title, ART_SIZES[0]), artwork(album.title, ART_SIZES[1])
         for primary in album.artists:
             albums_by_artist.setdefault(demo_id("artist", primary), []).append(album_id)
         for title, featured in album.tracks:
@@ -188,8 +222,8 @@ def _build() -> tuple[list[Track], list[Track], dict[str, list[str]]]:
             album=_SHOW,
             album_id=show_id,
             duration_ms=_duration_ms(title, 20 * 60, 45 * 60),
-            img=artwork(_SHOW, 64),
-            big_img=artwork(_SHOW, 640),
+            img=artwork(_SHOW, ART_SIZES[0]),
+            big_img=artwork(_SHOW, ART_SIZES[1]),
             kind="episode",
         )
         for title in _EPISODES

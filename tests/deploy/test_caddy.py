@@ -130,9 +130,70 @@ def test_caddy_production_security_headers_on_every_response(tmp_path: Path) -> 
     ]
     assert len(upstream_errors) == 1  # and so do its 502/503/504 for a service that is down
     others = [h for h in header_handlers if h not in json_errors + upstream_errors]
-    # Deleted from the site, its error routes, the HTTP redirect and the catch-alls alike.
+    # Deleted from the site, its error routes, the HTTP redirect, the catch-alls and the artwork.
     assert all("Server" in h["response"].get("delete", []) for h in others)
-    assert len(others) == 6
+    assert len(others) == 7
+    # Pages may show Spotify's artwork and our own (/art/demo/), no data: images any more.
+    assert "img-src 'self' https://i.scdn.co https://*.scdn.co;" in csp
+
+
+ART_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+ENCODED = {
+    "application/json*",
+    "text/html*",
+    "text/css*",
+    "text/javascript*",
+    "application/javascript*",
+    "image/svg+xml*",
+}
+
+
+def _site_routes(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """The routes of the site's subroute: the one list that holds the artwork's matcher."""
+    lists = [
+        o["routes"]
+        for o in walk(config)
+        if isinstance(o.get("routes"), list)
+        and any(r.get("match") == [{"path": ["/art/*"]}] for r in o["routes"])
+    ]
+    assert len(lists) == 1
+    return lists[0]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("which", ["production", "local"])
+def test_caddy_encode_json_pages_and_svg_never_event_stream(which: str, tmp_path: Path) -> None:
+    path = DEPLOY / "Caddyfile" if which == "production" else local_caddyfile(tmp_path)
+    env = PROD_ENV if which == "production" else {"ANDRE_HTTPS_PORT_SUFFIX": ":8443"}
+    config = adapt(path, tmp_path, env)
+    encoders = [o for o in walk(config) if o.get("handler") == "encode"]
+    assert len(encoders) == 1  # the site only: Caddy's own small error answers stay as they are
+    encoder = encoders[0]
+    assert set(encoder["encodings"]) == {"zstd", "gzip"} and encoder["prefer"] == ["zstd", "gzip"]
+    types = set(encoder["match"]["headers"]["Content-Type"])
+    assert types == ENCODED
+    # SSE is never compressed (docs/decisions.md): an event must leave the moment it is written.
+    assert not any(t.startswith(("text/event-stream", "text/*", "*")) for t in types)
+
+
+@pytest.mark.parametrize("which", ["production", "local"])
+def test_caddy_artwork_gets_its_own_strict_csp_written_last(which: str, tmp_path: Path) -> None:
+    path = DEPLOY / "Caddyfile" if which == "production" else local_caddyfile(tmp_path)
+    env = PROD_ENV if which == "production" else {"ANDRE_HTTPS_PORT_SUFFIX": ":8443"}
+    routes = _site_routes(adapt(path, tmp_path, env))
+    csps = [
+        (i, r.get("match"), h["response"])
+        for i, r in enumerate(routes)
+        for h in r.get("handle", [])
+        if h.get("handler") == "headers"
+        and "Content-Security-Policy" in h["response"].get("set", {})
+    ]
+    assert len(csps) == 2
+    (art_at, art_match, art), (site_at, site_match, site) = sorted(csps, key=lambda c: c[0])
+    assert art_match == [{"path": ["/art/*"]}] and site_match is None
+    assert art["set"]["Content-Security-Policy"] == [ART_CSP]
+    # Both apply as the response leaves; the earlier route's handler wraps the later one's, so
+    # its value is the one written last and the SVG keeps the strict policy.
+    assert art["deferred"] and site["deferred"] and art_at < site_at
 
 
 def test_caddy_production_routes_api_and_web(tmp_path: Path) -> None:

@@ -145,6 +145,12 @@ def test_browser_two_people_share_a_live_queue(stack: LocalStack, browser: Brows
         expected = [a1, b1, a2, b2]
         expect(alice.locator("#queue .row-title")).to_have_text(expected)
         expect(bob.locator("#queue .row-title")).to_have_text(expected)
+        # Demo artwork is a same-origin URL the page's CSP allows, and it really draws.
+        alice.wait_for_function(
+            "[...document.querySelectorAll('#queue img.row-art, #now-art')].every("
+            "i => i.complete && i.naturalWidth > 0 && i.src.includes('/art/demo/'))",
+            timeout=10_000,
+        )
 
         # The progress bar moves on its own (interpolated between server updates).
         before = float(bob.locator("#progress").get_attribute("aria-valuenow") or 0)

@@ -120,6 +120,19 @@ async def test_search_tracks_returns_results(api_client: httpx.AsyncClient) -> N
     assert {"uri", "title", "artist", "album", "duration_ms", "img"} <= results[0].keys()
 
 
+async def test_demo_artwork_is_a_relative_url_in_api_answers(api_client: httpx.AsyncClient) -> None:
+    # Demo artwork is served by the web service on the same public origin (docs/contracts.md
+    # "Artwork"): the api hands out the path, never an inline data URI.
+    track = _DEMO.tracks[0]
+    found = (await api_client.get("/api/search", params={"q": track.title})).json()["results"]
+    assert found[0]["img"] == track.img and found[0]["img"].startswith("/art/demo/")
+    added = await api_client.post("/api/queue/add", json={"uri": track.uri})
+    assert added.status_code == 201
+    item = (await api_client.get("/api/queue")).json()["queue"][0]
+    assert (item["img"], item["big_img"]) == (track.img, track.big_img)
+    assert item["big_img"].startswith("/art/demo/") and "data:" not in json.dumps(item)
+
+
 async def test_list_history_newest_first(api_client: httpx.AsyncClient, redis_api: Redis) -> None:
     play = {**(await domain.add_item(redis_api, track(1), "a@example.com")).model_dump()}
     await redis_api.lpush(keys.HISTORY, json.dumps({**play, "ended_at": 5.0}))

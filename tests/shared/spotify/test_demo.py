@@ -1,17 +1,18 @@
 from __future__ import annotations
 
-import base64
 import re
 from collections import Counter
 
 import pytest
 
+from shared.queue.models import Item, song_fields
 from shared.settings import AndreSettings
-from shared.spotify.demo import DemoCatalog
+from shared.spotify.demo import ART_PREFIX, DemoCatalog, artwork_svg, demo_art
 from shared.spotify.errors import SpotifyNotFound
 from shared.spotify.factory import create_catalog
 
 URI_RE = re.compile(r"spotify:(track|episode):[0-9A-Za-z]{22}")
+ART_URL_RE = re.compile(r"/art/demo/[0-9a-f]{20}\.svg")
 
 
 @pytest.fixture
@@ -29,9 +30,9 @@ def test_demo_catalog_tracks_have_real_metadata_shape(demo: DemoCatalog) -> None
         assert t.title and t.album and t.album_id
         assert t.artist == ", ".join(t.artist_names)
         assert len(t.artist_ids) == len(t.artist_names)
-        assert t.img.startswith("data:image/svg+xml;base64,")
-        assert t.big_img.startswith("data:image/svg+xml;base64,")
-        assert b"<svg" in base64.b64decode(t.img.split(",", 1)[1])
+        assert ART_URL_RE.fullmatch(t.img) and ART_URL_RE.fullmatch(t.big_img)
+        assert t.img != t.big_img
+        assert b"<svg" in (demo_art(t.img.removeprefix(ART_PREFIX).removesuffix(".svg")) or b"")
 
 
 def test_demo_catalog_artists_and_albums_have_several_tracks(demo: DemoCatalog) -> None:
@@ -112,3 +113,37 @@ def test_create_catalog_without_credentials_returns_demo() -> None:
     catalog = create_catalog(settings, redis=None, http=None)  # type: ignore[arg-type]
     assert catalog.is_demo is True
     assert isinstance(catalog, DemoCatalog)
+
+
+def test_demo_artwork_is_a_short_url_for_a_script_free_svg(demo: DemoCatalog) -> None:
+    items = [*demo.tracks, *demo.episodes]
+    urls = {u for t in items for u in (t.img, t.big_img)}
+    assert all(ART_URL_RE.fullmatch(u) for u in urls)
+    # One picture per album (and the show) per size, each URL naming exactly its SVG.
+    assert len(urls) == 2 * len({t.album_id for t in items})
+    for url in urls:
+        svg = demo_art(url.removeprefix(ART_PREFIX).removesuffix(".svg"))
+        assert svg is not None and svg.startswith(b"<svg ")
+        lowered = svg.lower()
+        for unsafe in (b"<script", b"href", b"onload", b"javascript:", b"<foreignobject"):
+            assert unsafe not in lowered
+    assert demo_art("0" * 20) is None and demo_art("") is None
+    assert demo_art("../" + next(iter(urls))) is None
+
+
+def test_demo_artwork_key_follows_the_content() -> None:
+    a, b = artwork_svg("Night Ferry", 64), artwork_svg("Night Ferry", 640)
+    assert a != b and b'width="640"' in b
+    assert artwork_svg("Night Ferry", 64) == a  # stable across calls and processes
+
+
+def test_demo_queue_item_json_is_small(demo: DemoCatalog) -> None:
+    # An item used to carry two inline base64 SVGs (~1.5 KB); the queue and every event repeat it.
+    for t in [*demo.tracks, *demo.episodes]:
+        item = Item(
+            id="0123456789abcdef", user="someone.with.a.long.name@example.com",
+            added_at=1_764_000_000.123456, **song_fields(t),
+        )  # fmt: skip
+        size = len(item.model_dump_json().encode())
+        assert size < 600, (t.title, size)
+        assert len(t.model_dump_json()) < 600

@@ -50,11 +50,11 @@ export function shortName(email, benderEmail = "") {
   return at > 0 ? email.slice(0, at) : email;
 }
 
-// Artwork URLs come from Spotify (https://i.scdn.co) or the demo catalog (data:image/svg+xml);
-// anything else is dropped rather than handed to <img>.
+// Artwork URLs come from Spotify (https://i.scdn.co) or the demo catalog (/art/demo/<key>.svg on
+// our own origin); anything else is dropped rather than handed to <img>.
 export function safeImg(url) {
   if (typeof url !== "string") return "";
-  if (url.startsWith("https://") || url.startsWith("data:image/")) return url;
+  if (url.startsWith("https://") || url.startsWith("/art/demo/")) return url;
   return "";
 }
 
