@@ -288,6 +288,7 @@ class RssSampler(threading.Thread):
         super().__init__(daemon=True)
         self.root_pid = root_pid
         self.peaks: dict[str, float] = {}
+        self.cpu: dict[str, tuple[float, float]] = {}  # first and last CPU seconds seen
         self.stop_evt = threading.Event()
 
     @staticmethod
@@ -308,6 +309,9 @@ class RssSampler(threading.Thread):
                         rss = proc.memory_info().rss / 2**20
                         key = self.name(proc)
                         self.peaks[key] = max(self.peaks.get(key, 0.0), rss)
+                        times = proc.cpu_times()
+                        used = times.user + times.system
+                        self.cpu[key] = (self.cpu.get(key, (used, used))[0], used)
 
 
 def count_services(stack: LocalStack) -> dict[str, int]:
@@ -417,60 +421,133 @@ async def measure_replay(stack: LocalStack, people: list[Person], missed: int) -
     }
 
 
-async def run_load(stack: LocalStack, args: argparse.Namespace) -> dict[str, Any]:
-    base = stack.https
-    catalog = [t.uri for t in DemoCatalog().tracks]
-    people: list[Person] = []
-    try:
-        for start in range(0, args.users, 20):
-            people += await asyncio.gather(
-                *(
-                    sign_in(base, str(stack.ca_file), f"person{n}@example.com")
-                    for n in range(start, min(args.users, start + 20))
-                )
-            )
-        # Listeners: spread over the people, at most the per-person cap each.
-        cookies = [people[k % len(people)].cookie for k in range(args.listeners)]
-        parent, child = mp.Pipe()
-        stop_evt = mp.Event()
-        listeners = mp.Process(
-            target=listener_process,
-            args=(stack.ports["https"], cookies, str(stack.ca_file), child, stop_evt),
-        )
-        listeners.start()
+def people_process(
+    base: str, ca_file: str, emails: list[str], plan: dict[str, Any], conn: Any, go: Any
+) -> None:
+    """Sign in ``emails`` and, once told to go, run their loops (one event loop per process,
+    so one busy client loop does not queue up everyone's requests)."""
+
+    async def main() -> None:
+        catalog = [t.uri for t in DemoCatalog().tracks]
+        people: list[Person] = []
         try:
-            kind, *rest = parent.recv() if parent.poll(150) else ("error", "no answer")
-            if kind != "ready" or (cookies and rest[0] < len(cookies)):
-                raise RuntimeError(f"listeners did not connect: {kind} {rest}")
+            for start in range(0, len(emails), 20):
+                people += await asyncio.gather(
+                    *(sign_in(base, ca_file, email) for email in emails[start : start + 20])
+                )
+            conn.send(("ready", [p.cookie for p in people]))
+            while not go.is_set():
+                await asyncio.sleep(0.02)
             tally = Tally()
-            sampler = RssSampler(stack.proc.pid)
-            sampler.start()
             cpu0 = time.process_time()
-            started = time.monotonic()
-            deadline = started + args.duration
+            deadline = time.monotonic() + plan["duration"]
             await asyncio.gather(
                 *(
-                    person_loop(base, p, deadline, args.think, catalog, tally, n, 100_000)
-                    for n, p in enumerate(people)
+                    person_loop(base, p, deadline, plan["think"], catalog, tally, seed, 100_000)
+                    for seed, p in zip(plan["seeds"], people, strict=True)
                 )
             )
-            elapsed = time.monotonic() - started
-            client_cpu = time.process_time() - cpu0
-            await asyncio.sleep(1.0)  # the last changes reach the listeners
+            conn.send(
+                (
+                    "done",
+                    dict(tally.latencies),
+                    dict(tally.errors),
+                    dict(tally.conflicts),
+                    tally.samples,
+                    time.process_time() - cpu0,
+                )
+            )
         finally:
-            stop_evt.set()
+            await asyncio.gather(*(p.client.aclose() for p in people))
+
+    asyncio.run(main())
+
+
+async def run_load(stack: LocalStack, args: argparse.Namespace) -> dict[str, Any]:
+    base = stack.https
+    ca_file = str(stack.ca_file)
+    emails = [f"person{n}@example.com" for n in range(args.users)]
+    go = mp.Event()
+    groups = []
+    for k in range(args.client_procs):
+        mine = emails[k :: args.client_procs]
+        seeds = list(range(k, args.users, args.client_procs))
+        plan = {"duration": args.duration, "think": args.think, "seeds": seeds}
+        parent, child = mp.Pipe()
+        proc = mp.Process(target=people_process, args=(base, ca_file, mine, plan, child, go))
+        proc.start()
+        groups.append((proc, parent))
+    listeners: mp.Process | None = None
+    stop_evt = mp.Event()
+    sampler = RssSampler(stack.proc.pid)
+    try:
+        cookies_of_people: list[str] = []
+        for _, conn in groups:
+            kind, *rest = conn.recv() if conn.poll(180) else ("error", "no answer")
+            if kind != "ready":
+                raise RuntimeError(f"people did not sign in: {kind} {rest}")
+            cookies_of_people += rest[0]
+        # Listeners: spread over the people, at most the per-person cap each.
+        cookies = [cookies_of_people[k % len(cookies_of_people)] for k in range(args.listeners)]
+        parent, child = mp.Pipe()
+        listeners = mp.Process(
+            target=listener_process,
+            args=(stack.ports["https"], cookies, ca_file, child, stop_evt),
+        )
+        listeners.start()
+        kind, *rest = parent.recv() if parent.poll(150) else ("error", "no answer")
+        if kind != "ready" or (cookies and rest[0] < len(cookies)):
+            raise RuntimeError(f"listeners did not connect: {kind} {rest}")
+        tally = Tally()
+        sampler.start()
+        started = time.monotonic()
+        go.set()
+        client_cpu = 0.0
+        for _, conn in groups:
+            got = conn.recv() if conn.poll(args.duration + 120) else ("error", "no answer")
+            if got[0] != "done":
+                raise RuntimeError(f"people: {got}")
+            _, latencies, errors, conflicts, samples, cpu = got
+            for op, values in latencies.items():
+                tally.latencies[op] += values
+            for op, n in errors.items():
+                tally.errors[op] += n
+            for op, n in conflicts.items():
+                tally.conflicts[op] += n
+            tally.samples |= samples
+            client_cpu += cpu
+        elapsed = time.monotonic() - started
+        await asyncio.sleep(1.0)  # the last changes reach the listeners
+        stop_evt.set()
         got = parent.recv() if parent.poll(60) else ("error", "no stats")
-        listeners.join(timeout=30)
-        if listeners.is_alive():
-            listeners.kill()
-        sampler.stop_evt.set()
-        sampler.join(timeout=5)
         if got[0] != "done":
             raise RuntimeError(f"listener stats: {got}")
         _, sizes, changes, listener_cpu = got
-        replay = await measure_replay(stack, people, args.missed) if args.missed else {}
     finally:
-        await asyncio.gather(*(p.client.aclose() for p in people))
+        stop_evt.set()
+        go.set()
+        sampler.stop_evt.set()
+        for proc in [p for p, _ in groups] + ([listeners] if listeners else []):
+            proc.join(timeout=30)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout=5)
+    if sampler.is_alive():
+        sampler.join(timeout=5)
+    replay: dict[str, Any] = {}
+    if args.missed:
+        voters = []
+        try:
+            for start in range(0, 100, 20):
+                voters += await asyncio.gather(
+                    *(
+                        sign_in(base, ca_file, f"voter{n}@example.com")
+                        for n in range(start, start + 20)
+                    )
+                )
+            replay = await measure_replay(stack, voters, args.missed)
+        finally:
+            await asyncio.gather(*(p.client.aclose() for p in voters))
 
     total = sum(len(v) for v in tally.latencies.values()) + sum(tally.errors.values())
     per_op = {
@@ -500,6 +577,7 @@ async def run_load(stack: LocalStack, args: argparse.Namespace) -> dict[str, Any
         },
         "listener_bytes_total_mb": round(sum(sizes) / 2**20, 1),
         "peak_rss_mb": {k: round(v, 1) for k, v in sorted(sampler.peaks.items())},
+        "cpu_s_during_load": {k: round(b - a, 1) for k, (a, b) in sorted(sampler.cpu.items())},
         "client_cpu_s": {"people": round(client_cpu, 1), "listeners": round(listener_cpu, 1)},
         "replay": replay,
     }
@@ -546,6 +624,7 @@ def main() -> int:
     parser.add_argument("--replicas", type=int, default=2, help="second run's api/web count")
     parser.add_argument("--no-replicas", action="store_true", help="skip the replicas run")
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument("--client-procs", type=int, default=2, help="processes for the people")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     if args.quick:
