@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 from shared import keys
 from shared.errors import RateLimited
 from shared.queue import scripts
+from shared.queue.errors import DamagedRecord
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class Lease:
             await asyncio.sleep(self.cap.refresh_s)
             try:
                 await self.take(0)  # a renewal is never refused: the stream is already open
-            except (RedisError, OSError) as exc:
+            except (RedisError, OSError, DamagedRecord) as exc:
                 # Redis away for a moment: the next renewal retries, the lease outlives two misses.
                 log.warning("could not renew an event-stream lease: %s", type(exc).__name__)
 

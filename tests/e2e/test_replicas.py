@@ -246,3 +246,16 @@ def test_sigkilled_replica_restarts_alone_while_the_other_serves(stack: LocalSta
     }
     restarted = [line for line in stack.output("stack")[-50:] if re.match(r"api-2 started", line)]
     assert restarted, "no restart line for api-2"
+
+
+def test_bad_replica_count_stops_make_up_before_anything_starts() -> None:
+    bad = LocalStack.launch({"ANDRE_WEB_REPLICAS": "12"})
+    try:
+        code = bad.proc.wait(timeout=30)
+    finally:
+        final = bad.stop()
+    assert code == final == 2
+    runner = bad.output("stack")
+    assert "cannot start: ANDRE_WEB_REPLICAS must be a whole number from 1 to 8, not '12'" in runner
+    assert not any("started (pid" in line for line in runner)
+    assert bad.stragglers == []

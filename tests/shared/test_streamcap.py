@@ -98,3 +98,15 @@ async def test_lease_key_of_the_wrong_type_is_refused_as_damage(redis_api: Redis
     await redis_api.set(keys.stream_leases("api", "bot@api"), "oops")
     with pytest.raises(WrongKeyType):
         await StreamCap("api", 1).acquire(redis_api, "bot@api", "full")
+
+
+async def test_renewal_failing_on_a_damaged_key_keeps_the_stream_going(
+    redis_api: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    cap = StreamCap("api", 1, lease_s=1, refresh_s=0.05)
+    lease = await cap.acquire(redis_api, "bot@api", "full")
+    await redis_api.delete(lease.key)
+    await redis_api.set(lease.key, "oops")  # damaged while the stream is open
+    got = [chunk async for chunk in lease.hold_while(_frames(4, gap_s=0.05))]
+    assert len(got) == 4
+    assert "could not renew an event-stream lease" in caplog.text
