@@ -4,7 +4,9 @@ Generates dev secrets once into var/secrets.env (git-ignored); environment varia
 them. Each child's output is prefixed with its name. A child that exits on its own is restarted
 with backoff; one that keeps crashing stops the stack (exit status 1). SIGINT/SIGTERM/SIGHUP stop
 everything within STOP_BUDGET_S. Ports and the state folder can be moved with ANDRE_STACK_*
-variables (the tests do).
+variables (the tests do). ANDRE_API_REPLICAS / ANDRE_WEB_REPLICAS (1..8, default 1) run that many
+api / web processes, each a supervised child of its own (``api``, ``api-2``, ...) with its own
+proxy socket; Caddy balances across them.
 """
 
 from __future__ import annotations
@@ -45,6 +47,13 @@ PORTS = {
     "redis": int(os.environ.get("ANDRE_STACK_REDIS_PORT", "6380")),
 }
 DEV_ADMIN = "admin@example.com"
+# Services that may run as several processes behind Caddy, and how many at most (each replica
+# holds its own Redis pool and event-hub reader: 8 is plenty on one machine).
+REPLICATED = {"api": "ANDRE_API_REPLICAS", "web": "ANDRE_WEB_REPLICAS"}
+MAX_REPLICAS = 8
+# With several replicas, Caddy skips one whose socket refused a connection for this long (a
+# replica that is restarting), so requests go to the others instead of waiting for it.
+REPLICA_FAIL_DURATION = "2s"
 SERVICE_USERS = {"api": "andre-api", "web": "andre-web", "player": "andre-player"}
 
 # `make up` promises that a stop takes under 10 s. The services get the first share (uvicorn's own
@@ -452,8 +461,75 @@ http://:{http} {{
 
 
 def proxy_socket(service: str) -> Path:
-    """Where Caddy reaches a service: a Unix socket in a folder only this user can enter."""
+    """Where Caddy reaches a service (or one replica of it, e.g. ``api-2``): a Unix socket in a
+    folder only this user can enter."""
     return STATE / "run" / f"{service}.sock"
+
+
+def replica_count(variable: str, environ: dict[str, str] | None = None) -> int:
+    """How many processes ``variable`` (ANDRE_API_REPLICAS / ANDRE_WEB_REPLICAS) asks for: 1 when
+    unset or empty; a ValueError naming the variable for anything but a whole number 1..8."""
+    raw = (os.environ if environ is None else environ).get(variable, "").strip()
+    if not raw:
+        return 1
+    try:
+        count = int(raw)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= MAX_REPLICAS or not raw.isdigit():
+        raise ValueError(f"{variable} must be a whole number from 1 to {MAX_REPLICAS}, not {raw!r}")
+    return count
+
+
+@dataclass(frozen=True)
+class Replica:
+    service: str  # api, web, player
+    name: str  # the child's name: the service's own for the first, then api-2, api-3, ...
+    port: int  # its loopback port (health checks, direct use): the documented one for the first
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def replica_plan(
+    environ: dict[str, str] | None = None, free_port: Callable[[], int] = _free_port
+) -> dict[str, list[Replica]]:
+    """Every service's processes. Replica 1 keeps the documented port (8001 api, 8002 web); the
+    others get a free loopback port picked now and kept across their restarts."""
+    plan: dict[str, list[Replica]] = {}
+    for service in SERVICE_USERS:
+        variable = REPLICATED.get(service)
+        count = replica_count(variable, environ) if variable else 1
+        plan[service] = [Replica(service, service, PORTS[service])] + [
+            Replica(service, f"{service}-{i}", free_port()) for i in range(2, count + 1)
+        ]
+    return plan
+
+
+def upstreams(replicas: list[Replica]) -> str:
+    """Caddy's upstream list for one service: every replica's proxy socket, space-separated."""
+    return " ".join(f"unix/{proxy_socket(r.name)}" for r in replicas)
+
+
+def caddy_upstream_env(plan: dict[str, list[Replica]]) -> dict[str, str]:
+    """The variables the shared snippets (deploy/caddy/andre.caddy) read for the upstreams."""
+    several = any(len(plan[s]) > 1 for s in REPLICATED)
+    return {
+        "ANDRE_API_UPSTREAM": upstreams(plan["api"]),
+        "ANDRE_WEB_UPSTREAM": upstreams(plan["web"]),
+        "ANDRE_UPSTREAM_FAIL_DURATION": REPLICA_FAIL_DURATION if several else "0s",
+    }
+
+
+def describe_plan(plan: dict[str, list[Replica]]) -> str:
+    parts = []
+    for service, replicas in plan.items():
+        ports = ", ".join(f"{r.name} :{r.port}" for r in replicas)
+        parts.append(f"{service} x{len(replicas)} ({ports})")
+    return "replicas: " + "; ".join(parts)
 
 
 def private_redis_data(path: Path) -> None:
@@ -517,7 +593,10 @@ def redis_output(admin_password: str) -> Log:
     return emit
 
 
-def build_children(values: dict[str, str]) -> list[Child]:
+def build_children(
+    values: dict[str, str], plan: dict[str, list[Replica]] | None = None
+) -> list[Child]:
+    plan = replica_plan() if plan is None else plan
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("ANDRE_REDIS_PASSWORD_")}
     private_redis_data(STATE / "redis" / "data")
     (STATE / "run").mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -553,7 +632,9 @@ def build_children(values: dict[str, str]) -> list[Child]:
             umask=0o077,
         )
     ]
-    for service, user in SERVICE_USERS.items():
+    for replica in (r for replicas in plan.values() for r in replicas):
+        service = replica.service
+        user = SERVICE_USERS[service]
         env = dict(base_env)
         env.setdefault("ANDRE_ENV", "dev")
         env.setdefault("ANDRE_PUBLIC_URL", f"https://localhost:{PORTS['https']}")
@@ -569,15 +650,17 @@ def build_children(values: dict[str, str]) -> list[Child]:
                 "ANDRE_REDIS_USERNAME": user,
                 "ANDRE_REDIS_PASSWORD": passwords[user],
                 "ANDRE_BIND_HOST": "127.0.0.1",
-                "ANDRE_PORT": str(PORTS[service]),
+                "ANDRE_PORT": str(replica.port),
+                # Its log lines and Redis client name tell the replicas apart (andre-api-2).
+                "ANDRE_SERVICE_NAME": replica.name,
                 # X-Forwarded-For is believed only on the proxy's own socket (finding 2).
                 "ANDRE_TRUSTED_PROXIES": "",
                 "PYTHONUNBUFFERED": "1",
             }
         )
         if service != "player":
-            env["ANDRE_PROXY_SOCKET"] = str(proxy_socket(service))
-        children.append(Child(service, [sys.executable, "-m", f"services.{service}"], env))
+            env["ANDRE_PROXY_SOCKET"] = str(proxy_socket(replica.name))
+        children.append(Child(replica.name, [sys.executable, "-m", f"services.{service}"], env))
 
     cfile = STATE / "caddy" / "Caddyfile"
     cfile.write_text(caddyfile(), encoding="utf-8")
@@ -589,8 +672,7 @@ def build_children(values: dict[str, str]) -> list[Child]:
             "HOME": str(STATE / "caddy"),
             "XDG_DATA_HOME": str(STATE / "caddy" / "data"),
             "XDG_CONFIG_HOME": str(STATE / "caddy" / "config"),
-            "ANDRE_API_UPSTREAM": f"unix/{proxy_socket('api')}",
-            "ANDRE_WEB_UPSTREAM": f"unix/{proxy_socket('web')}",
+            **caddy_upstream_env(plan),
             "ANDRE_HTTPS_PORT_SUFFIX": f":{PORTS['https']}",
         }
     )
@@ -639,15 +721,17 @@ def stop_all(
                     log("stack", f"{child.name} (pid {child.proc.pid}) survived SIGKILL")
 
 
-def start_up(supervisor: Supervisor, signals: Signals) -> None:
+def start_up(supervisor: Supervisor, signals: Signals, plan: dict[str, list[Replica]]) -> None:
     children = supervisor.children
     supervisor.start("redis")
     wait_for_port(PORTS["redis"], 15, children["redis"], signals)
-    for name in SERVICE_USERS:
-        supervisor.start(name)
-    for name in SERVICE_USERS:
-        path = "/api/health" if name == "api" else "/health"
-        wait_for_health(f"http://127.0.0.1:{PORTS[name]}{path}", 30, children[name], signals)
+    replicas = [r for service in plan.values() for r in service]
+    for replica in replicas:
+        supervisor.start(replica.name)
+    for replica in replicas:
+        path = "/api/health" if replica.service == "api" else "/health"
+        url = f"http://127.0.0.1:{replica.port}{path}"
+        wait_for_health(url, 30, children[replica.name], signals)
     supervisor.start("caddy")
     # Up means a browser can use it: Caddy has made its local CA and serves a certificate that
     # verifies against it (the port alone opens before the certificate exists).
@@ -663,9 +747,15 @@ def main() -> int:
     children: list[Child] = []
     return_code = 1
     try:
-        children = build_children(load_or_create_secrets())
+        try:
+            plan = replica_plan()
+        except ValueError as exc:
+            say("stack", f"cannot start: {exc}")
+            return 2
+        say("stack", describe_plan(plan))
+        children = build_children(load_or_create_secrets(), plan)
         supervisor = Supervisor(children)
-        start_up(supervisor, signals)
+        start_up(supervisor, signals, plan)
         https = f"https://localhost:{PORTS['https']}"
         say("stack", f"Andre is up: {https}/  (http://localhost:{PORTS['http']}/ redirects)")
         say(

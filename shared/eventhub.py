@@ -16,7 +16,7 @@ import contextlib
 import logging
 import re
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -481,23 +481,3 @@ async def follow(
                 yield data
     finally:
         hub.unsubscribe(sub)
-
-
-async def count_open(
-    frames: AsyncIterable[Any], open_streams: dict[str, int], who: str
-) -> AsyncIterator[Any]:
-    """Pass a stream through while counting it among ``who``'s open streams (the per-user and
-    per-token caps of both services read ``open_streams``)."""
-    open_streams[who] = open_streams.get(who, 0) + 1
-    try:
-        async for chunk in frames:
-            yield chunk
-    finally:
-        left = open_streams.get(who, 1) - 1
-        if left > 0:
-            open_streams[who] = left
-        else:
-            open_streams.pop(who, None)
-        aclose = getattr(frames, "aclose", None)
-        if aclose is not None:
-            await aclose()

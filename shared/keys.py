@@ -102,6 +102,12 @@ def oauth_flow(state_digest: str) -> str:
     return f"{PREFIX}oauth:{state_digest}"
 
 
+def stream_leases(kind: str, subject: str) -> str:
+    """ZSET lease id -> expiry (unix ms, Redis TIME) of one subject's open event streams, over
+    every replica: ``kind`` is ``web`` (per user) or ``api`` (per token identity). TTL."""
+    return f"{PREFIX}streams:{kind}:{subject}"
+
+
 def rate(bucket: str, subject: str) -> str:
     """Counter for a rate-limit bucket (per user, per client IP, ...)."""
     return f"{PREFIX}rate:{bucket}:{subject}"
@@ -134,5 +140,6 @@ KEY_TYPES: tuple[tuple[str, str], ...] = (
     ("^andre:player:", "string"),
     ("^andre:airhorn:free:", "string"),
     ("^andre:rate:", "string"),
+    ("^andre:streams:", "zset"),
     ("^andre:session_ended:", "string"),
 )

@@ -28,7 +28,7 @@ class ApiSettings(AndreSettings):
     api_add_window_s: int = Field(default=60, ge=1)
     """Window of the API add limit."""
     api_sse_streams_per_token: int = Field(default=16, ge=1)
-    """Open `/api/events` streams one token may hold per api process (more get 429)."""
+    """Open `/api/events` streams one token may hold over every api replica (more get 429)."""
     # Request bodies are tiny JSON objects; anything bigger is refused with 413 unread.
     api_max_body_bytes: int = Field(default=16 * 1024, ge=256)
     """Largest request body; bigger ones get 413 unread."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx
 from redis.asyncio import Redis
@@ -24,6 +24,7 @@ from shared.spotify.catalog import Catalog
 from shared.spotify.connect import SpotifyConnect
 from shared.spotify.factory import create_catalog
 from shared.spotify.tokens import UserTokenStore
+from shared.streamcap import StreamCap
 
 
 @dataclass
@@ -37,8 +38,8 @@ class ApiState:
     reader: QueueReader  # coalesces GET /api/queue reads of this process
     rules: QueueRules
     add_limit: Limit  # songs one token identity may add per window
-    # Open /api/events streams per token identity in this process (api_sse_streams_per_token).
-    open_streams: dict[str, int] = field(default_factory=dict)
+    # Open /api/events streams per token identity over every replica (api_sse_streams_per_token).
+    stream_cap: StreamCap
 
 
 def api_state(conn: HTTPConnection) -> ApiState:
@@ -61,6 +62,7 @@ async def create_api_state(settings: ApiSettings) -> AsyncIterator[ApiState]:
             reader=QueueReader(redis),
             rules=QueueRules.from_settings(settings),
             add_limit=Limit("api_add", settings.api_add_max, settings.api_add_window_s),
+            stream_cap=StreamCap("api", settings.api_sse_streams_per_token),
         )
         async with hub:  # started for the app's lifetime, stopped before Redis closes
             yield state

@@ -58,7 +58,7 @@ class WebSettings(AndreSettings):
     join_link_ttl_s: int = Field(default=600, ge=60, le=24 * 3600)
     """How long a one-tap guest join link (and its QR code) works; it works once."""
     sse_streams_per_user: int = Field(default=16, ge=1)
-    """Open `/events` streams one user may hold per web process (a few tabs; more get 429)."""
+    """Open `/events` streams one user may hold over every web replica (a few tabs; more: 429)."""
 
     # Rate limits (fixed windows in Redis, shared by every replica): each bucket NAME has
     # NAME_max hits per NAME_window_s seconds; services.web.limits builds them.

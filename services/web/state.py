@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated
 
 import httpx
@@ -29,6 +29,7 @@ from shared.queue.queue import QueueRules
 from shared.spotify.catalog import Catalog
 from shared.spotify.factory import create_catalog
 from shared.spotify.tokens import UserTokenStore
+from shared.streamcap import StreamCap
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,8 @@ class WebState:
     oidc: OIDCClient
     # Tails the Redis event stream in a background task for every open /events stream.
     hub: EventHub
-    # Open /events streams per user in this process (routes/stream.py caps them).
-    open_streams: dict[str, int] = field(default_factory=dict)
+    # Open /events streams per user over every replica (routes/stream.py, sse_streams_per_user).
+    stream_cap: StreamCap
 
 
 @asynccontextmanager
@@ -67,6 +68,7 @@ async def open_state(settings: WebSettings) -> AsyncIterator[WebState]:
             user_tokens=UserTokenStore(redis, settings.secret_key),
             oidc=OIDCClient(settings, http),
             hub=hub,
+            stream_cap=StreamCap("web", settings.sse_streams_per_user),
         )
         async with hub:  # started for the app's lifetime, stopped before Redis closes
             yield state

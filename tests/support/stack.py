@@ -33,7 +33,9 @@ def _child_name(proc: psutil.Process) -> str | None:
     if "-m" in cmdline[:-1]:
         module = cmdline[cmdline.index("-m") + 1]
         if module.startswith("services."):
-            return module.removeprefix("services.")
+            # A replica is told its own name (api-2, web-3); the first is the service's.
+            service = module.removeprefix("services.")
+            return proc.environ().get("ANDRE_SERVICE_NAME", service)
     return None
 
 

@@ -11,8 +11,7 @@ from services.api.deps import IdentityDep, StateDep
 from services.api.errors import error_docs
 from services.api.routes import PREFIX
 from services.api.scopes import needs
-from shared.eventhub import QueueMode, count_open
-from shared.queue.errors import RateLimited
+from shared.eventhub import QueueMode
 from shared.sse import sse_response
 
 router = APIRouter(prefix=PREFIX, tags=["events"])
@@ -44,9 +43,15 @@ async def stream_events(
 ) -> StreamingResponse:
     """The event stream (text/event-stream); send Last-Event-ID to resume."""
     # Each open stream holds a socket and a frame queue: one token opening hundreds must not
-    # exhaust the process (the web caps its users the same way, ANDRE_SSE_STREAMS_PER_USER).
-    if state.open_streams.get(identity.email, 0) >= state.settings.api_sse_streams_per_token:
-        raise RateLimited("Too many open event streams for this token; close some", 5)
-    response = await sse_response(state.hub, request, mode=queue)
-    response.body_iterator = count_open(response.body_iterator, state.open_streams, identity.email)
+    # exhaust the replicas (the web caps its users the same way, ANDRE_SSE_STREAMS_PER_USER). The
+    # count is a lease per stream in Redis (shared.streamcap), so it holds across replicas.
+    lease = await state.stream_cap.acquire(
+        state.redis, identity.email, "Too many open event streams for this token; close some"
+    )
+    try:
+        response = await sse_response(state.hub, request, mode=queue)
+    except BaseException:
+        await lease.release()
+        raise
+    response.body_iterator = lease.hold_while(response.body_iterator)
     return response

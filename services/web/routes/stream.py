@@ -1,7 +1,7 @@
 """The web's live updates (``/events``): the SSE stream's lifecycle for a signed-in browser.
 
-A user may hold ``sse_streams_per_user`` open streams in this process (counted in the app's
-``WebState.open_streams``); each stream ends once its session is gone. The stream itself is
+A user may hold ``sse_streams_per_user`` open streams over every replica (a lease per stream in
+Redis, ``shared.streamcap``); each stream ends once its session is gone. The stream itself is
 ``shared.sse`` over the process's hub, the same as ``/api/events``.
 """
 
@@ -15,11 +15,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from services.web.auth.deps import ReadUserDep, SessionStoreDep
-from services.web.errors import TooManyRequests
 from services.web.identity.sessions import session_id_from
 from services.web.routes.deps import HubDep
 from services.web.state import web_state
-from shared.eventhub import count_open
 from shared.sse import sse_response
 
 router = APIRouter()
@@ -55,16 +53,21 @@ async def stream_events(
 ) -> Response:
     """Live updates (queue_update, now_playing, player_position, airhorn) as SSE."""
     # Each open stream holds a socket and a frame queue: one account opening thousands must not
-    # exhaust the process.
-    open_streams = web_state(request.app).open_streams
-    if open_streams.get(user.email, 0) >= store.settings.sse_streams_per_user:
-        raise TooManyRequests("Too many open live-update streams; close a tab", 5)
+    # exhaust the replicas.
+    state = web_state(request.app)
+    lease = await state.stream_cap.acquire(
+        state.redis, user.email, "Too many open live-update streams; close a tab"
+    )
     session_id = session_id_from(request, store.settings)
 
     async def still_signed_in() -> bool:
         return await store.load(session_id, touch=False) is not None
 
-    response = await sse_response(hub, request)
+    try:
+        response = await sse_response(hub, request)
+    except BaseException:
+        await lease.release()
+        raise
     checked = _while_signed_in(response.body_iterator, still_signed_in)
-    response.body_iterator = count_open(checked, open_streams, user.email)
+    response.body_iterator = lease.hold_while(checked)
     return response

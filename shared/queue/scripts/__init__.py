@@ -159,3 +159,5 @@ FILTER_PREVIEW = Script("filter_preview")
 # Fixed-window limits (shared.ratelimit): a damaged counter starts a new window instead.
 RATE_HIT = Script("rate_hit", guarded=False)
 RATE_GIVE_BACK = Script("rate_give_back", guarded=False)
+# Open event streams per user / token across replicas (shared.streamcap).
+STREAM_LEASE = Script("stream_lease")

@@ -108,3 +108,29 @@ async def test_stream_events_past_per_token_cap_429(redis_clean: RedisServer) ->
                     if again.status_code == 200:
                         break
                 await asyncio.sleep(0.05)
+
+
+async def test_stream_cap_holds_across_two_replicas(redis_clean: RedisServer) -> None:
+    # Two api processes' apps on one Redis: the token's cap counts the streams of both.
+    settings = build_settings(redis_clean, api_sse_streams_per_token=2)
+    async with (
+        live(create_app(settings)) as url_a,
+        live(create_app(settings)) as url_b,
+        httpx.AsyncClient(headers=AUTH, timeout=10) as c,
+    ):
+        async with (
+            c.stream("GET", f"{url_a}/api/events") as on_a,
+            c.stream("GET", f"{url_b}/api/events") as on_b,
+        ):
+            assert on_a.status_code == on_b.status_code == 200
+            for url in (url_a, url_b):
+                refused = await c.get(f"{url}/api/events")
+                assert refused.status_code == 429, url
+                assert "too many open event streams" in refused.json()["error"].lower()
+        # Both closed: either replica serves a stream again.
+        async with asyncio.timeout(5):
+            while True:
+                async with c.stream("GET", f"{url_b}/api/events") as again:
+                    if again.status_code == 200:
+                        break
+                await asyncio.sleep(0.05)

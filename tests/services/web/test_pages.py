@@ -199,7 +199,8 @@ async def test_events_stream_ends_after_sign_out(
         await redis.aclose()
     assert leaked == []
     async with asyncio.timeout(5):
-        while "alice@example.com" in app.state.web.open_streams:
+        state = web_state(app)
+        while await state.stream_cap.count(state.redis, "alice@example.com"):
             await asyncio.sleep(0.02)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from fastapi import FastAPI
 
 from services.web.settings import WebSettings
@@ -10,10 +9,15 @@ from tests.services.web.conftest import SignedIn
 
 
 async def test_events_past_open_streams_per_user_returns_429(
-    web_app: FastAPI, signed_in: SignedIn, monkeypatch: pytest.MonkeyPatch
+    web_app: FastAPI, signed_in: SignedIn
 ) -> None:
     cap = WebSettings.model_fields["sse_streams_per_user"].default
-    monkeypatch.setitem(web_app.state.web.open_streams, signed_in.email, cap)
+    state = web_app.state.web
+    # Streams of this user held by other replicas: leases in Redis, not in this process.
+    for _ in range(cap):
+        await state.stream_cap.acquire(state.redis, signed_in.email, "full")
+    assert await state.stream_cap.count(state.redis, signed_in.email) == cap
     resp = await signed_in.client.get("/events")
     assert resp.status_code == 429
     assert "retry-after" in resp.headers
+    assert "close a tab" in resp.json()["error"]
