@@ -38,6 +38,8 @@ _REPLAY_PAGE = 100  # entries held at once (a now_playing entry carries its item
 # A resume replays airhorns and room announcements of this last stretch only (moments, not state).
 _MOMENTS_REPLAY_MS = 5_000
 _MOMENTS_MAX = 10
+# Queue frames of one process are at least this far apart; changes in between are merged.
+COALESCE_S = 0.2
 # A replay costs at most one fresh snapshot's bytes, or this much when the snapshot is smaller
 # (a short queue must not cost a reconnecting client the horn blown a second ago).
 _REPLAY_FLOOR = 8 * 1024
@@ -140,6 +142,11 @@ class Subscription:
     mode: QueueMode = "delta"
     dropped: bool = False
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    # Keep-alives: the hub's ticker sets ``ping_due`` once the stream was quiet for ``idle_s``
+    # (one timer for all streams instead of a timeout armed and cancelled per frame).
+    idle_s: float = 15.0
+    quiet_since: float = 0.0
+    ping_due: bool = False
 
 
 _hubs: weakref.WeakSet[EventHub] = weakref.WeakSet()
@@ -168,6 +175,7 @@ class EventHub:
         encode: Encode,
         subscriber_queue_size: int = 256,
         block_ms: int = 5000,
+        coalesce_s: float = COALESCE_S,
     ) -> None:
         self.redis = redis
         self.encode = encode
@@ -175,12 +183,14 @@ class EventHub:
         self.queue_reader = QueueReader(redis)
         self.subscriber_queue_size = subscriber_queue_size
         self.block_ms = block_ms
+        self.coalesce_s = coalesce_s
         self.last_id = "0-0"
         # The queue as of ``last_id`` (or newer): every queue frame fanned out after it was set
         # starts from it, so a stream that takes it and subscribes in the same step misses none.
         self.queue: Snapshot | None = None
         self._subs: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
         self._started = asyncio.Event()
         self._stopping = False
         self._ending = False
@@ -200,6 +210,7 @@ class EventHub:
     async def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="andre-event-hub")
+            self._ticker = asyncio.create_task(self._tick(), name="andre-event-hub-pings")
             # Subscribers must know the tail id the hub starts from; wait a moment for it.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(5):
@@ -214,18 +225,26 @@ class EventHub:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
+        ticker, self._ticker = self._ticker, None
         self._stopping = True
         if task is None:
             return
         # Cancelling the tail mid-read is safe: blocking_call closes a half-read connection.
         task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        if ticker is not None:
+            ticker.cancel()
+        await asyncio.gather(task, *([ticker] if ticker else []), return_exceptions=True)
         await self.queue_reader.aclose()
         for sub in list(self._subs):
             self._drop(sub)
 
-    def subscribe(self, mode: QueueMode = "delta") -> Subscription:
-        sub = Subscription(queue=asyncio.Queue(maxsize=self.subscriber_queue_size), mode=mode)
+    def subscribe(self, mode: QueueMode = "delta", idle_s: float = 15.0) -> Subscription:
+        sub = Subscription(
+            queue=asyncio.Queue(maxsize=self.subscriber_queue_size),
+            mode=mode,
+            idle_s=idle_s,
+            quiet_since=asyncio.get_running_loop().time(),
+        )
         if self._ending:
             sub.dropped = True  # the server is shutting down: this stream ends at once
         else:
@@ -258,7 +277,19 @@ class EventHub:
             else:
                 sub.wakeup.set()
 
-    async def _process(self, entries: list[tuple[str, dict[str, str]]]) -> None:
+    async def _tick(self) -> None:
+        """Mark the streams that have been quiet for their ``idle_s`` (they send a keep-alive)."""
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            shortest = min((sub.idle_s for sub in self._subs), default=1.0)
+            await asyncio.sleep(min(1.0, max(0.01, shortest / 4)))
+            now = loop.time()
+            for sub in list(self._subs):
+                if not sub.ping_due and now - sub.quiet_since >= sub.idle_s:
+                    sub.ping_due = True
+                    sub.wakeup.set()
+
+    async def _process(self, entries: list[tuple[str, dict[str, str]]]) -> bool:
         """One read of the tail: the batch's queue changes become ONE queue frame (at the last
         of them), read once and diffed once; the other events pass as they are."""
         events = _events(entries)
@@ -273,7 +304,7 @@ class EventHub:
         if new is not None:
             self.queue = new
         if not self._subs:
-            return
+            return False
         modes = {sub.mode for sub in self._subs}
         frames: dict[QueueMode, list[tuple[StreamId, bytes]]] = {mode: [] for mode in modes}
         for k, event in enumerate(events):
@@ -287,6 +318,7 @@ class EventHub:
                     if queue_frame is not None:
                         frames[mode].append((event.sid, queue_frame))
         self._fan_out(frames)
+        return new is not None and (old is None or old.version != new.version)
 
     def _queue_frame(
         self, event_id: str, old: Snapshot | None, new: Snapshot, mode: QueueMode
@@ -304,8 +336,16 @@ class EventHub:
     async def _run(self) -> None:
         backoff = _TAIL_BACKOFF_MIN_S
         failures = 0
+        loop = asyncio.get_running_loop()
+        hold_until = 0.0
         while not self._stopping:
             try:
+                # Coalescing: after a queue frame, the next read waits out ``coalesce_s``, so
+                # changes made meanwhile go out as ONE delta (a burst of votes costs each
+                # listener one frame, not one per vote); a change after a quiet spell goes out
+                # at once.
+                if (delay := hold_until - loop.time()) > 0:
+                    await asyncio.sleep(delay)
                 if not self._started.is_set():
                     last = await _xrange(self.redis, "XREVRANGE", "+", "-", "COUNT", 1)
                     self.queue = await self.read_snapshot()
@@ -323,8 +363,8 @@ class EventHub:
                 failures = 0
                 backoff = _TAIL_BACKOFF_MIN_S
                 entries = _entries(reply) if reply else []
-                if entries:
-                    await self._process(entries)
+                if entries and await self._process(entries):
+                    hold_until = loop.time() + self.coalesce_s
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the tail must outlive Redis hiccups
@@ -447,7 +487,7 @@ async def follow(
     ``full`` mode (the original's bots) every change is the whole ``queue_update``.
     """
     # One step, no await: the hub's snapshot and tail, and every frame after them.
-    sub = hub.subscribe(mode)
+    sub = hub.subscribe(mode, idle_s)
     snap = hub.queue
     upto = hub.last_id
     try:
@@ -465,19 +505,26 @@ async def follow(
             async for data in _replay(hub, resume, upto, snap):
                 yield data
             last = max(resume, tail)
+        loop = asyncio.get_running_loop()
         while not sub.dropped:
-            try:
-                sid, data = sub.queue.get_nowait()
-            except asyncio.QueueEmpty:
-                sub.wakeup.clear()
-                try:
-                    async with asyncio.timeout(idle_s):
-                        await sub.wakeup.wait()
-                except TimeoutError:
+            if sub.queue.empty():
+                if sub.ping_due:
+                    sub.ping_due = False
+                    sub.quiet_since = loop.time()
                     yield None
+                    continue
+                sub.wakeup.clear()
+                await sub.wakeup.wait()
                 continue
-            if sid > last:
-                last = sid
-                yield data
+            # Everything queued goes out as one chunk: one write for a batch's frames.
+            chunks = []
+            while not sub.queue.empty():
+                sid, data = sub.queue.get_nowait()
+                if sid > last:
+                    last = sid
+                    chunks.append(data)
+            if chunks:
+                sub.quiet_since = loop.time()
+                yield chunks[0] if len(chunks) == 1 else b"".join(chunks)
     finally:
         hub.unsubscribe(sub)
