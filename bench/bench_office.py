@@ -653,7 +653,8 @@ def main() -> int:
         )
         print(
             f"office ({label}): {result['throughput_rps']} req/s, {rows}; "
-            f"{result['bytes_per_change_per_listener']['median']} B per change per listener; "
+            f"{result['bytes_per_queue_frame_per_listener']['median']} B per queue frame and "
+            f"{result['bytes_per_change_made_per_listener']} B per change per listener; "
             + ("OK" if not problems else "MISSED: " + "; ".join(problems))
         )
         failed = failed or bool(problems)
