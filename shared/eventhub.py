@@ -187,6 +187,8 @@ class EventHub:
         self.last_id = "0-0"
         # The queue as of ``last_id`` (or newer): every queue frame fanned out after it was set
         # starts from it, so a stream that takes it and subscribes in the same step misses none.
+        # None while nobody subscribes (not kept up to date then); the first queue frame after
+        # it is the whole view, whatever the mode.
         self.queue: Snapshot | None = None
         self._subs: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
@@ -296,6 +298,12 @@ class EventHub:
         queue_at = max(
             (k for k, event in enumerate(events) if event.type == "queue_update"), default=-1
         )
+        if queue_at >= 0 and not self._subs:
+            # Nobody follows this process's stream (an api replica no bot listens to): no read;
+            # the snapshot is stale and the next stream reads its own (``follow``).
+            self.last_id = entries[-1][0]
+            self.queue = None
+            return False
         new = await self.read_snapshot() if queue_at >= 0 else None
         # Nothing awaits from here to the fan-out: a stream that subscribes and takes
         # ``self.queue`` in one step gets every frame that follows it and none before.
@@ -491,7 +499,7 @@ async def follow(
     snap = hub.queue
     upto = hub.last_id
     try:
-        if snap is None:  # the hub has not read the queue yet (Redis was down as it started)
+        if snap is None:  # nobody followed this process until now (or Redis was down)
             snap = await hub.read_snapshot()
         if resume is not None and resume > newest:
             # Ahead of the stream (made up, or from before a Redis reset): replaying from there

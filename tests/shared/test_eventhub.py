@@ -52,9 +52,15 @@ async def test_event_stream_fresh_client_gets_snapshot_then_live(
         view = json.loads(snapshot[0]["data"])
         assert set(view) == {"version", "queue", "preview"} and len(view["queue"]) == 4
         assert json.loads(snapshot[1]["data"]) == {}
+        # Nobody followed this process before: its first change is the whole view (the hub
+        # kept no snapshot meanwhile), and from then on changes are deltas from it.
+        await domain.add_item(redis_api, track(6), "f@example.com")
+        first = await next_events(stream, 1)
+        assert first[0]["event"] == "queue_update"
+        view = json.loads(first[0]["data"])
+        assert len(view["queue"]) == 5
         item = await domain.add_item(redis_api, track(1), "a@example.com")
         live = await next_events(stream, 1)
-        # The change arrives as a delta from the snapshot's version: the new song, placed first.
         assert live[0]["event"] == "queue_delta" and live[0]["id"]
         delta = json.loads(live[0]["data"])
         assert delta["base"] == view["version"]

@@ -151,9 +151,14 @@ async def test_each_change_is_read_and_encoded_once_per_process_whatever_the_lis
             await domain.add_item(redis_api, track(n), f"u{n}@example.com")
         await _caught_up(hub, redis_api)
         subs = [hub.subscribe("delta") for _ in range(200)] + [hub.subscribe("full")]
+        ids = await domain.get_queue_ids(redis_api)
+        await domain.vote(redis_api, ids[-2], "warm@example.com", True)  # the hub's snapshot
+        await _caught_up(hub, redis_api)
+        for sub in subs:
+            while not sub.queue.empty():
+                sub.queue.get_nowait()
         encoded.clear()
         reads = 0
-        ids = await domain.get_queue_ids(redis_api)
         await domain.vote(redis_api, ids[-1], "voter@example.com", True)
         await _caught_up(hub, redis_api)
         assert reads == 1
@@ -173,6 +178,10 @@ async def test_a_vote_on_a_500_song_queue_costs_a_listener_one_song_not_the_queu
     await _caught_up(hub, redis_api)
     listener = Client(hub)
     try:
+        await listener.read_until_idle()
+        ids = await domain.get_queue_ids(redis_api)
+        # The first change after the process had no listener is the whole view; then deltas.
+        await domain.vote(redis_api, ids[100], "warm@example.com", True, rules=RULES)
         await listener.read_until_idle()
         snapshot_bytes = listener.bytes
         ids = await domain.get_queue_ids(redis_api)

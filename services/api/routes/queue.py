@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from services.api.auth import ApiIdentity
-from services.api.body import json_body
+from services.api.auth import ApiIdentity, identity_of
+from services.api.body import json_body, read_model
 from services.api.deps import (
     IdentityDep,
     RedisDep,
@@ -146,33 +146,32 @@ async def add_track(
     return JSONResponse(answer, status_code=200)
 
 
-@router.post(
+async def vote_track(request: Request) -> Response:
+    """Vote a song up (default) or down by one slot; one vote per identity per song."""
+    body = await read_model(request, VoteBody)
+    state = api_state(request)
+    email = identity_of(request.scope).email
+    item_id, up = body.id, body.up
+    with audited(
+        request, email, "queue.vote", client_ip=caller_ip(request), item_id=item_id, up=up
+    ):
+        await domain.vote(state.redis, item_id, email, up, rules=state.rules)
+    return ok()
+
+
+# Votes are the busiest write: like the queue read, the endpoint takes the request alone (the same
+# body model and errors as json_body, the identity BearerAuth found, the app's state).
+router.add_api_route(
     "/queue/vote",
+    vote_track,
+    methods=["POST"],
     response_model=Ok,
     openapi_extra=needs("control", VoteBody),
     responses=error_docs(
         {**_NO_ITEM, 409: f"Already voted, an upvote of one's own song, or {_DAMAGED}"}
     ),
+    route_class_override=RequestOnlyRoute,
 )
-async def vote_track(
-    body: Annotated[VoteBody, json_body(VoteBody)],
-    request: Request,
-    redis: RedisDep,
-    identity: IdentityDep,
-    rules: RulesDep,
-) -> Response:
-    """Vote a song up (default) or down by one slot; one vote per identity per song."""
-    item_id, up = body.id, body.up
-    with audited(
-        request,
-        identity.email,
-        "queue.vote",
-        client_ip=caller_ip(request),
-        item_id=item_id,
-        up=up,
-    ):
-        await domain.vote(redis, item_id, identity.email, up, rules=rules)
-    return ok()
 
 
 @router.post(
