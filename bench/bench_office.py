@@ -106,7 +106,7 @@ async def sign_in(base: str, ca_file: str, email: str) -> Person:
     """A real session: the dev login form (CSRF + Origin), then the app page's CSRF token."""
     client = httpx.AsyncClient(
         base_url=base,
-        verify=ca_file,
+        verify=ssl.create_default_context(cafile=ca_file),
         timeout=30,
         limits=httpx.Limits(max_connections=2, max_keepalive_connections=2),
     )

@@ -1,16 +1,23 @@
 from __future__ import annotations
 
+import asyncio
 import json
 import random
-from collections.abc import Iterator
+import ssl
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
+from redis.asyncio import Redis
 
 from shared.queue.delta import Snapshot, diff
 from shared.queue.delta import apply as delta_apply
-from shared.queue.queue import QueueView
+from shared.queue.queue import QueueRules, QueueView, add_item, clear_queue
+from shared.spotify.catalog import Track
 from shared.spotify.demo import DemoCatalog
 from tests.support.stack import LocalStack
 
@@ -19,6 +26,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(180)]
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
+T = TypeVar("T")
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -321,3 +329,111 @@ def test_browser_applies_queue_deltas_exactly_as_the_server_computes_them(
     assert results["out"] == expected
     assert results["stale"] is None
     assert not errors, errors
+
+
+def _in_thread(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to the end in a thread of its own (Playwright's sync API holds this one's
+    event loop)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result(timeout=120)
+
+
+def _seed_long_queue(stack: LocalStack, songs: int, mine: str) -> list[str]:
+    """``songs`` songs by as many people, then one of ``mine`` (last in the fair order)."""
+
+    async def seed() -> list[str]:
+        redis = Redis(
+            port=stack.ports["redis"],
+            username="andre-api",
+            password=stack.secret("ANDRE_REDIS_PASSWORD_ANDRE_API"),
+            decode_responses=True,
+        )
+        rules = QueueRules(max_len=5000)
+        try:
+            ids = []
+            for n in range(songs):
+                song = Track(
+                    uri=f"spotify:track:{'long' + str(n).rjust(18, '0')}",
+                    title=f"Long song {n}",
+                    artist="Long Band",
+                    duration_ms=200_000,
+                )
+                ids.append((await add_item(redis, song, f"long{n}@example.com", rules=rules)).id)
+            song = Track(
+                uri=f"spotify:track:{'mine'.rjust(22, '0')}",
+                title="My late song",
+                artist="Me",
+                duration_ms=200_000,
+            )
+            ids.append((await add_item(redis, song, mine, rules=rules)).id)
+            return ids
+        finally:
+            await redis.aclose()
+
+    return _in_thread(seed())
+
+
+def test_browser_long_queue_shows_a_window_and_updates_only_changed_rows(
+    stack: LocalStack, browser: Browser
+) -> None:
+    email = "pager@example.com"
+    ids = _seed_long_queue(stack, 500, email)
+    errors: list[str] = []
+    context, page = signed_in_page(browser, stack, email, DESKTOP, errors)
+    try:
+        rows = page.locator("#queue > li")
+        expect(rows).to_have_count(50)
+        expect(page.locator("#queue-more")).to_be_visible()
+        expect(page.locator("#queue-mine")).to_contain_text("#")
+        page.evaluate(
+            "document.querySelectorAll('#queue > li').forEach((li) => { li.__kept = 1; })"
+        )
+        # Someone else votes a song in the window up: it swaps with its neighbour.
+        target = page.evaluate("document.querySelectorAll('#queue > li')[30].dataset.id")
+        api = httpx.Client(verify=ssl.create_default_context(cafile=stack.ca_file), timeout=10)
+        token = stack.secret("ANDRE_API_TOKEN")
+        r = api.post(
+            f"{stack.https}/api/queue/vote",
+            json={"id": target, "up": True},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert r.status_code == 200, r.text
+        page.wait_for_function(
+            "(id) => document.querySelectorAll('#queue > li')[29].dataset.id === id", arg=target
+        )
+        rebuilt = page.evaluate(
+            "[...document.querySelectorAll('#queue > li')].filter((li) => !li.__kept).length"
+        )
+        assert rebuilt <= 2, f"{rebuilt} rows were rebuilt for one vote"
+        # Showing more renders the next page; time it.
+        took_ms = page.evaluate(
+            """() => new Promise((done) => {
+                const t0 = performance.now();
+                document.getElementById('queue-more').click();
+                const later = () => done(performance.now() - t0);
+                requestAnimationFrame(() => requestAnimationFrame(later));
+            })"""
+        )
+        expect(rows).to_have_count(100)
+        print(f"long queue: showing 50 more rows took {took_ms:.1f} ms")
+        assert took_ms < 250
+        page.click("#queue-mine")
+        expect(page.locator(f'#queue > li[data-id="{ids[-1]}"]')).to_be_visible()
+        api.close()
+    finally:
+        context.close()
+        _in_thread(_clear(stack))
+    assert not errors, errors
+
+
+async def _clear(stack: LocalStack) -> None:
+    redis = Redis(
+        port=stack.ports["redis"],
+        username="andre-api",
+        password=stack.secret("ANDRE_REDIS_PASSWORD_ANDRE_API"),
+        decode_responses=True,
+    )
+    try:
+        await clear_queue(redis)
+    finally:
+        await redis.aclose()

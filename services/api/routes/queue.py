@@ -72,10 +72,56 @@ def ok() -> Response:
     return Response(_OK, media_type=_JSON)
 
 
-async def list_queue(request: Request) -> Response:
-    """The queue in play order and the Bender preview."""
-    return Response(await api_state(request).reader.get_json(), media_type=_JSON)
+QUEUE_PAGE_MAX = 500
 
+
+def _page_param(request: Request, name: str, low: int, high: int) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ApiError(400, f"Invalid query parameter: {name} (a whole number, {low}..{high})")
+    return int(raw)
+
+
+async def list_queue(request: Request) -> Response:
+    """The queue in play order and the Bender preview; `offset` and `limit` give one page of a
+    long queue, with `total` (the queue's length)."""
+    reader = api_state(request).reader
+    if not request.scope["query_string"]:
+        return Response(await reader.get_json(), media_type=_JSON)
+    offset = _page_param(request, "offset", 0, 10**6)
+    limit = _page_param(request, "limit", 1, QUEUE_PAGE_MAX)
+    view = await reader.get_view()
+    if offset is None and limit is None:
+        return Response(view.text, media_type=_JSON)
+    start = offset or 0
+    page = view.items[start : start + (limit or QUEUE_PAGE_MAX)]
+    body = ",".join([text for _, text in page])
+    text = (
+        f'{{"queue":[{body}],"preview":{view.preview or "null"},'
+        f'"total":{len(view.items)},"offset":{start},"limit":{limit or QUEUE_PAGE_MAX}}}'
+    )
+    return Response(text, media_type=_JSON)
+
+
+_PAGE_PARAMS = [
+    {
+        "name": "offset",
+        "in": "query",
+        "required": False,
+        "description": "First song of the page (0 = the next to play); with it the answer has "
+        "`total`, `offset` and `limit`",
+        "schema": {"type": "integer", "minimum": 0, "maximum": 10**6},
+    },
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "description": f"Songs in the page (1..{QUEUE_PAGE_MAX}, default {QUEUE_PAGE_MAX})",
+        "schema": {"type": "integer", "minimum": 1, "maximum": QUEUE_PAGE_MAX},
+    },
+]
 
 # The route every client polls: see services.api.routing for why it takes the request only.
 router.add_api_route(
@@ -83,7 +129,8 @@ router.add_api_route(
     list_queue,
     methods=["GET"],
     response_model=QueueView,
-    openapi_extra=needs("read"),
+    openapi_extra={**needs("read"), "parameters": _PAGE_PARAMS},
+    responses=error_docs({400: "offset or limit is not a whole number in range"}),
     route_class_override=RequestOnlyRoute,
 )
 

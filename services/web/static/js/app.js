@@ -222,26 +222,72 @@ function queueRow(item, startMs, index) {
   );
 }
 
+// A long queue shows its first rows (more on request) and keeps the row of every song whose
+// look did not change: a vote on a 500-song queue rebuilds two rows, not five hundred.
+const QUEUE_PAGE = 50;
+let queueShown = QUEUE_PAGE;
+const rowCache = new Map(); // item id -> { sig, node }
+
+function rowFor(item, startMs, index) {
+  const paused = Boolean(state.now && state.now.paused);
+  const sig = [etaText(startMs, paused), state.expanded.has(item.id), voted.get(item.id) || "", paused, JSON.stringify(item)].join("|");
+  let cached = rowCache.get(item.id);
+  if (!cached || cached.sig !== sig) {
+    cached = { sig, node: queueRow(item, startMs, index) };
+    rowCache.set(item.id, cached);
+  }
+  const pos = cached.node.querySelector(".row-pos");
+  if (pos && pos.textContent !== String(index + 1)) pos.textContent = String(index + 1);
+  return cached.node;
+}
+
+// Put `nodes` in `list` in order, moving only what is out of place.
+function reconcile(list, nodes) {
+  let cursor = list.firstChild;
+  for (const node of nodes) {
+    if (node === cursor) {
+      cursor = cursor.nextSibling;
+    } else {
+      list.insertBefore(node, cursor);
+    }
+  }
+  while (cursor) {
+    const next = cursor.nextSibling;
+    cursor.remove();
+    cursor = next;
+  }
+}
+
 function renderQueue() {
   const list = $("queue");
-  // Rebuilding the list must not lose the keyboard user's place or a half-typed comment.
+  // Rebuilding rows must not lose the keyboard user's place or a half-typed comment.
   const active = document.activeElement;
   const focusKey = active && active.dataset && active.dataset.id ? `${active.dataset.action}:${active.dataset.id}` : null;
   const typing = active && active.form && active.form.dataset.id ? { id: active.form.dataset.id, value: active.value, start: active.selectionStart } : null;
 
   const starts = etaStarts();
-  list.replaceChildren(...state.queue.map((item, i) => queueRow(item, starts[i], i)));
+  const shown = state.queue.slice(0, queueShown);
+  reconcile(list, shown.map((item, i) => rowFor(item, starts[i], i)));
+  const queued = new Set(state.queue.map((item) => item.id));
+  for (const id of rowCache.keys()) if (!queued.has(id)) rowCache.delete(id);
   $("queue-empty").hidden = state.queue.length > 0;
   $("queue-count").textContent = state.queue.length ? `(${state.queue.length})` : "";
+  const hidden = state.queue.length - shown.length;
+  $("queue-more").hidden = hidden <= 0;
+  $("queue-more").textContent = `Show ${Math.min(hidden, QUEUE_PAGE)} more (${hidden} not shown)`;
+  const mine = state.queue.map((item, i) => (i >= queueShown && isMine(item) ? i + 1 : 0)).filter(Boolean);
+  $("queue-mine").hidden = mine.length === 0;
+  $("queue-mine").textContent = `Show your songs further down (#${mine.slice(0, 5).join(", #")}${mine.length > 5 ? ", …" : ""})`;
+  $("queue-mine").dataset.upTo = String(mine.length ? mine[mine.length - 1] : 0);
 
   if (focusKey) {
     const [action, id] = focusKey.split(":");
     const target = list.querySelector(`[data-action="${action}"][data-id="${CSS.escape(id)}"]`);
-    if (target && !target.disabled) target.focus();
+    if (target && !target.disabled && target !== document.activeElement) target.focus();
   }
   if (typing) {
     const input = list.querySelector(`form[data-id="${CSS.escape(typing.id)}"] input`);
-    if (input) {
+    if (input && input !== document.activeElement) {
       input.value = typing.value;
       input.focus();
       if (typing.start !== null) input.setSelectionRange(typing.start, typing.start);
@@ -573,6 +619,14 @@ function setLive(up) {
 
 function boot() {
   $("queue").addEventListener("click", onQueueClick);
+  $("queue-more").addEventListener("click", () => {
+    queueShown += QUEUE_PAGE;
+    renderQueue();
+  });
+  $("queue-mine").addEventListener("click", () => {
+    queueShown = Math.max(queueShown, Number.parseInt($("queue-mine").dataset.upTo, 10) || 0);
+    renderQueue();
+  });
   $("queue").addEventListener("submit", onCommentSubmit);
   $("now-comment-form").addEventListener("submit", onCommentSubmit);
   $("preview").addEventListener("click", onQueueClick);
