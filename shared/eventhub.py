@@ -190,6 +190,7 @@ class EventHub:
         # None while nobody subscribes (not kept up to date then); the first queue frame after
         # it is the whole view, whatever the mode.
         self.queue: Snapshot | None = None
+        self._queue_generation = 0  # bumped whenever the tail sets ``queue``
         self._subs: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
@@ -208,6 +209,20 @@ class EventHub:
 
     async def read_snapshot(self) -> Snapshot:
         return Snapshot.of(await self.queue_reader.get_view())
+
+    async def current_snapshot(self) -> Snapshot:
+        """The hub's snapshot; when it keeps none (nobody followed it), one read now, which the
+        hub adopts if its tail set nothing meanwhile, so the streams arriving together share one
+        snapshot and its one encoding instead of each holding its own copy."""
+        if self.queue is not None:
+            return self.queue
+        generation = self._queue_generation
+        snap = await self.read_snapshot()
+        if self.queue is None and self._queue_generation == generation:
+            self.queue = snap
+        if self.queue is not None and self.queue.version == snap.version:
+            return self.queue
+        return snap
 
     async def start(self) -> None:
         if self._task is None:
@@ -303,6 +318,7 @@ class EventHub:
             # the snapshot is stale and the next stream reads its own (``follow``).
             self.last_id = entries[-1][0]
             self.queue = None
+            self._queue_generation += 1
             return False
         new = await self.read_snapshot() if queue_at >= 0 else None
         # Nothing awaits from here to the fan-out: a stream that subscribes and takes
@@ -311,6 +327,7 @@ class EventHub:
         old = self.queue
         if new is not None:
             self.queue = new
+            self._queue_generation += 1
         if not self._subs:
             return False
         modes = {sub.mode for sub in self._subs}
@@ -443,7 +460,8 @@ async def _replay(
     oldest = await _xrange(redis, "XRANGE", "-", "+", "COUNT", 1)
     if oldest and (parse_id(oldest[0][0]) or (0, 0)) > resume:
         # Part of what the client missed was trimmed away: give it the current state.
-        yield await _snapshot(hub, snap, upto)
+        for frame in await _snapshot(hub, snap, upto):
+            yield frame
         return
     missed = _Missed(horizon_ms=upto_sid[0] - _MOMENTS_REPLAY_MS)
     start = f"({resume[0]}-{resume[1]}"
@@ -455,14 +473,16 @@ async def _replay(
             break
         start = f"({entries[-1][0]}"
     else:
-        yield await _snapshot(hub, snap, upto)
+        for frame in await _snapshot(hub, snap, upto):
+            yield frame
         return
     frames = missed.frames(hub.encode, snap)
     sent = sum(len(frame) for _, frame in frames)
     if sent > max(len(snap.frame(hub.encode, upto)), _REPLAY_FLOOR):
         fresh = await _snapshot(hub, snap, upto)
-        if sent > max(len(fresh), _REPLAY_FLOOR):
-            yield fresh
+        if sent > max(sum(map(len, fresh)), _REPLAY_FLOOR):
+            for frame in fresh:
+                yield frame
             return
     for _, frame in frames:
         yield frame
@@ -473,10 +493,11 @@ async def _newest_id(redis: Redis) -> StreamId:
     return (parse_id(newest[0][0]) or (0, 0)) if newest else (0, 0)
 
 
-async def _snapshot(hub: EventHub, snap: Snapshot, event_id: str | None) -> bytes:
-    """A fresh stream's first frames: the queue (``snap``) and now playing, read now."""
+async def _snapshot(hub: EventHub, snap: Snapshot, event_id: str | None) -> list[bytes]:
+    """A fresh stream's first frames: the queue (``snap``: its one encoding, shared by every
+    stream, never copied) and now playing, read now."""
     np_json = await _now_playing_json(hub.redis)
-    return snap.frame(hub.encode, event_id) + hub.encode(event_id, "now_playing", np_json)
+    return [snap.frame(hub.encode, event_id), hub.encode(event_id, "now_playing", np_json)]
 
 
 async def follow(
@@ -500,14 +521,15 @@ async def follow(
     upto = hub.last_id
     try:
         if snap is None:  # nobody followed this process until now (or Redis was down)
-            snap = await hub.read_snapshot()
+            snap = await hub.current_snapshot()
         if resume is not None and resume > newest:
             # Ahead of the stream (made up, or from before a Redis reset): replaying from there
             # would hold back every live event, so start fresh like a client without an id.
             resume = None
         tail = parse_id(upto) or (0, 0)
         if resume is None:
-            yield await _snapshot(hub, snap, upto if upto != "0-0" else None)
+            for frame in await _snapshot(hub, snap, upto if upto != "0-0" else None):
+                yield frame
             last = tail
         else:
             async for data in _replay(hub, resume, upto, snap):

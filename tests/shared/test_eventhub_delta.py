@@ -152,7 +152,7 @@ async def test_each_change_is_read_and_encoded_once_per_process_whatever_the_lis
         await _caught_up(hub, redis_api)
         subs = [hub.subscribe("delta") for _ in range(200)] + [hub.subscribe("full")]
         ids = await domain.get_queue_ids(redis_api)
-        await domain.vote(redis_api, ids[-2], "warm@example.com", True)  # the hub's snapshot
+        await domain.vote(redis_api, ids[-2], "warm@example.com", True)  # read: it has subscribers
         await _caught_up(hub, redis_api)
         for sub in subs:
             while not sub.queue.empty():
@@ -180,7 +180,7 @@ async def test_a_vote_on_a_500_song_queue_costs_a_listener_one_song_not_the_queu
     try:
         await listener.read_until_idle()
         ids = await domain.get_queue_ids(redis_api)
-        # The first change after the process had no listener is the whole view; then deltas.
+        # A first vote, then the one measured (either way a delta from the adopted snapshot).
         await domain.vote(redis_api, ids[100], "warm@example.com", True, rules=RULES)
         await listener.read_until_idle()
         snapshot_bytes = listener.bytes

@@ -80,7 +80,7 @@ async def test_stream_events_delta_mode_sends_the_queue_once_then_changes(
                 data = json.loads(frame["data"])
                 view = data if frame["event"] == "queue_update" else apply(view, data)
             ids = [item["id"] for item in view["queue"]]
-            # The process had no listener before: its first change is the whole view.
+            # A first change: a delta, or the whole view if this process kept no snapshot.
             await domain.vote(redis_api, ids[-2], "warm@example.com", True)
             warm = (await _read_events(lines, 1))[0]
             data = json.loads(warm["data"])
