@@ -502,6 +502,25 @@ def verify_env(engine: Engine, compose: list[str]) -> dict[str, str]:
     }
 
 
+def engine_leftovers(engine: Engine) -> list[str]:
+    """Containers, volumes and networks of our own (not the engine's built-in ones) still in
+    the engine after ``compose down -v``: each as one line; a listing that fails counts too."""
+    docker = docker_cli()
+    listings = {
+        "container": [docker, "ps", "-aq"],
+        "volume": [docker, "volume", "ls", "-q"],
+        "network": [docker, "network", "ls", "-q", "--filter", "type=custom"],
+    }
+    left = []
+    for kind, argv in listings.items():
+        res = subprocess.run(argv, env=engine.env, capture_output=True, text=True, check=False,
+                             timeout=60)  # fmt: skip
+        if res.returncode != 0:
+            left.append(f"{kind}s: listing failed ({res.stderr.strip()[:200]})")
+        left += [f"{kind} {name}" for name in res.stdout.split()]
+    return left
+
+
 def run_mutant(mutant: Mutant, engine: Engine, compose: list[str]) -> list[str]:
     """Bring the mutant up, run the docker checks; returns the rows that should but did not FAIL."""
     argv = [*compose, "-f", str(mutant.override)]
@@ -567,6 +586,10 @@ def main() -> int:
                 if compose:
                     subprocess.run([*compose, "down", "-v", "--remove-orphans"], env=engine.env,
                                    check=False, timeout=300)  # fmt: skip
+                left_in_engine = engine_leftovers(engine)
+                for what in left_in_engine:
+                    log(f"left in the engine: {what}")
+                outcomes["no container, volume or network left"] = not left_in_engine
                 engine.stop()
             snapshot.restore()
             shutil.rmtree(STATE / "secrets", ignore_errors=True)
@@ -579,7 +602,7 @@ def main() -> int:
         print(f"  {'PASS' if ok else 'FAIL'}  {name}")
     failed = sum(not ok for ok in outcomes.values())
     print(f"deploy-test: {len(outcomes) - failed} passed, {failed} failed")
-    return 1 if failed or len(outcomes) < 3 + len(MUTANTS) else 0
+    return 1 if failed or len(outcomes) < 4 + len(MUTANTS) else 0
 
 
 if __name__ == "__main__":

@@ -68,11 +68,17 @@ class RedactSecrets(logging.Filter):
         super().__init__()
         # Short values would redact ordinary words; real secrets are long.
         self._secrets = sorted({s for s in secrets if len(s) >= 8}, key=len, reverse=True)
+        # A text shorter than every secret holds none (most fields of a line: an action, an
+        # address, an id): each line is checked without a search per secret per field.
+        self._shortest = min(map(len, self._secrets), default=0)
 
     def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, "[redacted]")
+        if self._secrets and len(text) >= self._shortest:
+            for secret in self._secrets:
+                if secret in text:
+                    text = text.replace(secret, "[redacted]")
+        if "=" not in text:  # every credential-bearing query parameter has one
+            return text
         return _SENSITIVE_QUERY.sub(r"\1[redacted]", text)
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -7,16 +7,16 @@ is rendered from the models (``shared.queue.records``). Every key a script touch
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Sequence
 from functools import cache
 from importlib import resources
-from typing import Any, cast
+from typing import Any
 
 from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 
 from shared import keys
 from shared.queue import records
@@ -71,31 +71,30 @@ def source(name: str) -> str:
     return expand(name)
 
 
-class _RawReplies:
-    """A client for ``AsyncScript`` whose replies stay bytes, for replies that may carry a damaged
-    record (the client's UTF-8 decoding would fail the whole reply on one bad byte)."""
-
-    def __init__(self, redis: Redis) -> None:
-        self._redis = redis
-
-    async def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any:
-        return await self._redis.execute_command(  # type: ignore[no-untyped-call]
-            "EVALSHA", sha, numkeys, *keys_and_args, NEVER_DECODE=True
-        )
-
-    async def script_load(self, script: str) -> Any:
-        return await self._redis.script_load(script)
-
-
 class Script:
-    """One script, run with EVALSHA (redis-py's ``register_script``: loaded on first use and again
-    after a Redis restart). The types of its first ``guard_keys`` keys (all by default) are
-    checked before it writes; a key of the wrong type raises ``WrongKeyType``, nothing written."""
+    """One script, run with EVALSHA (loaded with SCRIPT LOAD on first use and again after a Redis
+    restart, as redis-py's ``register_script`` does, without its per-call type checks). The types
+    of its first ``guard_keys`` keys (all by default) are checked before it writes; a key of the
+    wrong type raises ``WrongKeyType``, nothing written."""
 
     def __init__(self, name: str, *, guard_keys: int | None = None, guarded: bool = True) -> None:
         self.name = name
         self.source = (_type_guard(guard_keys) if guarded else "") + source(name)
-        self._registered: AsyncScript | None = None
+        self._sha: tuple[str, str] | None = None  # (source, its SHA1)
+
+    @property
+    def sha(self) -> str:
+        """The SHA1 EVALSHA names the source by (computed again if the source was replaced)."""
+        if self._sha is None or self._sha[0] is not self.source:
+            digest = hashlib.sha1(self.source.encode("utf-8"), usedforsecurity=False)
+            self._sha = (self.source, digest.hexdigest())
+        return self._sha[1]
+
+    async def _evalsha(self, redis: Redis, numkeys: int, args: list[Any], raw: bool) -> Any:
+        options = {"NEVER_DECODE": True} if raw else {}
+        return await redis.execute_command(  # type: ignore[no-untyped-call]
+            "EVALSHA", self.sha, numkeys, *args, **options
+        )
 
     async def __call__(
         self,
@@ -105,12 +104,15 @@ class Script:
         *,
         raw: bool = False,
     ) -> Any:
-        """Run the script; ``raw=True`` returns bytes undecoded."""
-        if self._registered is None:
-            self._registered = redis.register_script(self.source)
-        client = cast(Redis, _RawReplies(redis)) if raw else redis
+        """Run the script; ``raw=True`` returns bytes undecoded (a reply that may carry a damaged
+        record: UTF-8 decoding would fail the whole reply on one bad byte)."""
+        everything = [*keys_, *args]
         try:
-            return await self._registered(keys_, args, client=client)
+            try:
+                return await self._evalsha(redis, len(keys_), everything, raw)
+            except NoScriptError:
+                await redis.script_load(self.source)
+                return await self._evalsha(redis, len(keys_), everything, raw)
         except ResponseError as exc:
             message = str(exc)
             if GUARD_ERROR not in message:
