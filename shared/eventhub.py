@@ -388,7 +388,9 @@ class EventHub:
                 failures = 0
                 backoff = _TAIL_BACKOFF_MIN_S
                 entries = _entries(reply) if reply else []
-                if entries and await self._process(entries):
+                # Nobody subscribed (an api no bot listens to): no need to read each change as it
+                # comes either; the tail catches up in one read per ``coalesce_s``.
+                if entries and (await self._process(entries) or not self._subs):
                     hold_until = loop.time() + self.coalesce_s
             except asyncio.CancelledError:
                 raise
