@@ -312,10 +312,17 @@ function renderPreview() {
   );
 }
 
+// Each queue update's script time is one User Timing measure (replaced, never accumulated), so
+// a profiler or the browser tests can read what a change to a long queue costs the page.
+const RENDER_MEASURE = "andre:queue-render";
+
 function setQueue(view) {
+  const start = performance.now();
   state.queue = Array.isArray(view.queue) ? view.queue : [];
   state.preview = view.preview || null;
   renderQueue();
+  performance.clearMeasures(RENDER_MEASURE);
+  performance.measure(RENDER_MEASURE, { start });
 }
 
 function findItem(id) {
