@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 
 from shared.queue.delta import Snapshot, diff
 from shared.queue.delta import apply as delta_apply
-from shared.queue.queue import QueueRules, QueueView, add_item, clear_queue
+from shared.queue.queue import QueueRules, QueueView, add_item, clear_queue, remove_item
 from shared.spotify.catalog import Track
 from shared.spotify.demo import DemoCatalog
 from tests.support.stack import LocalStack
@@ -445,13 +445,29 @@ def test_browser_long_queue_shows_a_window_and_updates_only_changed_rows(
             f"{render['frame']:.1f} ms to the next painted frame"
         )
         assert render["script"] < 250 and render["frame"] < 250, render
+        # The first song leaves (as when it starts playing): every row shown moves up a place and
+        # its ETA changes, yet those are patched in place; only the row entering the window is new.
+        page.evaluate(
+            "document.querySelectorAll('#queue > li').forEach((li) => { li.__kept = 1; })"
+        )
+        first = page.evaluate("document.querySelector('#queue > li').dataset.id")
+        _in_thread(_remove(stack, first))
+        page.wait_for_function(
+            "(id) => document.querySelector('#queue > li').dataset.id !== id", arg=first
+        )
+        expect(rows).to_have_count(50)
+        fresh = page.evaluate(
+            "[...document.querySelectorAll('#queue > li')].filter((li) => !li.__kept).length"
+        )
+        assert fresh == 1, f"{fresh} rows were rebuilt when the first song left"
+        assert page.locator("#queue > li .row-pos").first.inner_text() == "1"
         # Showing more renders the next page; time it.
         took_ms = page.evaluate(
             """() => new Promise((done) => {
                 const t0 = performance.now();
                 document.getElementById('queue-more').click();
                 const later = () => done(performance.now() - t0);
-                requestAnimationFrame(() => requestAnimationFrame(later));
+                requestAnimationFrame(() => setTimeout(later));
             })"""
         )
         expect(rows).to_have_count(100)
@@ -473,6 +489,19 @@ def test_browser_long_queue_shows_a_window_and_updates_only_changed_rows(
         context.close()
         _in_thread(_clear(stack))
     assert not errors, errors
+
+
+async def _remove(stack: LocalStack, item_id: str) -> None:
+    redis = Redis(
+        port=stack.ports["redis"],
+        username="andre-api",
+        password=stack.secret("ANDRE_REDIS_PASSWORD_ANDRE_API"),
+        decode_responses=True,
+    )
+    try:
+        await remove_item(redis, item_id)
+    finally:
+        await redis.aclose()
 
 
 async def _clear(stack: LocalStack) -> None:

@@ -208,7 +208,7 @@ function queueRow(item, startMs, index) {
       { class: "row-main" },
       el("p", { class: "row-title", text: item.title }),
       el("p", { class: "row-meta" }, el("span", { text: item.artist }), " · ", el("span", { class: "row-user", text: creditOf(item) })),
-      el("p", { class: "row-eta" }, el("span", { text: etaText(startMs, paused) }), " · ", el("span", { text: fmtDuration(item.duration_ms) })),
+      el("p", { class: "row-eta" }, el("span", { class: "row-at", text: etaText(startMs, paused) }), " · ", el("span", { text: fmtDuration(item.duration_ms) })),
     ),
     el(
       "div",
@@ -230,14 +230,18 @@ const rowCache = new Map(); // item id -> { sig, node }
 
 function rowFor(item, startMs, index) {
   const paused = Boolean(state.now && state.now.paused);
-  const sig = [etaText(startMs, paused), state.expanded.has(item.id), voted.get(item.id) || "", paused, JSON.stringify(item)].join("|");
+  // Position and ETA are patched in place (a new song playing shifts every ETA, not every row).
+  const sig = [state.expanded.has(item.id), voted.get(item.id) || "", JSON.stringify(item)].join("|");
   let cached = rowCache.get(item.id);
   if (!cached || cached.sig !== sig) {
-    cached = { sig, node: queueRow(item, startMs, index) };
+    const node = queueRow(item, startMs, index);
+    cached = { sig, node, pos: node.querySelector(".row-pos"), at: node.querySelector(".row-at") };
     rowCache.set(item.id, cached);
   }
-  const pos = cached.node.querySelector(".row-pos");
-  if (pos && pos.textContent !== String(index + 1)) pos.textContent = String(index + 1);
+  const pos = String(index + 1);
+  if (cached.pos.textContent !== pos) cached.pos.textContent = pos;
+  const at = etaText(startMs, paused);
+  if (cached.at.textContent !== at) cached.at.textContent = at;
   return cached.node;
 }
 
