@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import time
+from collections.abc import Callable
 
 import httpx
 
@@ -29,3 +31,17 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+async def wait_connected(
+    tasks: list[asyncio.Task[None]], connected: Callable[[], int], deadline_s: float
+) -> BaseException | None:
+    """Wait until ``connected()`` reaches ``len(tasks)`` (or ``deadline_s`` passes); the first
+    failure of a task, if one failed meanwhile."""
+    deadline = time.monotonic() + deadline_s
+    while connected() < len(tasks) and time.monotonic() < deadline:
+        for task in tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                return task.exception()
+        await asyncio.sleep(0.05)
+    return None

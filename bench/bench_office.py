@@ -45,6 +45,7 @@ from typing import Any
 
 import httpx
 import psutil
+from _procs import wait_connected
 from redis.asyncio import Redis
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -257,13 +258,10 @@ def listener_process(port: int, cookies: list[str], ca_file: str, conn: Any, sto
             tasks.append(asyncio.create_task(listen))
             if i % 25 == 24:
                 await asyncio.sleep(0.05)
-        deadline = time.monotonic() + 120
-        while stats["ready"] < len(cookies) and time.monotonic() < deadline:
-            failed = [t for t in tasks if t.done() and t.exception() is not None]
-            if failed:
-                conn.send(("error", repr(failed[0].exception())))
-                return
-            await asyncio.sleep(0.05)
+        failed = await wait_connected(tasks, lambda: stats["ready"], 120)
+        if failed is not None:
+            conn.send(("error", repr(failed)))
+            return
         conn.send(("ready", stats["ready"]))
         while not stop_evt.is_set():
             await asyncio.sleep(0.1)

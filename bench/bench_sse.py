@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 import psutil
-from _procs import stop, wait_ready
+from _procs import stop, wait_connected, wait_ready
 from redis.asyncio import Redis
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,12 +91,10 @@ def client_process(
             tasks.append(asyncio.create_task(_one_client(port, cookie, arrivals, ready, i)))
             if i % 50 == 49:
                 await asyncio.sleep(0.05)  # a browser fleet does not connect in one instant
-        while ready[0] < count:
-            failed = [t for t in tasks if t.done() and t.exception() is not None]
-            if failed:
-                conn.send(("error", repr(failed[0].exception())))
-                return
-            await asyncio.sleep(0.05)
+        failed = await wait_connected(tasks, lambda: ready[0], 120)
+        if failed is not None or ready[0] < count:
+            conn.send(("error", repr(failed) if failed else f"{ready[0]} of {count} connected"))
+            return
         conn.send(("ready", count))
         while not stop_evt.is_set():
             await asyncio.sleep(0.1)
