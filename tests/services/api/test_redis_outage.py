@@ -42,6 +42,7 @@ async def test_api_redis_hung_every_route_503_within_2s_then_recovers(
         "health": lambda: client.get("/api/health"),
         "queue": lambda: client.get("/api/queue"),
         "queue (query string)": lambda: client.get("/api/queue?x=1"),
+        "queue (a page)": lambda: client.get("/api/queue?offset=0&limit=10"),
         "playing": lambda: client.get("/api/playing"),
         "history": lambda: client.get("/api/history"),
         "vote": lambda: client.post("/api/queue/vote", json=vote, headers=bot),
