@@ -499,12 +499,24 @@ def replica_plan(
 ) -> dict[str, list[Replica]]:
     """Every service's processes. Replica 1 keeps the documented port (8001 api, 8002 web); the
     others get a free loopback port picked now and kept across their restarts."""
+    # A port the OS calls free may still be one of ours that nothing has bound yet (the player's,
+    # Redis's, another replica's): never hand out one of those.
+    taken = set(PORTS.values())
+
+    def pick() -> int:
+        for _ in range(100):
+            port = free_port()
+            if port not in taken:
+                taken.add(port)
+                return port
+        raise RuntimeError("no free loopback port for a replica")
+
     plan: dict[str, list[Replica]] = {}
     for service in SERVICE_USERS:
         variable = REPLICATED.get(service)
         count = replica_count(variable, environ) if variable else 1
         plan[service] = [Replica(service, service, PORTS[service])] + [
-            Replica(service, f"{service}-{i}", free_port()) for i in range(2, count + 1)
+            Replica(service, f"{service}-{i}", pick()) for i in range(2, count + 1)
         ]
     return plan
 

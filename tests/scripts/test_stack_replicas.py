@@ -48,6 +48,15 @@ def test_replica_plan_first_replica_keeps_the_documented_port() -> None:
     assert stack.describe_plan(plan).startswith("replicas: api x3 (api :")
 
 
+def test_replica_plan_never_hands_out_a_port_of_the_stack_or_twice() -> None:
+    # The OS calls a port free until something binds it: the player's, Redis's, or a port just
+    # handed to another replica may come back. Each must be skipped.
+    offered = iter([stack.PORTS["player"], stack.PORTS["redis"], 42_000, 42_000, 42_001])
+    environ = {"ANDRE_API_REPLICAS": "2", "ANDRE_WEB_REPLICAS": "2"}
+    plan = stack.replica_plan(environ, free_port=lambda: next(offered))
+    assert [r.port for r in plan["api"][1:] + plan["web"][1:]] == [42_000, 42_001]
+
+
 def test_build_children_one_child_per_replica_with_its_own_socket_and_port(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
