@@ -8,6 +8,11 @@ import time
 from collections.abc import Callable
 
 import httpx
+from redis.asyncio import Redis
+
+from shared.queue.queue import QueueRules, add_item
+from shared.spotify.catalog import Track
+from shared.spotify.demo import artwork
 
 
 def wait_ready(url: str, timeout_s: float = 20.0) -> None:
@@ -45,3 +50,20 @@ async def wait_connected(
                 return task.exception()
         await asyncio.sleep(0.05)
     return None
+
+
+async def seed_queue(redis: Redis, songs: int) -> None:
+    """A queue of ``songs`` demo-shaped songs queued by as many people, with URIs of their own
+    (the demo catalog has fewer tracks than a long queue needs)."""
+    rules = QueueRules(max_len=5000)
+    for n in range(songs):
+        song = Track(
+            uri=f"spotify:track:{'seed' + str(n).rjust(18, '0')}",
+            title=f"Seeded song {n}",
+            artist=f"Seed Band {n % 17}",
+            album="Seeds",
+            duration_ms=240_000,
+            img=artwork(f"Seeds {n % 17}", 64),
+            big_img=artwork(f"Seeds {n % 17}", 640),
+        )
+        await add_item(redis, song, f"seed{n}@example.com", rules=rules)

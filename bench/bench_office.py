@@ -45,16 +45,12 @@ from typing import Any
 
 import httpx
 import psutil
-from _procs import wait_connected
-from redis.asyncio import Redis
+from _procs import seed_queue, wait_connected
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from shared.queue import queue as domain  # noqa: E402
-from shared.queue.queue import QueueRules  # noqa: E402
-from shared.spotify.catalog import Track  # noqa: E402
-from shared.spotify.demo import DemoCatalog, artwork  # noqa: E402
+from shared.spotify.demo import DemoCatalog  # noqa: E402
 from tests.support.stack import LocalStack  # noqa: E402
 
 P99_TARGET_MS = 150.0
@@ -320,29 +316,10 @@ def count_services(stack: LocalStack) -> dict[str, int]:
     return dict(counts)
 
 
-async def seed_queue(stack: LocalStack, songs: int) -> None:
-    """A queue of ``songs`` songs queued by as many people (demo-shaped records, own URIs: the
-    demo catalog has fewer tracks than a long queue needs)."""
-    redis = Redis(
-        host="127.0.0.1",
-        port=stack.ports["redis"],
-        username="andre-api",
-        password=stack.secret("ANDRE_REDIS_PASSWORD_ANDRE_API"),
-        decode_responses=True,
-    )
-    rules = QueueRules(max_len=5000)
+async def seed_stack_queue(stack: LocalStack, songs: int) -> None:
+    redis = stack.redis()
     try:
-        for n in range(songs):
-            track = Track(
-                uri=f"spotify:track:{'seed' + str(n).rjust(18, '0')}",
-                title=f"Seeded song {n}",
-                artist=f"Seed Band {n % 17}",
-                album="Seeds",
-                duration_ms=240_000,
-                img=artwork(f"Seeds {n % 17}", 64),
-                big_img=artwork(f"Seeds {n % 17}", 300),
-            )
-            await domain.add_item(redis, track, f"seed{n}@example.com", rules=rules)
+        await seed_queue(redis, songs)
     finally:
         await redis.aclose()
 
@@ -608,7 +585,7 @@ def run_once(args: argparse.Namespace, replicas: int) -> dict[str, Any]:
         env |= {"ANDRE_API_REPLICAS": str(replicas), "ANDRE_WEB_REPLICAS": str(replicas)}
     stack = LocalStack.start(extra_env=env, timeout_s=120)
     try:
-        asyncio.run(seed_queue(stack, args.queue))
+        asyncio.run(seed_stack_queue(stack, args.queue))
         result = asyncio.run(run_load(stack, args))
     finally:
         stack.stop()

@@ -28,16 +28,14 @@ from typing import Any
 
 import httpx
 import psutil
-from _procs import stop, wait_connected, wait_ready
+from _procs import seed_queue, stop, wait_connected, wait_ready
 from redis.asyncio import Redis
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from shared import keys  # noqa: E402
-from shared.queue.queue import QueueRules, add_item  # noqa: E402
-from shared.spotify.catalog import Track  # noqa: E402
-from shared.spotify.demo import DemoCatalog, artwork  # noqa: E402
+from shared.spotify.demo import DemoCatalog  # noqa: E402
 from tests.support.redis_server import RedisServer, free_port  # noqa: E402
 
 P99_TARGET_MS = 100.0  # issue 11: with a 100-song queue
@@ -167,21 +165,10 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
-async def seed_queue(redis_server: RedisServer, songs: int) -> None:
-    """A queue of ``songs`` demo-shaped songs by as many people (the catalog has fewer tracks)."""
+async def seed_server_queue(redis_server: RedisServer, songs: int) -> None:
     redis = redis_server.client("andre-api")
-    rules = QueueRules(max_len=5000)
     try:
-        for n in range(songs):
-            song = Track(
-                uri=f"spotify:track:{'seed' + str(n).rjust(18, '0')}",
-                title=f"Seeded song {n}",
-                artist=f"Seed Band {n % 17}",
-                duration_ms=240_000,
-                img=artwork(f"Seeds {n % 17}", 64),
-                big_img=artwork(f"Seeds {n % 17}", 640),
-            )
-            await add_item(redis, song, f"seed{n}@example.com", rules=rules)
+        await seed_queue(redis, songs)
     finally:
         await redis.aclose()
 
@@ -208,7 +195,7 @@ def main() -> int:
     procs: list[Any] = []
     try:
         cookie, csrf, _ = sign_in(base, "bench@example.com")
-        asyncio.run(seed_queue(redis_server, args.queue))
+        asyncio.run(seed_server_queue(redis_server, args.queue))
         web_ps = psutil.Process(web.pid)
         rss_idle = web_ps.memory_info().rss / 2**20
 

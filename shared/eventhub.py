@@ -436,11 +436,14 @@ class _Missed:
             self.latest[event.type] = event
 
     def frames(self, encode: Encode, snap: Snapshot) -> list[tuple[StreamId, bytes]]:
-        kept = sorted([*self.latest.values(), *self.moments], key=lambda event: event.sid)
-        out = [(event.sid, encode(event.id, event.type, event.data)) for event in kept]
+        """In stream order; the queue as ``snap`` at the id of the last missed queue change."""
+        out = [
+            (event.sid, encode(event.id, event.type, event.data)) for event in self.latest.values()
+        ]
+        out += [(event.sid, encode(event.id, event.type, event.data)) for event in self.moments]
         if self.queue is not None:
             out.append((self.queue.sid, snap.frame(encode, self.queue.id)))
-            out.sort(key=lambda pair: pair[0])
+        out.sort(key=lambda pair: pair[0])
         return out
 
 

@@ -499,15 +499,9 @@ class QueueView:
 
 
 async def get_queue_json(redis: Redis) -> str:
-    """The queue view as JSON text, with no re-serialisation of items (see ``read_queue``)."""
+    """The queue view as JSON text, with no re-serialisation of items (see ``read_queue_view``)."""
     view, _ = await read_queue_view(redis)
     return view.text
-
-
-async def read_queue(redis: Redis, known_ids: Sequence[str] | None = None) -> tuple[str, list[str]]:
-    """The queue view as JSON text and the ids it holds, in order (see ``read_queue_view``)."""
-    view, queued = await read_queue_view(redis, known_ids)
-    return view.text, queued
 
 
 async def read_queue_view(

@@ -13,7 +13,6 @@ import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
-from redis.asyncio import Redis
 
 from shared.queue.delta import Snapshot, diff
 from shared.queue.delta import apply as delta_apply
@@ -343,12 +342,7 @@ def _seed_long_queue(stack: LocalStack, songs: int, mine: str) -> list[str]:
     """``songs`` songs by as many people, then one of ``mine`` (last in the fair order)."""
 
     async def seed() -> list[str]:
-        redis = Redis(
-            port=stack.ports["redis"],
-            username="andre-api",
-            password=stack.secret("ANDRE_REDIS_PASSWORD_ANDRE_API"),
-            decode_responses=True,
-        )
+        redis = stack.redis()
         rules = QueueRules(max_len=5000)
         try:
             ids = []
@@ -492,12 +486,7 @@ def test_browser_long_queue_shows_a_window_and_updates_only_changed_rows(
 
 
 async def _remove(stack: LocalStack, item_id: str) -> None:
-    redis = Redis(
-        port=stack.ports["redis"],
-        username="andre-api",
-        password=stack.secret("ANDRE_REDIS_PASSWORD_ANDRE_API"),
-        decode_responses=True,
-    )
+    redis = stack.redis()
     try:
         await remove_item(redis, item_id)
     finally:
@@ -505,12 +494,7 @@ async def _remove(stack: LocalStack, item_id: str) -> None:
 
 
 async def _clear(stack: LocalStack) -> None:
-    redis = Redis(
-        port=stack.ports["redis"],
-        username="andre-api",
-        password=stack.secret("ANDRE_REDIS_PASSWORD_ANDRE_API"),
-        decode_responses=True,
-    )
+    redis = stack.redis()
     try:
         await clear_queue(redis)
     finally:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from redis.asyncio import Redis
 from starlette.requests import Request
 
-from shared import sse
+from shared import keys, sse
 from shared.eventhub import EventHub
 
 
@@ -39,3 +39,12 @@ async def next_events(stream: AsyncIterator[bytes], count: int) -> list[dict[str
         while len(got) < count:
             got.extend(parse_frames(await anext(stream)))
     return got
+
+
+async def caught_up(hub: EventHub, redis: Redis, timeout_s: float = 5) -> str:
+    """Wait until the hub has read the stream's newest entry (its snapshot covers it)."""
+    newest = (await redis.xrevrange(keys.EVENTS, count=1))[0][0]
+    async with asyncio.timeout(timeout_s):
+        while hub.last_id != newest:
+            await asyncio.sleep(0.01)
+    return str(newest)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import tracemalloc
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -17,25 +16,8 @@ from shared.queue import queue as domain
 from shared.queue.events import publish
 from shared.queue.queue import QueueRules
 from shared.sse import event_stream
-from tests.shared.event_helpers import new_hub, next_events, parse_frames, request_for
+from tests.shared.event_helpers import caught_up, new_hub, next_events, parse_frames, request_for
 from tests.shared.queue.helpers import track
-
-
-async def caught_up(hub: EventHub, redis: Redis) -> str:
-    """Wait until the hub has read the stream's newest entry (its snapshot covers it)."""
-    newest = (await redis.xrevrange(keys.EVENTS, count=1))[0][0]
-    async with asyncio.timeout(5):
-        while hub.last_id != newest:
-            await asyncio.sleep(0.01)
-    return str(newest)
-
-
-@pytest.fixture
-async def hub(redis_api: Redis) -> AsyncIterator[EventHub]:
-    h = new_hub(redis_api)
-    await h.start()
-    yield h
-    await h.stop()
 
 
 async def test_event_stream_fresh_client_gets_snapshot_then_live(

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -12,16 +11,8 @@ from shared.eventhub import EventHub
 from shared.queue import queue as domain
 from shared.queue.events import publish
 from shared.sse import event_stream
-from tests.shared.event_helpers import new_hub, next_events, request_for
+from tests.shared.event_helpers import next_events, request_for
 from tests.shared.queue.helpers import set_playing, track
-
-
-@pytest.fixture
-async def hub(redis_api: Redis) -> AsyncIterator[EventHub]:
-    h = new_hub(redis_api)
-    await h.start()
-    yield h
-    await h.stop()
 
 
 def _strict(text: str) -> object:

@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from redis.asyncio import Redis
 
 from shared import keys
@@ -19,26 +17,10 @@ from shared.queue.delta import Snapshot, apply
 from shared.queue.events import publish
 from shared.queue.queue import QueueRules
 from shared.sse import event_stream, frame
-from tests.shared.event_helpers import new_hub, parse_frames, request_for
+from tests.shared.event_helpers import caught_up, parse_frames, request_for
 from tests.shared.queue.helpers import track
 
 RULES = QueueRules(max_len=1000, events_max_len=5000)
-
-
-@pytest.fixture
-async def hub(redis_api: Redis) -> AsyncIterator[EventHub]:
-    h = new_hub(redis_api)
-    await h.start()
-    yield h
-    await h.stop()
-
-
-async def _caught_up(hub: EventHub, redis: Redis) -> str:
-    newest = (await redis.xrevrange(keys.EVENTS, count=1))[0][0]
-    async with asyncio.timeout(10):
-        while hub.last_id != newest:
-            await asyncio.sleep(0.01)
-    return str(newest)
 
 
 class Client:
@@ -101,7 +83,7 @@ async def test_a_resumed_client_ends_like_one_that_never_left(
 ) -> None:
     rng = random.Random(11)
     await _some_changes(redis_api, rng, 15, 0)
-    await _caught_up(hub, redis_api)
+    await caught_up(hub, redis_api, timeout_s=10)
     steady, leaver = Client(hub), Client(hub)
     try:
         await steady.read_until_idle()
@@ -110,7 +92,7 @@ async def test_a_resumed_client_ends_like_one_that_never_left(
         for rnd in range(3):
             await _some_changes(redis_api, rng, 20, 100 * (rnd + 1))
             await publish(redis_api, "airhorn", {"name": "siren", "user": "x@example.com"})
-            await _caught_up(hub, redis_api)
+            await caught_up(hub, redis_api, timeout_s=10)
             await steady.read_until_idle()
         resumed = Client(hub, leaver.last_id)
         try:
@@ -149,18 +131,18 @@ async def test_each_change_is_read_and_encoded_once_per_process_whatever_the_lis
     try:
         for n in range(5):
             await domain.add_item(redis_api, track(n), f"u{n}@example.com")
-        await _caught_up(hub, redis_api)
+        await caught_up(hub, redis_api, timeout_s=10)
         subs = [hub.subscribe("delta") for _ in range(200)] + [hub.subscribe("full")]
         ids = await domain.get_queue_ids(redis_api)
         await domain.vote(redis_api, ids[-2], "warm@example.com", True)  # read: it has subscribers
-        await _caught_up(hub, redis_api)
+        await caught_up(hub, redis_api, timeout_s=10)
         for sub in subs:
             while not sub.queue.empty():
                 sub.queue.get_nowait()
         encoded.clear()
         reads = 0
         await domain.vote(redis_api, ids[-1], "voter@example.com", True)
-        await _caught_up(hub, redis_api)
+        await caught_up(hub, redis_api, timeout_s=10)
         assert reads == 1
         assert sorted(encoded) == ["queue_delta", "queue_update"]  # one per mode, shared by all
         delta_frames = {sub.queue.get_nowait()[1] for sub in subs[:-1]}
@@ -175,7 +157,7 @@ async def test_a_vote_on_a_500_song_queue_costs_a_listener_one_song_not_the_queu
 ) -> None:
     for n in range(500):
         await domain.add_item(redis_api, track(n), f"user{n % 9}@example.com", rules=RULES)
-    await _caught_up(hub, redis_api)
+    await caught_up(hub, redis_api, timeout_s=10)
     listener = Client(hub)
     try:
         await listener.read_until_idle()
@@ -203,7 +185,7 @@ async def test_a_full_mode_stream_gets_the_whole_queue_on_every_change(
 ) -> None:
     for n in range(3):
         await domain.add_item(redis_api, track(n), f"u{n}@example.com")
-    await _caught_up(hub, redis_api)
+    await caught_up(hub, redis_api, timeout_s=10)
     bot = Client(hub, mode="full")
     try:
         await bot.read_until_idle()
@@ -221,7 +203,7 @@ async def test_a_replay_of_2000_missed_events_costs_at_most_one_snapshot(
 ) -> None:
     for n in range(100):
         await domain.add_item(redis_api, track(n), f"user{n % 9}@example.com", rules=RULES)
-    await _caught_up(hub, redis_api)
+    await caught_up(hub, redis_api, timeout_s=10)
     leaver = Client(hub)
     try:
         await leaver.read_until_idle()
@@ -244,7 +226,7 @@ async def test_a_replay_of_2000_missed_events_costs_at_most_one_snapshot(
             await publish(redis_api, "credits", {"user": f"u{n % 7}", "free": 1}, maxlen=5000)
         else:
             await publish(redis_api, "airhorn", {"name": "siren", "user": "h"}, maxlen=5000)
-    newest = await _caught_up(hub, redis_api)
+    newest = await caught_up(hub, redis_api, timeout_s=10)
     assert len(await redis_api.xrange(keys.EVENTS, min=f"({leaver.last_id}")) >= 2000
     fresh, resumed = Client(hub), Client(hub, leaver.last_id)
     try:

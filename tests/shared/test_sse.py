@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -11,15 +10,7 @@ from starlette.requests import Request
 
 from shared.eventhub import EventHub
 from shared.sse import event_stream, frame
-from tests.shared.event_helpers import new_hub, next_events, request_for
-
-
-@pytest.fixture
-async def hub(redis_api: Redis) -> AsyncIterator[EventHub]:
-    h = new_hub(redis_api)
-    await h.start()
-    yield h
-    await h.stop()
+from tests.shared.event_helpers import next_events, request_for
 
 
 async def test_event_stream_idle_sends_ping(redis_api: Redis, hub: EventHub) -> None:

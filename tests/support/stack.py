@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+from redis.asyncio import Redis
 
 from tests.support.redis_server import free_port
 
@@ -71,6 +72,17 @@ class LocalStack:
             if key == name:
                 return value
         raise KeyError(name)
+
+    def redis(self, user: str = "andre-api") -> Redis:
+        """A client of the stack's Redis as one of its ACL users (the caller closes it)."""
+        password = self.secret("ANDRE_REDIS_PASSWORD_" + user.upper().replace("-", "_"))
+        return Redis(
+            host="127.0.0.1",
+            port=self.ports["redis"],
+            username=user,
+            password=password,
+            decode_responses=True,
+        )
 
     @classmethod
     def launch(

@@ -237,11 +237,11 @@ async def test_queue_reader_never_older_than_the_request(redis_api: Redis) -> No
 async def test_read_queue_known_ids_out_of_date_reads_the_current_queue(redis_api: Redis) -> None:
     a = await q.add_item(redis_api, track(1), A)
     b = await q.add_item(redis_api, track(2), B)
-    _, ids = await q.read_queue(redis_api, [])  # ids queued since: declared and read again
+    _, ids = await q.read_queue_view(redis_api, [])  # ids queued since: declared and read again
     assert ids == [a.id, b.id]
     await q.remove_item(redis_api, a.id)
-    text, ids = await q.read_queue(redis_api, ids)  # an id removed since: simply not there
-    assert ids == [b.id] and [i["id"] for i in json.loads(text)["queue"]] == [b.id]
+    view, ids = await q.read_queue_view(redis_api, ids)  # an id removed since: simply not there
+    assert ids == [b.id] and [i["id"] for i in json.loads(view.text)["queue"]] == [b.id]
 
 
 async def test_add_item_of_queued_song_raises_already_queued(redis_api: Redis) -> None:
