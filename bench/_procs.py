@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from shared.queue.queue import QueueRules, add_item
 from shared.spotify.catalog import Track
-from shared.spotify.demo import artwork
+from shared.spotify.demo import DemoCatalog
 
 
 def wait_ready(url: str, timeout_s: float = 20.0) -> None:
@@ -56,14 +56,16 @@ async def seed_queue(redis: Redis, songs: int) -> None:
     """A queue of ``songs`` demo-shaped songs queued by as many people, with URIs of their own
     (the demo catalog has fewer tracks than a long queue needs)."""
     rules = QueueRules(max_len=5000)
+    demo = DemoCatalog().tracks  # their artwork URLs are ones the web serves
     for n in range(songs):
+        like = demo[n % len(demo)]
         song = Track(
             uri=f"spotify:track:{'seed' + str(n).rjust(18, '0')}",
             title=f"Seeded song {n}",
-            artist=f"Seed Band {n % 17}",
-            album="Seeds",
+            artist=like.artist,
+            album=like.album,
             duration_ms=240_000,
-            img=artwork(f"Seeds {n % 17}", 64),
-            big_img=artwork(f"Seeds {n % 17}", 640),
+            img=like.img,
+            big_img=like.big_img,
         )
         await add_item(redis, song, f"seed{n}@example.com", rules=rules)
