@@ -115,3 +115,77 @@ async def test_redis_client_blocking_call_on_hung_server_never_desyncs_pool(
         assert await blocking_call(redis, 1, "BLPOP", "andre:wake", 1) == ["andre:wake", "x"]
     finally:
         await redis.aclose()
+
+
+# --- the lean command path (hiredis packing, no task per write) ------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("SET", "andre:k", "v"),
+        ("EVALSHA", "0" * 40, 2, "andre:a", "andre:b", "é", b"\xff\x00", 7, -3, 0.1, 1e20),
+        ("CLIENT SETNAME", "andre-api"),
+        ("SET", "andre:k", memoryview(b"view")),
+    ],
+)
+def test_redis_client_lean_packing_sends_what_redis_py_would(
+    own_redis: RedisServer, args: tuple[object, ...]
+) -> None:
+    from redis.asyncio.connection import Connection
+
+    redis = create_redis(_settings(own_redis))
+    pool = redis.connection_pool
+    lean = pool.make_connection()
+    plain = Connection(**pool.connection_kwargs)
+    assert isinstance(lean, Connection) and type(lean) is not Connection
+    assert b"".join(lean.pack_command(*args)) == b"".join(plain.pack_command(*args))
+
+
+def test_redis_client_lean_packing_refuses_what_redis_py_refuses(own_redis: RedisServer) -> None:
+    from redis.exceptions import DataError
+
+    lean = create_redis(_settings(own_redis)).connection_pool.make_connection()
+    for bad in (None, True, {"a": 1}):
+        with pytest.raises(DataError):
+            lean.pack_command("SET", "andre:k", bad)
+
+
+async def test_redis_client_lean_path_round_trips_small_and_large_values(
+    own_redis: RedisServer,
+) -> None:
+    redis = create_redis(_settings(own_redis))
+    try:
+        big = "x" * (4 * 1024 * 1024)  # past the transport's high-water mark: redis-py's path
+        await redis.set("andre:big", big)
+        await redis.set("andre:small", "é")
+        assert await redis.get("andre:small") == "é"
+        assert await redis.get("andre:big") == big
+        pipe = redis.pipeline(transaction=True)
+        pipe.set("andre:p", "1").incr("andre:p").get("andre:p")
+        assert await pipe.execute() == [True, 2, "2"]
+    finally:
+        await redis.aclose()
+
+
+async def test_redis_client_write_that_cannot_finish_is_still_bounded(
+    own_redis: RedisServer,
+) -> None:
+    # A stopped Redis reads nothing: a large write fills the socket, then the transport's buffer.
+    # It must fail within the reply timeout like any other call, not wait for ever.
+    redis = create_redis(_settings(own_redis))
+    try:
+        await redis.set("andre:probe", "1")
+        big = "y" * (16 * 1024 * 1024)
+        with redis_stopped(own_redis):
+            start = time.monotonic()
+            with pytest.raises((RedisTimeoutError, RedisConnectionError)):
+                await redis.set("andre:big", big)
+            assert time.monotonic() - start < 2.5
+            start = time.monotonic()
+            with pytest.raises((RedisTimeoutError, RedisConnectionError)):
+                await redis.get("andre:probe")  # a small write on a fresh connection
+            assert time.monotonic() - start < 2.5
+        assert await redis.get("andre:probe") == "1"
+    finally:
+        await redis.aclose()
