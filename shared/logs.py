@@ -7,7 +7,8 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import Any
 
 AUDIT_LOGGER = "andre.audit"
@@ -18,36 +19,57 @@ _RESERVED = frozenset(vars(logging.makeLogRecord({})).keys()) | {
 }
 
 
+# A record's own attributes come first in its __dict__ (LogRecord.__init__ sets them), then the
+# ``extra=`` fields: a line's fields are looked for past this many, in the order they were given.
+_OWN_ATTRS = len(vars(logging.makeLogRecord({})))
+_encode = json.JSONEncoder(default=str, ensure_ascii=False).encode
+_encode_ascii = json.JSONEncoder(default=str).encode
+
+
+def _extras(record: logging.LogRecord) -> Iterator[tuple[str, Any]]:
+    """The fields a log call passed with ``extra=``, in order."""
+    for key, value in islice(record.__dict__.items(), _OWN_ATTRS, None):
+        if key not in _RESERVED and not key.startswith("_"):
+            yield key, value
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, service, message and any extras."""
 
     def __init__(self, service: str) -> None:
         super().__init__()
         self.service = service
+        self._second: tuple[int, str] = (-1, "")  # the last second formatted, and its text
+
+    def _timestamp(self, record: logging.LogRecord) -> str:
+        second, text = self._second
+        if int(record.created) != second:
+            second = int(record.created)
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = (second, text)
+        return f"{text}.{int(record.msecs):03d}Z"
 
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": self._timestamp(record),
             "level": record.levelname.lower(),
             "logger": record.name,
             "service": self.service,
             "msg": record.getMessage(),
         }
-        for key, value in vars(record).items():
-            if key not in _RESERVED and not key.startswith("_"):
-                payload[key] = value
+        payload.update(_extras(record))
         if record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
         elif record.exc_text:
             payload["exc"] = record.exc_text
-        line = json.dumps(payload, default=str, ensure_ascii=False)
-        try:
-            line.encode("utf-8")
-        except UnicodeEncodeError:
-            # A lone surrogate (from a JSON body's "\ud800") cannot be written as UTF-8: the
-            # stream would drop the whole line, so escape it instead of losing an audit line.
-            line = json.dumps(payload, default=str)
+        line = _encode(payload)
+        if not line.isascii():
+            try:
+                line.encode("utf-8")
+            except UnicodeEncodeError:
+                # A lone surrogate (from a JSON body's "\ud800") cannot be written as UTF-8: the
+                # stream would drop the whole line, so escape it instead of losing an audit line.
+                line = _encode_ascii(payload)
         return line
 
 
@@ -84,8 +106,8 @@ class RedactSecrets(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = self._scrub(record.getMessage())
         record.args = None
-        for key, value in list(vars(record).items()):
-            if key not in _RESERVED and isinstance(value, str):
+        for key, value in list(_extras(record)):
+            if isinstance(value, str):
                 setattr(record, key, self._scrub(value))
         if record.exc_info and record.exc_info[1] is not None:
             record.exc_text = self._scrub(logging.Formatter().formatException(record.exc_info))
@@ -95,6 +117,10 @@ class RedactSecrets(logging.Filter):
 
 def configure_logging(service: str, level: str = "INFO", secrets: Iterable[str] = ()) -> None:
     """Route every logger (uvicorn's included) to one JSON handler on stdout."""
+    # What a record would collect and no line shows (the logging HOWTO's "Optimization"): the
+    # caller's file and line (a walk up the stack per record), the thread and the process.
+    logging._srcfile = None  # noqa: SLF001 - the documented switch for caller information
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter(service))
     handler.addFilter(RedactSecrets(secrets))
