@@ -19,6 +19,9 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+# Parsing an address is most of what working out the client costs, and a process sees the same
+# few (its peers, the proxy's hops) again and again: remembered, within a bound.
+@lru_cache(maxsize=4096)
 def parse_ip(value: str) -> Address | None:
     """An address, IPv4-mapped IPv6 unwrapped to IPv4; None for anything else."""
     try:
@@ -46,6 +49,7 @@ def _networks(trusted: tuple[str, ...]) -> tuple[Network, ...]:
     return tuple(nets)
 
 
+@lru_cache(maxsize=4096)
 def _is_trusted(addr: Address, nets: tuple[Network, ...]) -> bool:
     return any(addr.version == net.version and addr in net for net in nets)
 
