@@ -11,6 +11,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 Responder = Callable[[Request, Exception], Awaitable[Response]]
 
 
+def scope_header(scope: Scope, name: bytes) -> bytes | None:
+    """The first value of header ``name`` (lower-case), read from the scope as it came: what
+    Starlette's ``Headers`` would give, without building it for one header."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value  # type: ignore[no-any-return]
+    return None
+
+
 class ContainErrors:
     """Answers any exception a request raises, and does not re-raise it.
 

@@ -27,7 +27,7 @@ def audited(
     name as ``reason``; the block may add details (e.g. how a moderation action was decided).
     Client-sent text is clipped. Never pass a secret as a detail."""
     extra = {key: _clip(value) for key, value in details.items()}
-    path = request.url.path
+    path = request.scope["path"]  # as the auth layer's lines give it (no URL built for it)
     try:
         yield extra
     except Exception as exc:

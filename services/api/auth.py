@@ -36,6 +36,7 @@ from services.api.scopes import RouteScopes, ScopeName, allows
 from services.api.settings import ApiSettings
 from services.api.state import api_state
 from shared import ratelimit
+from shared.asgi import scope_header
 from shared.clientip import client_ip, rate_subject
 from shared.logs import audit
 from shared.queue.errors import RateLimited
@@ -184,12 +185,8 @@ def request_ip(request: Request, trusted_proxies: Iterable[str]) -> str:
 
 
 def _authorization(scope: Scope) -> str | None:
-    name: bytes
-    value: bytes
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            return value.decode("latin-1")  # as Starlette decodes header values
-    return None
+    value = scope_header(scope, b"authorization")
+    return None if value is None else value.decode("latin-1")  # as Starlette decodes values
 
 
 class BearerAuth:

@@ -14,11 +14,12 @@ from typing import Any, TypeVar
 from fastapi import Depends
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.api.errors import ApiError
 from services.api.state import api_state
+from shared.asgi import scope_header
 from shared.http_errors import describe_validation
 
 M = TypeVar("M", bound=BaseModel)
@@ -50,21 +51,13 @@ def too_large() -> ApiError:
 async def read_object(request: Request) -> dict[str, Any]:
     """The JSON object in the body ({} when empty); 413 past the cap, 400 when not an object."""
     limit = api_state(request).settings.api_max_body_bytes
-    declared = request.headers.get("content-length")
+    declared = scope_header(request.scope, b"content-length")
     if declared is not None:
-        try:
-            if int(declared) > limit:
-                raise too_large()
-        except ValueError as exc:
-            raise ApiError(400, "Invalid Content-Length") from exc
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
+        if not declared.isdigit():
+            raise ApiError(400, "Invalid Content-Length")
+        if int(declared) > limit:
             raise too_large()
-        chunks.append(chunk)
-    raw = b"".join(chunks)
+    raw = await _read_body(request, limit)
     if not raw.strip():
         return {}
     try:
@@ -76,6 +69,24 @@ async def read_object(request: Request) -> dict[str, Any]:
     return data
 
 
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body's bytes, refused past ``limit`` as they arrive (a chunked body declares no
+    length). Read from the ASGI messages: the body is read once, here, for the route."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise too_large()
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
 class BodySizeLimit:
     """Refuse a declared oversized body before any route runs (chunked bodies: see read_object)."""
 
@@ -85,12 +96,10 @@ class BodySizeLimit:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            for name, value in scope["headers"]:
-                if name == b"content-length":
-                    if not value.isdigit() or int(value) > self.max_bytes:
-                        await self._refuse(send, 413 if value.isdigit() else 400)
-                        return
-                    break
+            value = scope_header(scope, b"content-length")
+            if value is not None and (not value.isdigit() or int(value) > self.max_bytes):
+                await self._refuse(send, 413 if value.isdigit() else 400)
+                return
         await self.app(scope, receive, send)
 
     @staticmethod
