@@ -72,10 +72,10 @@ def serve_api(port: int, count_round_trips: bool) -> None:
     configure_logging("api", "INFO", settings.secret_values())
     app = create_app(settings)
     if count_round_trips:
-        from redis.asyncio.connection import AbstractConnection
+        from shared.redis_client import LeanCommands  # every pooled connection's send
 
         counter = {"n": 0}
-        original = AbstractConnection.send_packed_command
+        original = LeanCommands.send_packed_command
 
         async def counting(self: Any, command: Any, check_health: bool = True) -> None:
             first = command if isinstance(command, bytes | str) else (command or [b""])[0]
@@ -84,7 +84,7 @@ def serve_api(port: int, count_round_trips: bool) -> None:
                 counter["n"] += 1  # the event hub's tail (XREAD) is not a request's round trip
             await original(self, command, check_health)
 
-        AbstractConnection.send_packed_command = counting  # type: ignore[method-assign]
+        LeanCommands.send_packed_command = counting  # type: ignore[method-assign]
 
         async def round_trips(_: Request) -> JSONResponse:
             return JSONResponse(counter)

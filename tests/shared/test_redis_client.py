@@ -189,3 +189,43 @@ async def test_redis_client_write_that_cannot_finish_is_still_bounded(
         assert await redis.get("andre:probe") == "1"
     finally:
         await redis.aclose()
+
+
+async def test_redis_client_exhausted_pool_wakes_every_waiter_in_turn(
+    own_redis: RedisServer,
+) -> None:
+    # Two connections, twelve callers each holding one for 0.1 s: the ones that find the pool
+    # exhausted wait, and every return (by the quick path or redis-py's) hands a waiter its turn
+    # long before the pool timeout.
+    redis = create_redis(_settings(own_redis, redis_max_connections=2, redis_pool_timeout_s=3))
+    try:
+        start = time.monotonic()
+        replies = await asyncio.gather(
+            *(blocking_call(redis, 0.1, "BLPOP", f"andre:nothing:{n}", 0.1) for n in range(12))
+        )
+        assert replies == [None] * 12
+        assert time.monotonic() - start < 2.0  # six rounds of 0.1 s, not a pool timeout
+        pool = redis.connection_pool
+        assert len(pool._in_use_connections) == 0  # noqa: SLF001 - every connection came back
+        assert len(pool._available_connections) <= 2  # noqa: SLF001
+        await redis.set("andre:probe", "after")
+        assert await redis.get("andre:probe") == "after"
+    finally:
+        await redis.aclose()
+
+
+async def test_redis_client_exhausted_pool_still_refuses_after_its_timeout(
+    own_redis: RedisServer,
+) -> None:
+    redis = create_redis(_settings(own_redis, redis_max_connections=1, redis_pool_timeout_s=0.3))
+    try:
+        holder = asyncio.create_task(blocking_call(redis, 1.0, "BLPOP", "andre:nothing", 1.0))
+        await asyncio.sleep(0.1)
+        start = time.monotonic()
+        with pytest.raises(RedisConnectionError):
+            await redis.get("andre:probe")
+        assert 0.25 < time.monotonic() - start < 0.8
+        assert await holder is None
+        assert await redis.get("andre:probe") is None  # the connection came back
+    finally:
+        await redis.aclose()
