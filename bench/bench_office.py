@@ -580,7 +580,7 @@ def verdict(result: dict[str, Any], song_bytes: int) -> list[str]:
 
 
 def run_once(args: argparse.Namespace, replicas: int) -> dict[str, Any]:
-    env = {"ANDRE_LOG_LEVEL": "WARNING"}
+    env: dict[str, str] = {}  # the log level `make up` runs with (INFO: every audit line written)
     if replicas > 1:
         env |= {"ANDRE_API_REPLICAS": str(replicas), "ANDRE_WEB_REPLICAS": str(replicas)}
     stack = LocalStack.start(extra_env=env, timeout_s=120)
