@@ -11,7 +11,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from shared import keys
-from shared.eventhub import EventHub
+from shared.eventhub import COALESCE_S, EventHub
 from shared.queue import queue as domain
 from shared.queue.delta import Snapshot, apply
 from shared.queue.events import publish
@@ -39,11 +39,17 @@ class Client:
         self.events: list[dict[str, str]] = []
 
     async def read_until_idle(self) -> None:
-        """Take frames until the stream pings (nothing more to send right now)."""
+        """Take frames until the stream pings with nothing sent for longer than a coalescing
+        window (a ping alone can come before the window's frame: pings are 0.1 s apart here)."""
+        loop = asyncio.get_running_loop()
+        last = loop.time()  # the change that was just made counts as activity
         async with asyncio.timeout(15):
             async for chunk in self.stream:
                 if chunk == b": ping\n\n":
-                    return
+                    if loop.time() - last > COALESCE_S + 0.1:
+                        return
+                    continue
+                last = loop.time()
                 self.bytes += len(chunk)
                 for event in parse_frames(chunk):
                     self.events.append(event)
