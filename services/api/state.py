@@ -64,5 +64,8 @@ async def create_api_state(settings: ApiSettings) -> AsyncIterator[ApiState]:
             add_limit=Limit("api_add", settings.api_add_max, settings.api_add_window_s),
             stream_cap=StreamCap("api", settings.api_sse_streams_per_token),
         )
-        async with hub:  # started for the app's lifetime, stopped before Redis closes
-            yield state
+        try:
+            async with hub:  # started for the app's lifetime, stopped before Redis closes
+                yield state
+        finally:
+            await state.reader.aclose()  # no read left half-done when the pool closes

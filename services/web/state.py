@@ -25,7 +25,7 @@ from services.web.settings import WebSettings
 from shared import sse
 from shared.clients import open_clients
 from shared.eventhub import EventHub
-from shared.queue.queue import QueueRules
+from shared.queue.queue import QueueReader, QueueRules
 from shared.spotify.catalog import Catalog
 from shared.spotify.factory import create_catalog
 from shared.spotify.tokens import UserTokenStore
@@ -47,6 +47,8 @@ class WebState:
     oidc: OIDCClient
     # Tails the Redis event stream in a background task for every open /events stream.
     hub: EventHub
+    # Coalesces GET /queue reads of this process (the page's polls and every client's refresh).
+    reader: QueueReader
     # Open /events streams per user over every replica (routes/stream.py, sse_streams_per_user).
     stream_cap: StreamCap
 
@@ -68,10 +70,14 @@ async def open_state(settings: WebSettings) -> AsyncIterator[WebState]:
             user_tokens=UserTokenStore(redis, settings.secret_key),
             oidc=OIDCClient(settings, http),
             hub=hub,
+            reader=QueueReader(redis),
             stream_cap=StreamCap("web", settings.sse_streams_per_user),
         )
-        async with hub:  # started for the app's lifetime, stopped before Redis closes
-            yield state
+        try:
+            async with hub:  # started for the app's lifetime, stopped before Redis closes
+                yield state
+        finally:
+            await state.reader.aclose()  # no read left half-done when the pool closes
 
 
 def lifespan(settings: WebSettings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:

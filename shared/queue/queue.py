@@ -498,12 +498,6 @@ class QueueView:
         return cls(tuple(items), preview, text)
 
 
-async def get_queue_json(redis: Redis) -> str:
-    """The queue view as JSON text, with no re-serialisation of items (see ``read_queue_view``)."""
-    view, _ = await read_queue_view(redis)
-    return view.text
-
-
 async def read_queue_view(
     redis: Redis, known_ids: Sequence[str] | None = None
 ) -> tuple[QueueView, list[str]]:

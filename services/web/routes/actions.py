@@ -20,7 +20,7 @@ from services.web.auth.deps import (
     request_ip,
 )
 from services.web.errors import BadRequest, WebError
-from services.web.routes.deps import CatalogDep, RulesDep
+from services.web.routes.deps import CatalogDep, ReaderDep, RulesDep
 from services.web.state import LimitsDep, RedisDep
 from shared import ratelimit as rl
 from shared.adding import add_collection
@@ -68,9 +68,10 @@ def _track_ref(uri: str) -> str:
 
 
 @router.get("/queue")
-async def list_queue(user: ReadUserDep, redis: RedisDep) -> Response:
-    """The queue in play order and the Bender preview."""
-    return Response(await q.get_queue_json(redis), media_type="application/json")
+async def list_queue(user: ReadUserDep, reader: ReaderDep) -> Response:
+    """The queue in play order and the Bender preview (reads coalesced per process, each one
+    started after the request arrived: a change the user just made is in it)."""
+    return Response(await reader.get_json(), media_type="application/json")
 
 
 @router.get("/playing")

@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 
 from services.web.state import web_state
 from shared.eventhub import EventHub
-from shared.queue.queue import QueueRules
+from shared.queue.queue import QueueReader, QueueRules
 from shared.spotify.catalog import Catalog
 
 
@@ -25,6 +25,11 @@ async def get_hub(request: Request) -> EventHub:
     return web_state(request.app).hub
 
 
+async def get_reader(request: Request) -> QueueReader:
+    return web_state(request.app).reader
+
+
 RulesDep = Annotated[QueueRules, Depends(get_rules)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 HubDep = Annotated[EventHub, Depends(get_hub)]
+ReaderDep = Annotated[QueueReader, Depends(get_reader)]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -584,3 +585,29 @@ async def test_add_of_playing_song_returns_409_with_message(
     assert resp.status_code == 409
     assert resp.json() == {"error": "That song is playing right now"}
     assert await queue_ids(signed_in) == []
+
+
+async def test_list_queue_concurrent_reads_share_redis_reads_and_see_own_changes(
+    signed_in: SignedIn, redis_clean: RedisServer
+) -> None:
+    # GET /queue goes through the process's QueueReader: fifty pages polling at once share a
+    # couple of queue reads, and a read after one's own change shows it.
+    added = (await signed_in.client.post("/queue/add", json={"uri": TRACKS[4].uri})).json()
+    admin = redis_clean.client("andre-admin")
+
+    async def scripts_run(requests: int) -> int:
+        before = (await admin.info("commandstats"))["cmdstat_evalsha"]["calls"]
+        pages = await asyncio.gather(*(signed_in.client.get("/queue") for _ in range(requests)))
+        assert {p.status_code for p in pages} == {200} and len({p.text for p in pages}) == 1
+        return int((await admin.info("commandstats"))["cmdstat_evalsha"]["calls"] - before)
+
+    try:
+        one = await scripts_run(1)  # one queue read, and whatever else a request runs
+        fifty = await scripts_run(50)
+    finally:
+        await admin.aclose()
+    assert one >= 1
+    assert fifty <= 50 * (one - 1) + 3, (one, fifty)  # at most 3 queue reads, not 50
+    assert (await signed_in.client.post("/queue/jam", json={"id": added["id"]})).status_code == 200
+    item = (await signed_in.client.get("/queue")).json()["queue"][0]
+    assert signed_in.email in item["jams"]

@@ -58,5 +58,5 @@ async def event_types(redis: Redis) -> list[str]:
 
 
 async def queue_view(redis: Redis) -> QueueView:
-    """The queue as the services serve it (``get_queue_json``, the one read path), parsed."""
-    return QueueView.model_validate_json(await q.get_queue_json(redis))
+    """The queue as the services serve it (``read_queue_view``, the one read path), parsed."""
+    return QueueView.model_validate_json((await q.read_queue_view(redis))[0].text)

@@ -186,7 +186,7 @@ async def test_add_comment_now_playing_and_unknown(redis_api: Redis) -> None:
         await q.add_comment(redis_api, "nope", B, "great")
 
 
-async def test_get_queue_json_includes_preview(redis_api: Redis) -> None:
+async def test_queue_view_includes_preview(redis_api: Redis) -> None:
     await q.add_item(redis_api, track(1), A)
     preview = (await q.add_item(redis_api, track(2), A)).model_copy(update={"auto": True})
     await redis_api.set(keys.PREVIEW, preview.model_dump_json())

@@ -72,16 +72,16 @@ DAMAGED: list[bytes | str] = [
 
 
 @pytest.mark.parametrize("raw", DAMAGED)
-async def test_get_queue_json_damaged_item_skipped(redis_api: Redis, raw: bytes | str) -> None:
+async def test_queue_view_damaged_item_skipped(redis_api: Redis, raw: bytes | str) -> None:
     a, b, c = await _three(redis_api)
     await redis_api.set(keys.item(b), raw)
-    view = _strict(await q.get_queue_json(redis_api))
+    view = _strict((await q.read_queue_view(redis_api))[0].text)
     assert [item["id"] for item in view["queue"]] == [a, c]
     assert view["preview"] is None
     QueueView.model_validate(view)
 
 
-async def test_get_queue_json_damaged_item_reported_once_until_removed(
+async def test_queue_view_damaged_item_reported_once_until_removed(
     redis_api: Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="shared.queue.records")
@@ -98,14 +98,14 @@ async def test_get_queue_json_damaged_item_reported_once_until_removed(
     assert len(_reports(caplog)) == 1
 
 
-async def test_get_queue_json_damaged_preview_reads_as_none(
+async def test_queue_view_damaged_preview_reads_as_none(
     redis_api: Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="shared.queue.records")
     (a, *_) = await _three(redis_api)
     await redis_api.set(keys.PREVIEW, json.dumps({"uri": 5}))
     for _ in range(2):
-        view = _strict(await q.get_queue_json(redis_api))
+        view = _strict((await q.read_queue_view(redis_api))[0].text)
         assert view["preview"] is None and len(view["queue"]) == 3
     assert len(_reports(caplog)) == 1 and "damaged preview record" in _reports(caplog)[0]
 
@@ -185,7 +185,7 @@ async def _vote_on_bytes(server: RedisServer, raw: bytes) -> None:
         await server.wipe()
         a, b, c = await _three(redis)
         await redis.set(keys.item(b), raw)
-        view = _strict(await q.get_queue_json(redis))
+        view = _strict((await q.read_queue_view(redis))[0].text)
         QueueView.model_validate(view)
         assert {i["id"] for i in view["queue"]} <= {a, b, c}
         try:
@@ -212,9 +212,7 @@ async def _vote_on_bytes(server: RedisServer, raw: bytes) -> None:
         ).map(lambda d: json.dumps({"id": "2", **d}).encode()),
     )
 )
-def test_get_queue_json_any_bytes_in_a_record_valid_json(
-    redis_server: RedisServer, raw: bytes
-) -> None:
+def test_queue_view_any_bytes_in_a_record_valid_json(redis_server: RedisServer, raw: bytes) -> None:
     records.forget_reports()
     asyncio.run(_vote_on_bytes(redis_server, raw))
 
@@ -235,13 +233,13 @@ async def test_add_item_damaged_id_counter_refused_nothing_changed(
     assert len(_reports(caplog)) == 1
 
 
-async def test_get_queue_json_dangling_id_skipped_reported_once(
+async def test_queue_view_dangling_id_skipped_reported_once(
     redis_api: Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="shared.queue.records")
     a, b, c = await _three(redis_api)
     await redis_api.linsert(keys.QUEUE, "BEFORE", b, "99")
     for _ in range(2):
-        view = _strict(await q.get_queue_json(redis_api))
+        view = _strict((await q.read_queue_view(redis_api))[0].text)
         assert [i["id"] for i in view["queue"]] == [a, b, c]
     assert _reports(caplog) == ["damaged queue item record 99 skipped: record missing"]
