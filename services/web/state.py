@@ -73,11 +73,11 @@ async def open_state(settings: WebSettings) -> AsyncIterator[WebState]:
             reader=QueueReader(redis),
             stream_cap=StreamCap("web", settings.sse_streams_per_user),
         )
-        try:
-            async with hub:  # started for the app's lifetime, stopped before Redis closes
+        async with hub:  # started for the app's lifetime, stopped before Redis closes
+            try:
                 yield state
-        finally:
-            await state.reader.aclose()  # no read left half-done when the pool closes
+            finally:
+                await state.reader.aclose()  # before the hub and the pool close
 
 
 def lifespan(settings: WebSettings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
